@@ -1,0 +1,238 @@
+"""Presets and configuration dataclasses.
+
+Vocabulary (the field's names, defined once here):
+    exemplar_size     side of the template (z) crop fed to the network, 127 px.
+    instance_size     side of the search (x) crop fed to the network (255, 271, 287, 767).
+    context_amount    context added around the target: the crop side s_z is
+                      sqrt((w + c(w+h)) (h + c(w+h))) with c = context_amount (0.5).
+    penalty_k         strength of the scale/ratio change penalty exp(-(r_c s_c - 1) penalty_k).
+    window_influence  weight of the cosine (Hann) motion window in the final score.
+    lr                size learning rate; the applied rate is lr * penalty * score of the winner.
+    s_z, s_x, scale_z side of the template / search region in image pixels, and 127 / s_z.
+
+Presets reproduce the official ``foolwood/DaSiamRPN`` ``net.py`` per-model settings (``big``,
+``vot``, ``otb``), add the paper's setting (``paper``: 255 search, distractor-aware and long-term
+on) and dasiamrt's own small network (``tiny``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from . import spec
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Layout of a SiamRPN network (official ``net.py``: ``SiamRPN(size, feature_out)``).
+
+    Attributes:
+        name: preset name of the layout ("big", "vot", "otb", "tiny").
+        width: channel multiplier of the AlexNet backbone (channels 96/256/384/384/256 x width).
+        feature_out: F, channels of the correlation features and kernels.
+    """
+
+    name: str
+    width: float
+    feature_out: int
+
+    @property
+    def channels(self) -> Tuple[int, int, int, int, int]:
+        """Backbone channels C1..C5."""
+        c = tuple(int(round(b * self.width)) for b in (96, 256, 384, 384, 256))
+        return c  # type: ignore[return-value]
+
+    @property
+    def feature_channels(self) -> int:
+        """C5, channels of the backbone output (the template/search embedding)."""
+        return self.channels[-1]
+
+
+@dataclass(frozen=True)
+class DistractorConfig:
+    """Distractor-aware inference (paper Sec. 3.3, Eq. 2-4).
+
+    Attributes:
+        enabled: re-rank proposals with the fused distractor-aware kernel.
+        threshold: h, a proposal (after NMS) scoring above it becomes a distractor.
+        n_max: at most this many distractors per frame.
+        nms_iou: IoU above which proposals are suppressed.
+        alpha_hat: weight of the distractor term (0.5 in the paper).
+        alpha_i: weight of each distractor (1 in the paper).
+        eta: incremental-learning rate; beta_t = sum_{i<t} (eta / (1 - eta))^i.
+    """
+
+    enabled: bool = False
+    threshold: float = 0.5
+    n_max: int = 8
+    nms_iou: float = 0.3
+    alpha_hat: float = 0.5
+    alpha_i: float = 1.0
+    eta: float = 0.01
+
+
+@dataclass(frozen=True)
+class LongTermConfig:
+    """Local-to-global search for long-term tracking (paper Sec. 3.4).
+
+    Attributes:
+        enabled: switch to the large search region when the score says the target is lost.
+        lost_instance_size: search side while lost (767 in the paper).
+        enter_threshold: best score below this enters ``lost`` (0.8).
+        leave_threshold: best score above this leaves ``lost`` (0.95).
+        lost_window_influence: motion-window weight while lost (almost off).
+    """
+
+    enabled: bool = False
+    lost_instance_size: int = 767
+    enter_threshold: float = 0.8
+    leave_threshold: float = 0.95
+    lost_window_influence: float = 0.001
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Hyper-parameters of the tracker (official ``TrackerConfig`` plus DA and LT).
+
+    ``small_instance_size`` is the official BIG model's adaptive rule: when the initial box covers
+    less than ``small_target_ratio`` of the frame, search at that size for the whole sequence.
+    """
+
+    instance_size: int = 271
+    exemplar_size: int = spec.EXEMPLAR_SIZE
+    total_stride: int = spec.TOTAL_STRIDE
+    context_amount: float = 0.5
+    ratios: Tuple[float, ...] = (0.33, 0.5, 1.0, 2.0, 3.0)
+    scales: Tuple[float, ...] = (8.0,)
+    penalty_k: float = 0.055
+    window_influence: float = 0.42
+    lr: float = 0.295
+    windowing: str = "cosine"
+    small_instance_size: Optional[int] = None
+    small_target_ratio: float = 0.004
+    min_size: float = 10.0
+    distractor: DistractorConfig = field(default_factory=DistractorConfig)
+    long_term: LongTermConfig = field(default_factory=LongTermConfig)
+
+    def __post_init__(self) -> None:
+        for size in (self.instance_size, self.small_instance_size, self.long_term.lost_instance_size):
+            if size is not None:
+                spec.check_search_size(size)
+        if self.windowing not in ("cosine", "uniform"):
+            raise ConfigError(f"windowing must be 'cosine' or 'uniform', not {self.windowing!r}")
+        if len(self.ratios) * len(self.scales) != spec.ANCHOR_NUM:
+            raise ConfigError(f"the networks predict {spec.ANCHOR_NUM} anchors per cell: give 5 ratios x 1 scale")
+        lt = self.long_term
+        if not 0.0 <= lt.enter_threshold <= lt.leave_threshold <= 1.0:
+            raise ConfigError("long-term thresholds need 0 <= enter_threshold <= leave_threshold <= 1")
+
+    @property
+    def anchor_num(self) -> int:
+        """A, anchors per score-map cell."""
+        return len(self.ratios) * len(self.scales)
+
+    def search_sizes(self) -> Tuple[int, ...]:
+        """Every search side this configuration can use (for precomputing anchors/windows)."""
+        sizes = {self.instance_size}
+        if self.small_instance_size is not None:
+            sizes.add(self.small_instance_size)
+        if self.long_term.enabled:
+            sizes.add(self.long_term.lost_instance_size)
+        return tuple(sorted(sizes))
+
+    def replace(self, **changes: Any) -> "TrackerConfig":
+        """A copy with ``changes``; nested ``distractor``/``long_term`` take dicts of fields too."""
+        for key in ("distractor", "long_term"):
+            if isinstance(changes.get(key), Mapping):
+                changes[key] = dataclasses.replace(getattr(self, key), **changes[key])
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-friendly dict (saved next to every run's results)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrackerConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown tracker setting(s): {', '.join(sorted(unknown))}")
+        values = dict(data)
+        values["distractor"] = DistractorConfig(**values.get("distractor", {}))
+        values["long_term"] = LongTermConfig(**values.get("long_term", {}))
+        for key in ("ratios", "scales"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A network layout and the tracker settings that go with it."""
+
+    name: str
+    network: NetworkConfig
+    tracker: TrackerConfig
+    description: str
+
+
+NETWORKS: Dict[str, NetworkConfig] = {
+    "big": NetworkConfig("big", width=2.0, feature_out=512),
+    "vot": NetworkConfig("vot", width=1.0, feature_out=256),
+    "otb": NetworkConfig("otb", width=1.0, feature_out=256),
+    "tiny": NetworkConfig("tiny", width=0.25, feature_out=64),
+}
+
+_PAPER_DA = DistractorConfig(enabled=True)
+_PAPER_LT = LongTermConfig(enabled=True)
+
+PRESETS: Dict[str, Preset] = {
+    "big": Preset(
+        "big",
+        NETWORKS["big"],
+        TrackerConfig(lr=0.295, window_influence=0.42, penalty_k=0.055, instance_size=271, small_instance_size=287),
+        "official SiamRPNBIG (SiamRPNBIG.model, VOT2018 entry); 287 search for targets < 0.4% of the frame",
+    ),
+    "vot": Preset(
+        "vot",
+        NETWORKS["vot"],
+        TrackerConfig(lr=0.45, window_influence=0.44, penalty_k=0.04, instance_size=271),
+        "official SiamRPNvot (SiamRPNVOT.model)",
+    ),
+    "otb": Preset(
+        "otb",
+        NETWORKS["otb"],
+        TrackerConfig(lr=0.30, window_influence=0.40, penalty_k=0.22, instance_size=271),
+        "official SiamRPNotb (SiamRPNOTB.model)",
+    ),
+    "paper": Preset(
+        "paper",
+        NETWORKS["vot"],
+        TrackerConfig(
+            lr=0.45, window_influence=0.44, penalty_k=0.04, instance_size=255,
+            distractor=_PAPER_DA, long_term=_PAPER_LT,
+        ),
+        "the paper's DaSiamRPN: vot network, 255 search, distractor-aware and long-term on",
+    ),
+    "tiny": Preset(
+        "tiny",
+        NETWORKS["tiny"],
+        TrackerConfig(lr=0.35, window_influence=0.40, penalty_k=0.10, instance_size=255),
+        "dasiamrt's quarter-width network (the bundled, self-trained model)",
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """Look up a preset by name.
+
+    Raises:
+        ConfigError: for an unknown name (the message lists the known ones).
+    """
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}") from None

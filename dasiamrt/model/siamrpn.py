@@ -1,0 +1,218 @@
+"""The SiamRPN network with the official layer layout and state_dict key names.
+
+Layout (``foolwood/DaSiamRPN`` ``code/net.py``): an AlexNet-like ``featureExtract`` (no padding,
+total stride 8, BN -> MaxPool -> ReLU in the first two blocks, no ReLU after the last BN), and the
+RPN heads ``conv_cls1``/``conv_r1`` (template features -> correlation kernels),
+``conv_cls2``/``conv_r2`` (search features -> correlation inputs) and ``regress_adjust`` (1x1).
+
+Shapes, with F = feature_out, C = backbone channels, N exemplars, H search side, S = (H-127)/8+1:
+    template branch: z (N, 3, 127, 127) -> cls kernel (N, 10, F, 4, 4), reg kernel (N, 20, F, 4, 4)
+    search branch:   x (1, 3, H, H), cls kernel (10, F, 4, 4), reg kernel (20, F, 4, 4)
+                     -> cls logits (1, 10, S, S), deltas (1, 20, S, S), features (1, C, S+5, S+5)
+Kernel out-channel oc of ``conv_cls1`` maps to (oc // F, oc % F) of the kernel.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import NETWORKS, NetworkConfig
+from ..spec import ANCHOR_NUM, KERNEL_SIZE
+
+
+def _feature_extract(channels: Tuple[int, ...]) -> nn.Sequential:
+    c1, c2, c3, c4, c5 = channels
+    return nn.Sequential(
+        nn.Conv2d(3, c1, kernel_size=11, stride=2),
+        nn.BatchNorm2d(c1),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c1, c2, kernel_size=5),
+        nn.BatchNorm2d(c2),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c2, c3, kernel_size=3),
+        nn.BatchNorm2d(c3),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c3, c4, kernel_size=3),
+        nn.BatchNorm2d(c4),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c4, c5, kernel_size=3),
+        nn.BatchNorm2d(c5),
+    )
+
+
+class SiamRPN(nn.Module):
+    """SiamRPN with the official parameter names (``featureExtract.N.*``, ``conv_r1.*``, ...).
+
+    Args:
+        network: layout (width multiplier and feature_out).
+    """
+
+    def __init__(self, network: NetworkConfig) -> None:
+        super().__init__()
+        self.network = network
+        self.anchor = ANCHOR_NUM
+        self.feature_out = f = network.feature_out
+        c5 = network.feature_channels
+        self.featureExtract = _feature_extract(network.channels)
+        self.conv_r1 = nn.Conv2d(c5, f * 4 * self.anchor, kernel_size=3)
+        self.conv_r2 = nn.Conv2d(c5, f, kernel_size=3)
+        self.conv_cls1 = nn.Conv2d(c5, f * 2 * self.anchor, kernel_size=3)
+        self.conv_cls2 = nn.Conv2d(c5, f, kernel_size=3)
+        self.regress_adjust = nn.Conv2d(4 * self.anchor, 4 * self.anchor, kernel_size=1)
+
+    def kernels(self, template_features: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Template features (N, C, 6, 6) -> cls kernels (N, 10, F, 4, 4), reg kernels (N, 20, F, 4, 4)."""
+        n = template_features.shape[0]
+        k = KERNEL_SIZE
+        cls = self.conv_cls1(template_features).view(n, 2 * self.anchor, self.feature_out, k, k)
+        reg = self.conv_r1(template_features).view(n, 4 * self.anchor, self.feature_out, k, k)
+        return cls, reg
+
+    def template(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Exemplar crops (N, 3, 127, 127) -> (cls kernels, reg kernels), one per exemplar."""
+        return self.kernels(self.featureExtract(z))
+
+    def search(
+        self, x: torch.Tensor, cls_kernel: torch.Tensor, reg_kernel: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One search crop against one kernel pair.
+
+        Args:
+            x: (1, 3, H, H) search crop.
+            cls_kernel: (10, F, 4, 4).
+            reg_kernel: (20, F, 4, 4).
+
+        Returns:
+            cls logits (1, 10, S, S), deltas (1, 20, S, S), backbone features (1, C, S+5, S+5).
+        """
+        features = self.featureExtract(x)
+        delta = self.regress_adjust(F.conv2d(self.conv_r2(features), reg_kernel))
+        cls = F.conv2d(self.conv_cls2(features), cls_kernel)
+        return cls, delta, features
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Training pass over B pairs: z (B, 3, 127, 127), x (B, 3, H, H) -> cls (B, 10, S, S), delta (B, 20, S, S)."""
+        cls_k, reg_k = self.template(z)
+        x_f = self.featureExtract(x)
+        cls = xcorr_batched(self.conv_cls2(x_f), cls_k)
+        delta = self.regress_adjust(xcorr_batched(self.conv_r2(x_f), reg_k))
+        return cls, delta
+
+
+def xcorr_batched(features: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """Per-pair correlation as one grouped conv: (B, F, h, w) x (B, O, F, k, k) -> (B, O, h-k+1, w-k+1)."""
+    b, o, f, k, _ = kernels.shape
+    out = F.conv2d(features.reshape(1, b * f, *features.shape[2:]), kernels.reshape(b * o, f, k, k), groups=b)
+    return out.view(b, o, out.shape[2], out.shape[3])
+
+
+class TemplateBranch(nn.Module):
+    """Export wrapper: exemplar crops (N, 3, 127, 127) -> cls kernels, reg kernels."""
+
+    def __init__(self, net: SiamRPN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.net.template(z)
+
+
+class SearchBranch(nn.Module):
+    """Export wrapper: (search crop, cls kernel, reg kernel) -> (cls, delta, search features)."""
+
+    def __init__(self, net: SiamRPN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self, x: torch.Tensor, cls_kernel: torch.Tensor, reg_kernel: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.net.search(x, cls_kernel, reg_kernel)
+
+
+class KernelHead(nn.Module):
+    """Export wrapper for distractor-aware tracking: 6x6 features (N, C, 6, 6) -> cls kernels (N, 10, F, 4, 4)."""
+
+    def __init__(self, net: SiamRPN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, template_features: torch.Tensor) -> torch.Tensor:
+        n = template_features.shape[0]
+        k = KERNEL_SIZE
+        return self.net.conv_cls1(template_features).view(n, 2 * self.net.anchor, self.net.feature_out, k, k)
+
+
+class SiamRPNBIG(SiamRPN):
+    """Official ``SiamRPNBIG`` (size 2, feature_out 512): ``SiamRPNBIG.model``."""
+
+    def __init__(self) -> None:
+        super().__init__(NETWORKS["big"])
+
+
+class SiamRPNvot(SiamRPN):
+    """Official ``SiamRPNvot`` (size 1, feature_out 256): ``SiamRPNVOT.model``."""
+
+    def __init__(self) -> None:
+        super().__init__(NETWORKS["vot"])
+
+
+class SiamRPNotb(SiamRPN):
+    """Official ``SiamRPNotb`` (same layout as vot): ``SiamRPNOTB.model``."""
+
+    def __init__(self) -> None:
+        super().__init__(NETWORKS["otb"])
+
+
+class SiamRPNtiny(SiamRPN):
+    """dasiamrt's quarter-width layout (channels 24/64/96/96/64, feature_out 64)."""
+
+    def __init__(self) -> None:
+        super().__init__(NETWORKS["tiny"])
+
+
+def _normalise_heads(net: SiamRPN, gen: torch.Generator) -> None:
+    """Scale the kernel generators so random-weight logits have std ~1 and deltas ~0.2 (no saturation)."""
+    z = torch.rand((1, 3, 127, 127), generator=gen) * 255
+    x = torch.rand((1, 3, 255, 255), generator=gen) * 255
+    cls_k, reg_k = net.template(z)
+    cls, _, features = net.search(x, cls_k[0], reg_k[0])
+    reg = F.conv2d(net.conv_r2(features), reg_k[0])
+    for conv, out, target in ((net.conv_cls1, cls, 1.0), (net.conv_r1, reg, 0.2)):
+        scale = target / float(out.std().clamp_min(1e-6))
+        conv.weight.mul_(scale)
+        conv.bias.mul_(scale)
+    net.regress_adjust.bias.zero_()
+
+
+def build_network(network: NetworkConfig, seed: int | None = None) -> SiamRPN:
+    """A network of ``network``'s layout in eval mode; ``seed`` gives reproducible random weights.
+
+    Random weights are for speed measurements and tests: BN statistics are set so activations stay
+    in a sane range (running mean 0, running var 1, affine weight 1/sqrt(fan) scaled).
+    """
+    if seed is not None:
+        gen = torch.Generator().manual_seed(seed)
+        net = SiamRPN(network)
+        with torch.no_grad():
+            for module in net.modules():
+                if isinstance(module, nn.Conv2d):
+                    fan_in = module.weight[0].numel()
+                    module.weight.copy_(torch.randn(module.weight.shape, generator=gen) / fan_in**0.5)
+                    module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.01)
+                elif isinstance(module, nn.BatchNorm2d):
+                    module.weight.copy_(1.0 + 0.1 * torch.randn(module.weight.shape, generator=gen))
+                    module.bias.copy_(0.1 * torch.randn(module.bias.shape, generator=gen))
+                    module.running_mean.copy_(0.1 * torch.randn(module.running_mean.shape, generator=gen))
+                    module.running_var.copy_(1.0 + 0.1 * torch.rand(module.running_var.shape, generator=gen))
+            # Input crops are 0..255 BGR: scale the first conv so features start near unit range.
+            net.featureExtract[0].weight.mul_(1.0 / 128.0)
+            _normalise_heads(net.eval(), gen)
+    else:
+        net = SiamRPN(network)
+    return net.eval()

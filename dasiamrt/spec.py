@@ -1,0 +1,73 @@
+"""The contract between export, engine building and the runtime: tensor names, sizes, opset.
+
+Every graph that dasiamrt writes, and every backend that runs one, reads its names from here.
+
+Geometry of the SiamRPN family (total stride 8, no padding anywhere):
+    exemplar crop (z) 127 x 127  -> backbone features 6 x 6 -> kernels 4 x 4
+    search crop (x)   H x H      -> backbone features (H - 127) / 8 + 6
+                                 -> head features     (H - 127) / 8 + 4
+                                 -> score map S       (H - 127) / 8 + 1
+So H = 255 -> S = 17, 271 -> 19, 287 -> 21, 767 -> 81.
+"""
+from __future__ import annotations
+
+from .errors import ConfigError
+
+OPSET = 17
+EXEMPLAR_SIZE = 127
+TOTAL_STRIDE = 8
+ANCHOR_NUM = 5
+#: Side of the template's backbone feature map (the 6x6 "embedding" of a 127 crop).
+TEMPLATE_FEATURE_SIZE = 6
+#: Side of the correlation kernels produced from a template.
+KERNEL_SIZE = 4
+MIN_SEARCH_SIZE = 255
+MAX_SEARCH_SIZE = 767
+
+# Template graph: exemplar crops -> per-exemplar correlation kernels.
+TEMPLATE_INPUT = "template"  # (N, 3, 127, 127) float32, BGR 0..255
+CLS_KERNEL = "cls_kernel"  # template graph: (N, 10, F, 4, 4); search graph input: (10, F, 4, 4)
+REG_KERNEL = "reg_kernel"  # template graph: (N, 20, F, 4, 4); search graph input: (20, F, 4, 4)
+
+# Search graph: one search crop + the kernels -> score logits, box deltas, backbone features.
+SEARCH_INPUT = "search"  # (1, 3, H, H) float32, BGR 0..255
+CLS_OUTPUT = "cls"  # (1, 10, S, S) logits; channels class-major: bg 0..4, fg 5..9
+REG_OUTPUT = "delta"  # (1, 20, S, S); channels coordinate-major: c = coord * 5 + anchor
+FEATURE_OUTPUT = "search_features"  # (1, C, S + 5, S + 5) backbone features of the search crop
+
+# Kernel-head graph (distractor-aware tracking): 6x6 backbone windows -> cls kernels.
+KERNEL_HEAD_INPUT = "template_features"  # (N, C, 6, 6)
+# output name: CLS_KERNEL, (N, 10, F, 4, 4)
+
+TEMPLATE_GRAPH = "template.onnx"
+SEARCH_GRAPH = "search.onnx"
+KERNEL_HEAD_GRAPH = "kernel_head.onnx"
+MODEL_MANIFEST = "model.json"
+
+
+def score_size(search_size: int) -> int:
+    """Side S of the score map for a search crop of side ``search_size`` (pixels)."""
+    check_search_size(search_size)
+    return (search_size - EXEMPLAR_SIZE) // TOTAL_STRIDE + 1
+
+
+def search_feature_size(search_size: int) -> int:
+    """Side of the backbone feature map of a search crop (S + 5)."""
+    return score_size(search_size) + TEMPLATE_FEATURE_SIZE - 1
+
+
+def check_search_size(search_size: int) -> int:
+    """Validate a search-crop side: 255..767 and on the stride-8 grid above 127.
+
+    Raises:
+        ConfigError: if the size is off the grid or out of the exported range.
+    """
+    if not MIN_SEARCH_SIZE <= search_size <= MAX_SEARCH_SIZE or (
+        search_size - EXEMPLAR_SIZE
+    ) % TOTAL_STRIDE:
+        raise ConfigError(
+            f"search size {search_size} is not supported: use a value in "
+            f"{MIN_SEARCH_SIZE}..{MAX_SEARCH_SIZE} with (size - 127) divisible by 8 "
+            "(e.g. 255, 271, 287, 767)"
+        )
+    return search_size
