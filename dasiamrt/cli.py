@@ -1,0 +1,63 @@
+"""The ``dasiamrt`` console script.
+
+Each subcommand lives in ``dasiamrt/commands/<name>.py`` and exposes ``register(subparsers)``,
+which adds its parser and sets ``func`` to a handler ``run(args) -> int``. A handler parses, builds
+dataclasses and calls one library function. Command modules import nothing heavy at module level.
+
+User mistakes raise :class:`~dasiamrt.errors.DasiamrtError`; they are printed as one line on stderr
+with exit status 2 and no traceback. Ctrl-C exits with 130.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .errors import DasiamrtError
+
+#: Subcommands, in the order ``--help`` lists them.
+COMMANDS = ("demo", "track", "bench", "export", "build", "calibrate", "eval", "train", "live")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dasiamrt", description="DaSiamRPN tracking: export, TensorRT engines, runtime, benchmarks."
+    )
+    parser.add_argument("--version", action="version", version=f"dasiamrt {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__package__}.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except DasiamrtError as err:
+        print(f"dasiamrt {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dasiamrt {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
