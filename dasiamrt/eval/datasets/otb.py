@@ -5,7 +5,8 @@ two targets ship ``groundtruth_rect.1.txt`` and ``groundtruth_rect.2.txt`` and b
 ``Jogging.2``, ``Skating2.1``, ``Skating2.2`` (an empty file, as Human4's ``.1``, is skipped).
 Sequences whose annotation covers only part of the images use the frame ranges of the OTB
 toolkit's ``configSeqs``; a file with one line per image of the whole range is cut to it, a file
-with one line per frame of the range is used as is.
+with one line per frame of the range is used as is. Per-frame attribute files written by
+``synthetic.write_otb_layout`` (``occluded.txt``, ...) are read when present.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from ...errors import DatasetError
-from .base import Dataset, Sequence, numbered_frames, read_numbers, require_dir
+from .base import Dataset, Sequence, numbered_frames, read_flags, read_numbers, require_dir
 
 #: (first, last) 1-based frame of the sequences that do not use all their images (OTB toolkit).
 FRAME_RANGES: Dict[str, Tuple[int, int]] = {
@@ -40,6 +41,8 @@ OTB2015 = sorted(set(TB50) | set(
     "David3 Dog Dog1 Doll FaceOcc1 FaceOcc2 Fish FleetFace Football1 Freeman1 Freeman3 Girl2 Gym Human2 Human5 "
     "Human7 Human8 Jogging KiteSurf Lemming Man Mhyang MountainBike Rubik Singer1 Skater Skater2 Subway Suv "
     "Tiger1 Toy Trans Twinnings Vase".split()))
+#: Per-frame attribute files (one comma-separated line of 0/1), as ``synthetic.write_otb_layout`` writes them.
+ATTRIBUTE_FILES = ("full_occlusion", "out_of_view", "occluded", "distractor_near")
 VERSIONS = {"otb2013": OTB2013, "otb2015": OTB2015, "otb100": OTB2015, "tb50": TB50, "otb": None}
 
 _GT = re.compile(r"^groundtruth_rect(?:\.(\d+))?\.txt$", re.IGNORECASE)
@@ -76,7 +79,9 @@ def read_sequence(folder: Path, name: str, gt_path: Path) -> Sequence:
     elif len(gt) != span:
         raise DatasetError(f"{gt_path}: {len(gt)} boxes but the OTB range of {base} is frames {first}-{last} "
                            f"({span}): the file belongs to another version of the sequence")
-    return Sequence(name=name, gt=gt, frames=_frames(folder, base, first, last), origin=1.0,
+    attrs = {key: read_flags(folder / f"{key}.txt", len(gt), one_line=True).astype(bool)
+             for key in ATTRIBUTE_FILES if (folder / f"{key}.txt").is_file()}
+    return Sequence(name=name, gt=gt, frames=_frames(folder, base, first, last), origin=1.0, attributes=attrs,
                     meta={"first_frame": first})
 
 

@@ -1,0 +1,78 @@
+"""``evaluate``: run a tracker over a dataset and/or score result folders, then write one report."""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence, Union
+
+from ..errors import DatasetError
+from .datasets import Dataset, load_dataset
+from .report import write_report
+from .runner import Progress, run_dataset
+from .scoring import CONVENTIONS, score
+
+log = logging.getLogger(__name__)
+PathLike = Union[str, Path]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, tracker: Any = None,
+             tracker_name: str = "dasiamrt", results: Sequence[PathLike] = (), out_dir: Optional[PathLike] = None,
+             progress: Optional[Progress] = None, plots: bool = True) -> Dict[str, Any]:
+    """Evaluate on a benchmark: run ``tracker`` (if given) and score it with any existing ``results``.
+
+    Args:
+        dataset: a registry name (see :func:`dasiamrt.eval.datasets.load_dataset`) or a loaded dataset.
+        root: the dataset folder (not needed for synthetic sets).
+        tracker: object with ``init``/``track``; its results go to ``<out_dir>/results/<tracker_name>``
+            and sequences already there are skipped (resumable).
+        tracker_name: label of the tracker's results in the report.
+        results: result folders of other runs or toolkits to score; labelled by folder name.
+        out_dir: where the report (and the tracker's results) go; None: return the report only
+            (a tracker run then needs ``out_dir``).
+        progress: callback for run progress (see :data:`dasiamrt.eval.runner.Progress`).
+        plots: write PNG plots (needs matplotlib).
+
+    Returns:
+        The report: {"dataset", "protocol", "convention", "trackers": {label: {"summary",
+        "per_sequence", "attributes"}}}; NaN values become None.
+
+    Raises:
+        DatasetError: dataset or result files missing or malformed; nothing to evaluate.
+    """
+    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, root)
+    folders: Dict[str, Path] = {}
+    if tracker is not None:
+        if out_dir is None:
+            raise DatasetError("running a tracker needs an output folder (--out) for its results")
+        run_folder = Path(out_dir) / "results" / tracker_name
+        ran = run_dataset(tracker, ds, run_folder, progress)
+        log.info("ran %d of %d sequences (%d already had results)", len(ran), len(ds), len(ds) - len(ran))
+        folders[tracker_name] = run_folder
+    for folder in results:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise DatasetError(f"result folder {folder} does not exist")
+        label = folder.name if folder.name not in folders else str(folder)
+        folders[label] = folder
+    if not folders:
+        raise DatasetError("nothing to evaluate: give a tracker (--model/--weights) or result folders (--results)")
+    report = {"dataset": ds.name, "protocol": ds.kind, "convention": CONVENTIONS[ds.kind], "sequences": len(ds),
+              "trackers": {label: score(ds, folder) for label, folder in folders.items()}}
+    report = _clean(report)
+    if out_dir is not None:
+        write_report(report, Path(out_dir), plots=plots)
+    return report
