@@ -12,7 +12,7 @@ Readers also accept the other layouts' locations, so a folder from either toolki
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def result_path(kind: str, results_dir: Path, name: str) -> Path:
     return {"ope": ope_path, "got10k": got10k_path, "vot": vot_path}[kind](results_dir, name)
 
 
-def _fmt(values: Sequence[float]) -> str:
+def _fmt(values: Iterable[float]) -> str:
     return ",".join("NaN" if not np.isfinite(v) else f"{v:.4f}" for v in values)
 
 

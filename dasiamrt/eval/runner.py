@@ -59,7 +59,7 @@ def run_vot_sequence(tracker: Any, seq: Sequence, report: Optional[Callable[[int
     Returns:
         (per frame a code array [1]/[2]/[0] or a (4,) box in the annotation's coordinates; seconds per frame).
     """
-    polygons = seq.polygons if seq.polygons is not None else np.array([np.r_[b[:2], b[:2] + b[2:]] for b in seq.gt])
+    polygons = seq.regions()
     trajectory: List[np.ndarray] = []
     times: List[float] = []
     next_init = 0

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 import numpy as np
 
+from ..errors import DatasetError
 from . import metrics
 from . import results as rio
-from ..errors import DatasetError
 from .datasets.base import Dataset, Sequence
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def score_vot(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:
     trajs, polys, bounds = [], [], []
     for seq in dataset:
         trajs.append(rio.read_vot(results_dir, seq.name, len(seq)))
-        polys.append(seq.polygons)
+        polys.append(seq.regions())
         bounds.append(image_size(seq))
     if any(b is None for b in bounds):
         log.info("image sizes unknown for some sequences: VOT overlaps are not bounded by the image")
@@ -112,7 +112,8 @@ def score_vot(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:
     summary = {"accuracy": ar["accuracy"], "robustness": ar["robustness"], "failures": ar["failures"],
                "eao": metrics.vot_eao(curve, edition), "edition": edition, "frames": ar["frames"],
                "eao_curve": curve.tolist(), "eao_interval": list(metrics.EAO_INTERVALS[edition])}
-    per_sequence = {seq.name: ar["per_sequence"][i] for i, seq in enumerate(dataset)}
+    per_index = cast(Dict[int, Dict[str, Any]], ar["per_sequence"])
+    per_sequence = {seq.name: per_index[i] for i, seq in enumerate(dataset)}
     attributes: Dict[str, Any] = {}
     for key in sorted({k for seq in dataset for k in seq.attributes}):
         over, fails = [], 0

@@ -180,7 +180,8 @@ def test_got10k_val_and_test(tmp_path):
 
 # --------------------------------------------------------------------------------- pysot JSON, registry
 def test_pysot_json_and_errors(tmp_path):
-    data = {"Seq": {"video_dir": "Seq", "init_rect": [1, 2, 3, 4], "img_names": ["Seq/img/0001.jpg", "Seq/img/0002.jpg"],
+    data = {"Seq": {"video_dir": "Seq", "init_rect": [1, 2, 3, 4],
+                    "img_names": ["Seq/img/0001.jpg", "Seq/img/0002.jpg"],
                     "gt_rect": [[1, 2, 3, 4], [2, 3, 4, 5]], "attr": ["IV", "OCC"], "absent": [1, 0]}}
     path = _write(tmp_path / "OTB100.json", json.dumps(data))
     ds = load_dataset(f"pysot:{path}")
@@ -193,7 +194,8 @@ def test_pysot_json_and_errors(tmp_path):
     _write(tmp_path / "bad.json", '{"a": \n [1,,]}')
     with pytest.raises(DatasetError, match=r"bad.json:2: invalid JSON"):
         load_dataset(f"pysot:{tmp_path / 'bad.json'}")
-    _write(tmp_path / "short.json", json.dumps({"s": {"img_names": ["a.jpg"], "gt_rect": [[1, 2, 3, 4], [1, 2, 3, 4]]}}))
+    short = {"s": {"img_names": ["a.jpg"], "gt_rect": [[1, 2, 3, 4], [1, 2, 3, 4]]}}
+    _write(tmp_path / "short.json", json.dumps(short))
     with pytest.raises(DatasetError, match="for 1 images"):
         load_dataset(f"pysot:{tmp_path / 'short.json'}")
 

@@ -140,3 +140,15 @@ def test_write_otb_layout_round_trip(tmp_path):
         flags = np.loadtxt(folder / "out_of_view.txt", delimiter=",").astype(bool)
         np.testing.assert_array_equal(flags, seq.attributes["out_of_view"])
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from dasiamrt.eval.io import atomic_write_text
+
+    path = atomic_write_text(tmp_path / "a" / "b.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask and path.read_text() == "x"

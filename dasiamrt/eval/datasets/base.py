@@ -12,7 +12,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence as SequenceT, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Sequence as SequenceT
 
 import numpy as np
 
@@ -69,6 +70,13 @@ class Sequence:
         if np.isnan(box).any():
             raise DatasetError(f"sequence {self.name} has no box in its first frame: it cannot be initialised")
         return (float(box[0] - self.origin), float(box[1] - self.origin), float(box[2]), float(box[3]))
+
+    def regions(self) -> np.ndarray:
+        """(T, 8) VOT regions: the polygons, or the boxes as 4-corner polygons."""
+        if self.polygons is not None:
+            return self.polygons
+        x, y, w, h = self.gt.T
+        return np.stack([x, y, x + w, y, x + w, y + h, x, y + h], axis=1)
 
     def frame(self, t: int) -> np.ndarray:
         """Frame ``t`` as (H, W, 3) uint8 BGR.
