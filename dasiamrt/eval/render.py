@@ -7,6 +7,7 @@ pixels is mapped onto a rectangle of size (w, h) centred at (cx, cy), rotated by
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence, Tuple
 
@@ -49,6 +50,14 @@ def rotation(angle_deg: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
 
 
+def rotate(points: np.ndarray, angle_deg: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """Rotate (T, K, 2) points about the origin by per-frame angles (T,) in degrees (or by minus them)."""
+    a = np.deg2rad(angle_deg)[:, None]
+    c, s = np.cos(a), np.sin(a) * (-1.0 if inverse else 1.0)
+    x, y = points[..., 0], points[..., 1]
+    return np.stack([c * x - s * y, s * x + c * y], axis=-1)
+
+
 def corners(center_xy: np.ndarray, size_wh: np.ndarray, angle_deg: np.ndarray) -> np.ndarray:
     """Corners of rotated rectangles.
 
@@ -59,7 +68,14 @@ def corners(center_xy: np.ndarray, size_wh: np.ndarray, angle_deg: np.ndarray) -
         (T, 4, 2) corner coordinates.
     """
     local = _UNIT_CORNERS[None, :, :] * size_wh[:, None, :]
-    return center_xy[:, None, :] + np.einsum("tij,tkj->tki", rotation(angle_deg), local)
+    return center_xy[:, None, :] + rotate(local, angle_deg)
+
+
+def in_view(layer: Layer, cam_xy: np.ndarray, frame_wh: Tuple[int, int]) -> np.ndarray:
+    """(T,) bool: the layer's axis-aligned bounds overlap the frame (cheap; no polygon clipping)."""
+    pts = corners(layer.center_xy - cam_xy, layer.size_wh, layer.angle_deg)
+    lo, hi = pts.min(axis=1), pts.max(axis=1)
+    return np.all((hi > 0) & (lo < np.asarray(frame_wh, dtype=np.float64)), axis=1)
 
 
 def visible_boxes(layer: Layer, cam_xy: np.ndarray, frame_wh: Tuple[int, int]) -> np.ndarray:
@@ -118,12 +134,10 @@ def coverage(target: Layer, front: Sequence[Layer], grid: int = 8) -> np.ndarray
     """
     u = (np.arange(grid) + 0.5) / grid - 0.5
     local = np.stack(np.meshgrid(u, u), -1).reshape(-1, 2)
-    pts = target.center_xy[:, None, :] + np.einsum(
-        "tij,tkj->tki", rotation(target.angle_deg), local[None, :, :] * target.size_wh[:, None, :])
+    pts = target.center_xy[:, None, :] + rotate(local[None, :, :] * target.size_wh[:, None, :], target.angle_deg)
     hidden = np.zeros(pts.shape[:2], dtype=bool)
     for layer in front:
-        rel = pts - layer.center_xy[:, None, :]
-        back = np.einsum("tji,tkj->tki", rotation(layer.angle_deg), rel)  # R^T rel
+        back = rotate(pts - layer.center_xy[:, None, :], layer.angle_deg, inverse=True)  # R^T (p - c)
         half = layer.size_wh[:, None, :] / 2
         hidden |= np.all(np.abs(back) <= half, axis=-1)
     return hidden.mean(axis=1)
@@ -159,17 +173,22 @@ def draw(frame: np.ndarray, sprite: np.ndarray, center_xy: np.ndarray, size_wh: 
     th, tw = sprite.shape[:2]
     kernel = _blur_kernel(velocity_xy, blur) if blur > 0 else np.ones((1, 1), np.float32)
     pad = kernel.shape[0] // 2 + 2
-    pts = corners(center_xy[None], size_wh[None], np.array([angle_deg]))[0]
+    a = math.radians(angle_deg)
+    c, s = math.cos(a), math.sin(a)
+    cx, cy = float(center_xy[0]), float(center_xy[1])
+    w, h = float(size_wh[0]), float(size_wh[1])
+    half_x, half_y = (abs(c) * w + abs(s) * h) / 2, (abs(s) * w + abs(c) * h) / 2  # rotated box extents
     height, width = frame.shape[:2]
-    x0, y0 = max(int(np.floor(pts[:, 0].min())) - pad, 0), max(int(np.floor(pts[:, 1].min())) - pad, 0)
-    x1, y1 = min(int(np.ceil(pts[:, 0].max())) + pad, width), min(int(np.ceil(pts[:, 1].max())) + pad, height)
+    x0, y0 = max(math.floor(cx - half_x) - pad, 0), max(math.floor(cy - half_y) - pad, 0)
+    x1, y1 = min(math.ceil(cx + half_x) + pad, width), min(math.ceil(cy + half_y) + pad, height)
     if x1 <= x0 or y1 <= y0:
         return
-    lin = rotation(np.array(angle_deg)) @ np.diag([size_wh[0] / tw, size_wh[1] / th])
-    offset = np.asarray(center_xy) - lin @ np.array([tw / 2.0, th / 2.0])
-    # index coordinates: dst + 0.5 = lin (src + 0.5) + offset, then shift into the ROI
-    shift = lin @ np.array([0.5, 0.5]) + offset - 0.5 - np.array([x0, y0])
-    matrix = np.hstack([lin, shift[:, None]]).astype(np.float64)
+    sx, sy = w / tw, h / th
+    # continuous map p = lin (q - (tw/2, th/2)) + centre; in index coordinates dst + 0.5 = lin (src + 0.5) + ...
+    a00, a01, a10, a11 = c * sx, -s * sy, s * sx, c * sy
+    bx = cx - (a00 * tw + a01 * th) / 2 + (a00 + a01) / 2 - 0.5 - x0
+    by = cy - (a10 * tw + a11 * th) / 2 + (a10 + a11) / 2 - 0.5 - y0
+    matrix = np.array([[a00, a01, bx], [a10, a11, by]], dtype=np.float64)
     dsize = (x1 - x0, y1 - y0)
     colour = cv2.warpAffine(sprite, matrix, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     alpha = cv2.warpAffine(np.ones((th, tw), np.float32), matrix, dsize, flags=cv2.INTER_LINEAR,

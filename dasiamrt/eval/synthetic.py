@@ -110,7 +110,7 @@ class SyntheticSequence:
         for layer in self.layers:
             if layer.kind != "lookalike":
                 continue
-            in_view = ~np.isnan(render.visible_boxes(layer, self.cam_xy, self.size_wh)[:, 0])
+            in_view = render.in_view(layer, self.cam_xy, self.size_wh)
             dist = np.hypot(*(layer.center_xy - self.target.center_xy).T)
             near |= in_view & ~out & (dist < 2.0 * side)
         attrs = {"occluded": (hidden >= 0.5) & ~out, "full_occlusion": (hidden >= 0.99) & ~out,
