@@ -51,12 +51,17 @@ def get_subwindow(
     if x0 >= 0 and y0 >= 0 and x0 + size <= width and y0 + size <= height:
         patch = image[y0 : y0 + size, x0 : x0 + size]
     else:
-        patch = np.empty((size, size, image.shape[2]), dtype=np.uint8)
-        patch[:] = pad_value
         ix0, iy0 = max(x0, 0), max(y0, 0)
         ix1, iy1 = min(x0 + size, width), min(y0 + size, height)
         if ix1 > ix0 and iy1 > iy0:
-            patch[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = image[iy0:iy1, ix0:ix1]
+            # One C pass: copy the visible part and pad around it with the mean colour.
+            patch = cv2.copyMakeBorder(
+                image[iy0:iy1, ix0:ix1], iy0 - y0, y0 + size - iy1, ix0 - x0, x0 + size - ix1,
+                cv2.BORDER_CONSTANT, value=tuple(int(v) for v in pad_value),
+            )
+        else:
+            patch = np.empty((size, size, image.shape[2]), dtype=np.uint8)
+            patch[:] = pad_value
     if size != model_size:
         patch = cv2.resize(patch, (model_size, model_size))
     return patch

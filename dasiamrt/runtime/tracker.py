@@ -7,6 +7,7 @@ With distractor-aware and long-term tracking off, every step reproduces the offi
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -87,6 +88,9 @@ class Tracker:
         }
         self.state: Optional[TrackState] = None
         self.fusion = da.FusionState()
+        #: seconds spent in each stage of the last ``init``/``track`` call (crop, template, search,
+        #: post, fusion), for benchmarks; measuring costs a few perf_counter() calls.
+        self.stage_seconds: Dict[str, float] = {}
 
     # -- construction helpers --------------------------------------------------------------------
     @classmethod
@@ -127,11 +131,14 @@ class Tracker:
         instance = cfg.instance_size
         if cfg.small_instance_size is not None and size[0] * size[1] / float(height * width) < cfg.small_target_ratio:
             instance = cfg.small_instance_size
+        t0 = time.perf_counter()
         pad_value = channel_mean(frame)
         s_z = round_half_away(context_size(size, cfg.context_amount))
-        z_crop = get_subwindow(frame, center, cfg.exemplar_size, s_z, pad_value)
-        cls_kernels, reg_kernels = self.backend.template(to_blob(z_crop))
+        z_blob = to_blob(get_subwindow(frame, center, cfg.exemplar_size, s_z, pad_value))
+        t1 = time.perf_counter()
+        cls_kernels, reg_kernels = self.backend.template(z_blob)
         self.backend.set_kernels(cls_kernels[0], reg_kernels[0])
+        self.stage_seconds = {"crop": t1 - t0, "template": time.perf_counter() - t1}
         self.state = TrackState(center, size, (width, height), pad_value, instance)
         self.fusion = da.FusionState()
         if cfg.distractor.enabled:
@@ -150,8 +157,11 @@ class Tracker:
         grid = self.grids[plan.instance_size]
         s_z = context_size(state.size_wh, cfg.context_amount)
         scale_z, s_x = search_region(s_z, plan.instance_size, cfg.exemplar_size)
-        x_crop = get_subwindow(frame, state.center_xy, plan.instance_size, round_half_away(s_x), state.pad_value)
-        out = self.backend.search(to_blob(x_crop), want_features=cfg.distractor.enabled)
+        t0 = time.perf_counter()
+        x_blob = to_blob(get_subwindow(frame, state.center_xy, plan.instance_size, round_half_away(s_x), state.pad_value))
+        t1 = time.perf_counter()
+        out = self.backend.search(x_blob, want_features=cfg.distractor.enabled)
+        t2 = time.perf_counter()
         scores = foreground_scores(out.cls)
         boxes = decode(out.delta, grid.anchors)
         size_crop = state.size_wh * scale_z
@@ -160,9 +170,11 @@ class Tracker:
             self._update_box(state, sel.box_crop, sel.score * sel.penalty * cfg.lr, scale_z)
         state.mode = lt.next_state(state.mode, sel.score, cfg.long_term)
         state.score = sel.score
+        t3 = time.perf_counter()
         n_distractors = 0
         if cfg.distractor.enabled and state.mode == lt.TRACKING:
             n_distractors = self._learn_distractors(scores, boxes, sel.index, grid)
+        self.stage_seconds = {"crop": t1 - t0, "search": t2 - t1, "post": t3 - t2, "fusion": time.perf_counter() - t3}
         return TrackResult(
             center_to_xywh(state.center_xy, state.size_wh), sel.score, state.mode, plan.instance_size, n_distractors
         )
