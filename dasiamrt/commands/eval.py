@@ -4,7 +4,10 @@ Examples::
 
     dasiamrt eval --dataset otb2015 --root data/OTB100 --model models/vot --out runs/otb
     dasiamrt eval --dataset vot2018 --root data/VOT2018 --results runs/a runs/b --out runs/cmp
-    dasiamrt eval --dataset synthetic:mixed:10:0 --model models/vot --out runs/syn
+    dasiamrt eval --dataset synthetic:distractors:10:0 --model models/vot --da --out runs/syn
+
+Without --model/--weights/--results, the bundled model runs. Tracker results go to
+<out>/results/<name>; a sequence whose result file exists there is skipped (resume).
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import argparse
 import sys
 import time
 from typing import Any
+
+from ._common import add_model_args, add_tracker_switches, make_tracker
 
 
 def register(subparsers: Any) -> None:
@@ -21,16 +26,33 @@ def register(subparsers: Any) -> None:
                    help="otb, otb2013, otb2015, tb50, vot2016..vot2019, uav123, uav20l, lasot, lasot-all, "
                         "got10k-val, got10k-test, pysot:<file.json>, synthetic:<preset>:<count>:<seed>[:<frames>]")
     p.add_argument("--root", help="folder that holds the dataset (not needed for synthetic sets)")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="exported model folder (model.json + graphs) to run")
-    src.add_argument("--weights", help="PyTorch checkpoint to run with the torch backend")
-    src.add_argument("--results", nargs="+", metavar="DIR", help="result folders to score (no images needed)")
-    p.add_argument("--backend", default="ort", choices=("ort", "trt", "torch"), help="backend for --model")
-    p.add_argument("--preset", default="vot", help="preset of --weights (big, vot, otb, paper, tiny)")
-    p.add_argument("--name", default="dasiamrt", help="label of the tracker's results (default: dasiamrt)")
+    p.add_argument("--results", nargs="+", metavar="DIR",
+                   help="result folders to score (no images needed); alone, no tracker runs")
+    add_model_args(p)
+    add_tracker_switches(p)
+    p.add_argument("--name", help="label of the tracker's results (default: model name + switches)")
     p.add_argument("--out", help="report folder (default: runs/eval/<dataset>)")
     p.add_argument("--no-plots", action="store_true", help="write the JSON and markdown report only")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run)
+
+
+def _wants_tracker(args: argparse.Namespace) -> bool:
+    return bool(args.model or args.weights or not args.results)
+
+
+def _default_name(args: argparse.Namespace) -> str:
+    """Results of different models/switches must not share a folder (runs resume by file presence)."""
+    from pathlib import Path
+
+    name = Path(args.weights).stem if args.weights else Path(args.model).name if args.model else "bundled"
+    for flag, on, off in (("da", "-da", "-noda"), ("long_term", "-lt", "-nolt")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            name += on if value else off
+    if getattr(args, "search_size", None):
+        name += f"-s{args.search_size}"
+    return name
 
 
 class _Bar:
@@ -57,16 +79,6 @@ class _Bar:
         sys.stderr.flush()
 
 
-def _tracker(args: argparse.Namespace) -> Any:
-    if args.model is None and args.weights is None:
-        return None
-    from ..runtime.tracker import Tracker
-
-    if args.model is not None:
-        return Tracker.from_model(args.model, backend=args.backend)
-    return Tracker.from_weights(args.weights, preset=args.preset, backend="torch")
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -74,13 +86,14 @@ def run(args: argparse.Namespace) -> int:
     from ..eval.report import markdown
 
     out = Path(args.out) if args.out else Path("runs") / "eval" / args.dataset.replace(":", "_").replace("/", "_")
-    tracker = _tracker(args)
+    tracker = make_tracker(args) if _wants_tracker(args) else None
     try:
-        report = evaluate(args.dataset, root=args.root, tracker=tracker, tracker_name=args.name,
-                          results=args.results or (), out_dir=out, progress=_Bar() if tracker else None,
+        report = evaluate(args.dataset, root=args.root, tracker=tracker, tracker_name=args.name or _default_name(args),
+                          results=args.results or (), out_dir=out,
+                          progress=_Bar() if tracker is not None and not args.quiet else None,
                           plots=not args.no_plots)
     finally:
-        if tracker is not None and hasattr(tracker, "close"):
+        if tracker is not None:
             tracker.close()
     print(markdown(report), end="")
     print(f"report: {out / 'report.md'} (+ report.json{', plots' if not args.no_plots else ''})")

@@ -1,6 +1,7 @@
 """``evaluate``: run a tracker over a dataset and/or score result folders, then write one report."""
 from __future__ import annotations
 
+import json
 import logging
 import math
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import Any, Dict, Optional, Sequence, Union
 
 from ..errors import DatasetError
 from .datasets import Dataset, load_dataset
+from .io import atomic_write_text
 from .report import write_report
 from .runner import Progress, run_dataset
 from .scoring import CONVENTIONS, score
@@ -27,6 +29,19 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _record_config(tracker: Any, run_folder: Path) -> None:
+    """Save the tracker's resolved config next to its results; refuse to resume under another config."""
+    config = getattr(tracker, "config", None)
+    if config is None or not hasattr(config, "to_dict"):
+        return
+    text = json.dumps(_clean(config.to_dict()), indent=1, sort_keys=True) + "\n"
+    path = run_folder / "config.json"
+    if path.is_file() and path.read_text() != text and any(run_folder.rglob("*.txt")):
+        raise DatasetError(f"{run_folder} holds results made with another tracker config ({path}): "
+                           f"pass another --name or --out, or delete that folder")
+    atomic_write_text(path, text)
 
 
 def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, tracker: Any = None,
@@ -59,6 +74,7 @@ def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, trac
         if out_dir is None:
             raise DatasetError("running a tracker needs an output folder (--out) for its results")
         run_folder = Path(out_dir) / "results" / tracker_name
+        _record_config(tracker, run_folder)
         ran = run_dataset(tracker, ds, run_folder, progress)
         log.info("ran %d of %d sequences (%d already had results)", len(ran), len(ds), len(ds) - len(ran))
         folders[tracker_name] = run_folder

@@ -8,7 +8,8 @@ background) leaves the target's path unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -143,7 +144,7 @@ def _other(target: Layer, rng: np.random.Generator, bank: TextureBank, frame_wh:
     return Layer("other", sprite, center, size_wh, angle, depth)
 
 
-def build_layers(spec: SceneSpec, seed_seq: np.random.SeedSequence, photos, frame_wh: Tuple[int, int],
+def build_layers(spec: SceneSpec, seed_seq: np.random.SeedSequence, photos: Sequence[Path], frame_wh: Tuple[int, int],
                  margin: int, num_frames: int) -> Tuple[List[Layer], np.ndarray, np.ndarray]:
     """Every object of the scene, the camera path and the background canvas.
 

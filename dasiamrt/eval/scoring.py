@@ -34,7 +34,8 @@ CONVENTIONS = {
 def image_size(seq: Sequence) -> Optional[Tuple[float, float]]:
     """(W, H) of a sequence from its metadata or first frame file; None when unknown."""
     if "resolution" in seq.meta:
-        return tuple(seq.meta["resolution"])  # type: ignore[return-value]
+        width, height = seq.meta["resolution"]
+        return (float(width), float(height))
     first = seq.frames[0] if len(seq.frames) else None
     if isinstance(first, np.ndarray):
         return (float(first.shape[1]), float(first.shape[0]))

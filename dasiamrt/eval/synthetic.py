@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import zlib
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -54,7 +54,7 @@ class FrameList(Sequence[np.ndarray]):
     def __len__(self) -> int:
         return len(self._sequence.boxes_xywh)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         n = len(self)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -23,7 +23,7 @@ BUNDLED_TEXTURES = Path(__file__).resolve().parent.parent / "assets" / "textures
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def _cv2():
+def _cv2() -> Any:
     import cv2  # lazy: keep ``import dasiamrt.eval`` light
 
     return cv2

@@ -160,3 +160,24 @@ def test_scoring_errors_name_the_file(tmp_path, otb_fixture):
     with pytest.raises(DatasetError, match="nothing to evaluate"):
         evaluate("otb", root=otb_fixture / "data")
     assert cli.main(["eval", "--dataset", "otb", "--root", str(tmp_path / "nope"), "--results", str(bad)]) == 2
+
+
+def test_cli_runs_the_real_tracker_and_resumes(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["eval", "--dataset", "synthetic:plain:2:3:6", "--model", str(tiny_model_dir), "--out", str(out),
+            "--no-plots"]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "2/2" in captured.err and "| tiny |" in captured.out  # progress on stderr, table on stdout
+    folder = out / "results" / "tiny"
+    boxes = np.loadtxt(folder / "plain-3.txt", delimiter=",")
+    assert boxes.shape == (6, 4) and np.isfinite(boxes).all()
+    np.testing.assert_allclose(boxes[0], load_dataset("synthetic:plain:1:3:6")["plain-3"].gt[0], atol=1e-4)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["instance_size"] == 255
+    stamp = (folder / "plain-3.txt").stat().st_mtime_ns
+    assert cli.main(argv) == 0  # resumed: nothing left to run
+    assert (folder / "plain-3.txt").stat().st_mtime_ns == stamp
+    # the same folder with other switches is refused rather than mixed
+    assert cli.main(argv + ["--name", "tiny", "--search-size", "271"]) == 2
+    assert "another tracker config" in capsys.readouterr().err
