@@ -95,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if tracker is not None:
             tracker.close()
+    if "submit" in report:
+        print(f"no ground truth to score: submit {report['submit']} to the benchmark's server")
+        return 0
     print(markdown(report), end="")
     print(f"report: {out / 'report.md'} (+ report.json{', plots' if not args.no_plots else ''})")
     return 0

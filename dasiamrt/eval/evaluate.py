@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Union
 
+import numpy as np
+
 from ..errors import DatasetError
 from .datasets import Dataset, load_dataset
 from .io import atomic_write_text
@@ -86,6 +88,14 @@ def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, trac
         folders[label] = folder
     if not folders:
         raise DatasetError("nothing to evaluate: give a tracker (--model/--weights) or result folders (--results)")
+    if ds.kind == "got10k" and all(len(s) > 1 and np.isnan(s.gt[1:]).all() for s in ds):
+        if tracker is None:
+            raise DatasetError(f"{ds.name} has no ground truth after frame 1: it can be run (--model) and the "
+                               f"results submitted to the GOT-10k server, not scored here")
+        log.info("%s has no ground truth after frame 1: submit %s to the GOT-10k server", ds.name,
+                 folders[tracker_name])
+        return {"dataset": ds.name, "protocol": ds.kind, "sequences": len(ds), "trackers": {},
+                "submit": str(folders[tracker_name])}
     report = {"dataset": ds.name, "protocol": ds.kind, "convention": CONVENTIONS[ds.kind], "sequences": len(ds),
               "trackers": {label: score(ds, folder) for label, folder in folders.items()}}
     report = _clean(report)

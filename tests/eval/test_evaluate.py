@@ -181,3 +181,19 @@ def test_cli_runs_the_real_tracker_and_resumes(tiny_model_dir, tmp_path, capsys)
     # the same folder with other switches is refused rather than mixed
     assert cli.main(argv + ["--name", "tiny", "--search-size", "271"]) == 2
     assert "another tracker config" in capsys.readouterr().err
+
+
+def test_got10k_test_split_runs_for_submission(tmp_path):
+    seq = tmp_path / "test" / "GOT-10k_Test_000001"
+    seq.mkdir(parents=True)
+    (tmp_path / "test" / "list.txt").write_text("GOT-10k_Test_000001\n")
+    (seq / "groundtruth.txt").write_text("4,5,20,10\n")
+    for i in range(1, 6):
+        cv2.imwrite(str(seq / f"{i:08d}.jpg"), np.zeros((40, 50, 3), np.uint8))
+    report = evaluate("got10k-test", root=tmp_path, tracker=ShiftTracker(), tracker_name="shift",
+                      out_dir=tmp_path / "out", plots=False)
+    result = tmp_path / "out" / "results" / "shift" / "GOT-10k_Test_000001" / "GOT-10k_Test_000001_001.txt"
+    assert report["trackers"] == {} and report["submit"] == str(result.parent.parent)
+    np.testing.assert_allclose(np.loadtxt(result, delimiter=","), [[4, 5, 20, 10]] * 5)
+    with pytest.raises(DatasetError, match="submitted to the GOT-10k server"):
+        evaluate("got10k-test", root=tmp_path, results=[result.parent.parent])
