@@ -117,6 +117,17 @@ class SyntheticSequence:
                  "out_of_view": out, "distractor_near": near}
         return attrs, visible
 
+    def object_boxes(self, kinds: Iterable[str] = KINDS) -> List[Tuple[str, np.ndarray]]:
+        """Boxes of every object of the given kinds (e.g. look-alikes as hard negatives for training).
+
+        Returns:
+            [(kind, (T, 4) float64 boxes (x, y, w, h), 0-based, clipped, NaN when out of view)], in
+            drawing order (back to front); the target's entry equals :attr:`boxes_xywh`.
+        """
+        kinds = tuple(kinds)
+        return [(layer.kind, render.visible_boxes(layer, self.cam_xy, self.size_wh))
+                for layer in self.layers if layer.kind in kinds]
+
     def render(self, t: int, kinds: Iterable[str] = KINDS, background: Optional[int] = None) -> np.ndarray:
         """Render frame ``t``.
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dasiamrt.errors import ConfigError, DatasetError
+from dasiamrt.eval import render
 from dasiamrt.eval.synthetic import PRESETS, make_sequence, make_set, write_otb_layout
 
 cv2 = pytest.importorskip("cv2")
@@ -152,3 +153,28 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask and path.read_text() == "x"
+
+
+def test_object_boxes_match_their_pixels():
+    seq = make_sequence("distractors", 6, num_frames=40, blur=0.0)
+    np.testing.assert_array_equal(dict(seq.object_boxes(("target",)))["target"], seq.boxes_xywh)
+    looks = [layer for layer in seq.layers if layer.kind == "lookalike"]
+    boxes = [b for kind, b in seq.object_boxes() if kind == "lookalike"]
+    assert len(looks) == len(boxes) == 3
+    layer, layer_boxes = looks[0], boxes[0]
+    checked = 0
+    for t in range(0, 40, 7):
+        box = layer_boxes[t]
+        if np.isnan(box).any():
+            continue
+        frames = []
+        for grey in (0, 255):  # this look-alike alone, on black and on white
+            frame = np.full((360, 480, 3), grey, np.uint8)
+            render.draw(frame, layer.sprite, layer.center_xy[t] - seq.cam_xy[t], layer.size_wh[t],
+                        float(layer.angle_deg[t]), np.zeros(2), 0.0)
+            frames.append(frame.astype(int))
+        ys, xs = np.nonzero((frames[1] - frames[0]).max(axis=2) <= 127)
+        np.testing.assert_allclose([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1],
+                                   [box[0], box[1], box[0] + box[2], box[1] + box[3]], atol=1.0)
+        checked += 1
+    assert checked >= 2
