@@ -155,7 +155,11 @@ def compute_ranges(model_path: Path, groups: Sequence[Sequence[Dict[str, np.ndar
 
 
 def _quant_options() -> Dict[str, Any]:
-    return {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False}
+    # Conv outputs are not re-quantised: the next quantised node (MaxPool, Relu, Conv) quantises its
+    # input anyway, and the last backbone Conv then hands float features to the fp32 heads (one
+    # rounding fewer; TensorRT runs such a Conv in INT8 with a float output).
+    return {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+            "OpTypesToExcludeOutputQuantization": ["Conv"]}
 
 
 def quantize_graph(model_path: Path, out_path: Path, calib: CalibrationSet, role: str, template_session: Any,
