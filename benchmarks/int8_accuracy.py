@@ -117,9 +117,11 @@ def tables(results: Dict[str, Any]) -> str:
         sm = v["score_map"]
         sizes = sorted(sm, key=int)
         cell = lambda key, fmt: " / ".join(format(sm[s][key], fmt) for s in sizes)  # noqa: E731
-        clips = " | ".join(f"{v['clips'][c]['mean_iou']:.3f} (min {v['clips'][c]['min_iou']:.2f})" for c in results["clip_names"])
+        clips = " | ".join(f"{v['clips'][c]['mean_iou']:.3f} (min {v['clips'][c]['min_iou']:.2f})"
+                           for c in results["clip_names"])
         lines.append(f"| {v['set']} | {v['method']} | {v['scope']} | {v['calib_seconds']:.0f} | {v['auc']:.3f} | "
-                     f"{v['auc_drop']:+.3f} | {v['synthetic_mean_iou_to_fp32']:.3f} | {clips} | {cell('max_abs', '.3f')} | "
+                     f"{v['auc_drop']:+.3f} | {v['synthetic_mean_iou_to_fp32']:.3f} | {clips} | "
+                     f"{cell('max_abs', '.3f')} | "
                      f"{cell('rel_l2_logits', '.3f')} | {cell('argmax_agree', '.2f')} |")
     return "\n".join(lines)
 

@@ -181,7 +181,8 @@ def validate(calib: CalibrationSet, min_crops: int = MIN_CROPS) -> None:
         index = calib.arrays.get(kernel_key(size))
         if index is None or index.shape != (len(calib.arrays[search_key(size)]),) or (
                 len(index) and (index.min() < 0 or index.max() >= len(kernels))):
-            raise CalibrationError(f"calibration array {kernel_key(size)} is missing or out of range: collect the set again")
+            raise CalibrationError(f"calibration array {kernel_key(size)} is missing or out of range: "
+                                   "collect the set again")
 
 
 def model_fingerprint(info: ModelInfo) -> Dict[str, str]:

@@ -43,7 +43,7 @@ def score_map_errors(reference: Backend, candidate: Backend, calib: CalibrationS
             for backend, (cls_k, reg_k) in zip((reference, candidate), kernels):
                 backend.set_kernels(cls_k[k], reg_k[k])
                 logits.append(backend.search(blob).cls)
-            p_ref, p_cand = (foreground_scores(l) for l in logits)
+            p_ref, p_cand = (foreground_scores(logit) for logit in logits)
             diffs.append(float(np.abs(p_cand - p_ref).mean()))
             peaks.append(float(np.abs(p_cand - p_ref).max()))
             rel.append(float(np.linalg.norm(logits[1] - logits[0]) / max(np.linalg.norm(logits[0]), 1e-12)))

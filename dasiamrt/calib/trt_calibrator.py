@@ -62,7 +62,8 @@ class CalibrationBatches:
                 raise CalibrationError(f"the calibration set has no {search_size} search crops "
                                        f"(it has {', '.join(map(str, calib.search_sizes))}): collect them first")
             if kernels is None:
-                raise CalibrationError("search calibration needs the kernels of the set's templates (template_kernels())")
+                raise CalibrationError("search calibration needs the kernels of the set's templates: "
+                                       "pass kernels=template_kernels(...)")
             if batch_size != 1:
                 raise CalibrationError("the search graph takes one crop per run: use batch_size=1")
         self.calib, self.role, self.batch_size, self.search_size = calib, role, int(batch_size), search_size
@@ -182,7 +183,8 @@ def entropy_calibrator(batches: CalibrationBatches, device: Any, cache_path: Opt
         try:
             import tensorrt as trt
         except ImportError:
-            raise MissingDependencyError("tensorrt", "INT8 calibration in TensorRT", "install TensorRT (JetPack or NVIDIA's index)") from None
+            raise MissingDependencyError("tensorrt", "INT8 calibration in TensorRT",
+                                         "install TensorRT (JetPack or NVIDIA's index)") from None
     if not hasattr(trt, "IInt8EntropyCalibrator2"):
         raise CalibrationError("this TensorRT has no INT8 calibrators (removed in 11.0): build from the Q/DQ graphs")
     feeder = _Feeder(batches, device, Path(cache_path) if cache_path is not None else None)

@@ -66,8 +66,8 @@ def write_int8_variant(model_dir: str | os.PathLike[str], calib: CalibrationSet,
     check_model(calib, info)
     root = info.root
     template_session = ort.InferenceSession(str(info.graph("template")), providers=["CPUExecutionProvider"])
-    nodes = {role: quantize_graph(info.graph(role), root / int8_file(role), calib, role, template_session, method, scope)
-             for role in ROLES}
+    nodes = {role: quantize_graph(info.graph(role), root / int8_file(role), calib, role, template_session,
+                                  method, scope) for role in ROLES}
     entry = {
         "graphs": {role: {"file": int8_file(role), "sha256": sha256_file(root / int8_file(role))} for role in ROLES},
         "calibration_sha256": calib.manifest.get("npz_sha256"),

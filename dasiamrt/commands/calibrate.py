@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.source and not args.from_set:
         raise ConfigError("give --source (clip, dataset folder or synthetic:...) or --from-set calibration.npz")
     inits = [None if s.strip() in ("", "-") else parse_box(s) for s in args.init]
-    from ..calib.collect import CollectConfig
     from ..calib.api import default_search_sizes
+    from ..calib.collect import CollectConfig
     from ..runtime.model_dir import read_model_dir
 
     info = read_model_dir(args.model)

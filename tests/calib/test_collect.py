@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-from dasiamrt.calib.calibset import (CalibrationSet, check_model, load_calibration, save_calibration, search_key,
-                                     validate)
+from dasiamrt.calib.calibset import (
+    CalibrationSet,
+    check_model,
+    load_calibration,
+    save_calibration,
+    search_key,
+    validate,
+)
 from dasiamrt.calib.collect import CollectConfig, Jitter, Trajectory, collect_crops
 from dasiamrt.calib.sources import gt_trajectory, load_trajectories, tracked_trajectory
 from dasiamrt.errors import CalibrationError
@@ -47,7 +53,8 @@ def test_collected_crops_equal_the_trackers_crops(tiny_model_dir, clip_frames):
     for frame in clip_frames[1:frames + 1]:
         tracker.track(frame)
     traj = tracked_trajectory(str(DEMO_CLIP), DEMO_INIT_XYWH, str(tiny_model_dir), max_samples=frames,
-                              rng=np.random.default_rng(0), max_frames=frames, context_amount=info.tracker.context_amount)
+                              rng=np.random.default_rng(0), max_frames=frames,
+                              context_amount=info.tracker.context_amount)
     assert len(traj.samples) == frames
     cfg = CollectConfig(per_input=frames, seed=5, search_sizes=(info.tracker.instance_size,), jitter=Jitter.none())
     calib = collect_crops([traj], cfg)
@@ -92,7 +99,8 @@ def test_set_round_trip_and_manifest(tmp_path, clip_frames):
 
 def _minimal(n_template=8, side=255, n_search=8) -> CalibrationSet:
     z = np.zeros((n_template, 3, 127, 127), np.uint8)
-    return CalibrationSet({"template": z, "kernel_template": z[:1], f"search_{side}": np.zeros((n_search, 3, side, side), np.uint8),
+    x = np.zeros((n_search, 3, side, side), np.uint8)
+    return CalibrationSet({"template": z, "kernel_template": z[:1], f"search_{side}": x,
                            f"search_{side}_kernel": np.zeros(n_search, np.int32)}, {})
 
 

@@ -130,5 +130,5 @@ def test_importing_calib_never_imports_tensorrt():
     code = ("import sys; sys.modules['tensorrt'] = None; sys.modules['pycuda'] = None; "
             "import dasiamrt.calib.trt_calibrator, dasiamrt.calib.qdq, dasiamrt.calib.collect, "
             "dasiamrt.calib.variants, dasiamrt.calib.api, dasiamrt.calib.sources, dasiamrt.commands.calibrate")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
