@@ -147,8 +147,10 @@ def compute_ranges(model_path: Path, groups: Sequence[Sequence[Dict[str, np.ndar
              "percentile": q.CalibrationMethod.Percentile}
     calibrator = q.create_calibrator(model_path, None, augmented_model_path=str(work_dir / "augmented.onnx"),
                                      calibrate_method=kinds[method], extra_options=_calibrator_options(method))
-    per_pass = 1 if method == "minmax" else CHUNK
     for group in groups:
+        # ONNX Runtime keeps every intermediate tensor of a pass in memory: big crops go one at a time.
+        side = next(iter(group[0].values())).shape[-1] if group else 0
+        per_pass = 1 if method == "minmax" or side > 300 else CHUNK
         for i in range(0, len(group), per_pass):
             calibrator.collect_data(_Feeds(group[i:i + per_pass]))
     return calibrator.compute_data()
