@@ -5,7 +5,8 @@ Usage: python benchmarks/int8_accuracy.py [--work DIR] [--clip-frames 150] [--se
 Model: the bundled trained tiny model when the package has one (dasiamrt/assets/models/tiny), else the
 tiny network with seeded random weights (said in the output). Calibration ("tracking" set): ground
 truth of synthetic sequences (seeds 100..105, never evaluated) plus the fp32 tracker's boxes on the
-bundled clip. The "noise" set has the same counts, every crop uniform random noise. Evaluation:
+bundled clip. The "noise" set has the same counts, every crop uniform random noise; "unit-range" feeds
+the tracking crops scaled to 0..1 (classifier-style preprocessing, not what the tracker feeds). Evaluation:
 score-map error on held-out crops (synthetic seeds 500..502), per-frame IoU of INT8 to fp32 boxes
 on the real clips, success AUC (OTB protocol) on held-out synthetic sequences (seeds 1000..).
 Prints markdown tables and writes ``<work>/int8_accuracy.json``.
@@ -42,7 +43,7 @@ CLIPS: List[Tuple[str, Path, Tuple[float, float, float, float], bool]] = [
 ]
 VARIANTS = [("percentile", "backbone", "tracking"), ("minmax", "backbone", "tracking"),
             ("entropy", "backbone", "tracking"), ("percentile", "all", "tracking"), ("percentile", "backbone", "noise"),
-            ("minmax", "backbone", "noise")]
+            ("minmax", "backbone", "noise"), ("percentile", "backbone", "unit-range")]
 
 
 def model_folder(work: Path) -> Tuple[Path, str]:
@@ -66,6 +67,13 @@ def noise_like(calib: CalibrationSet, seed: int) -> CalibrationSet:
               for k, v in calib.arrays.items()}
     manifest = dict(calib.manifest, source=["uniform noise"])
     return CalibrationSet(arrays, manifest)
+
+
+class UnitRangeSet(CalibrationSet):
+    """The tracking set fed as 0..1 floats (the usual image-classifier preprocessing, wrong for this network)."""
+
+    def blobs(self, name: str) -> np.ndarray:
+        return (self.arrays[name].astype(np.float32) / 255.0).astype(np.float32)
 
 
 def synthetic_auc(model: Path, precision: str, spec: str) -> Tuple[float, List[np.ndarray]]:
@@ -132,7 +140,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--clip-frames", type=int, default=150, help="frames per real clip (default 150)")
     p.add_argument("--synthetic", default="synthetic:mixed:8:1000:100", help="held-out synthetic set")
     p.add_argument("--per-input", type=int, default=32, help="calibration crops per input")
-    p.add_argument("--variants", default=None, help="comma list of method:scope:set (default: all six)")
+    p.add_argument("--variants", default=None, help="comma list of method:scope:set (default: all seven)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     work = Path(args.work)
@@ -142,7 +150,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     good = collect(str(base), [str(DEMO_CLIP), "synthetic:mixed:6:100:80"], [DEMO_INIT_XYWH, None], cfg, max_frames=150)
     held_out = collect(str(base), ["synthetic:mixed:3:500:60"], [None], CollectConfig(per_input=16, seed=1,
                                                                                       search_sizes=cfg.search_sizes))
-    sets = {"tracking": good, "noise": noise_like(good, 1)}
+    sets = {"tracking": good, "noise": noise_like(good, 1), "unit-range": UnitRangeSet(good.arrays, dict(good.manifest))}
     t0 = time.time()
     fp32_auc, fp32_seq = synthetic_auc(base, "fp32", args.synthetic)
     fp32 = {"auc": fp32_auc, "sequences": fp32_seq, "clips": clip_boxes(base, "fp32", args.clip_frames)}

@@ -125,8 +125,8 @@ def feed_groups(calib: CalibrationSet, role: str, template_session: Any) -> List
                                         {spec.TEMPLATE_INPUT: calib.blobs(KERNEL_TEMPLATE)})
     groups = []
     for size in calib.search_sizes:
-        crops, owners = calib.arrays[search_key(size)], calib.arrays[kernel_key(size)]
-        groups.append([{spec.SEARCH_INPUT: crops[i:i + 1].astype(np.float32), spec.CLS_KERNEL: cls_k[k],
+        crops, owners = calib.blobs(search_key(size)), calib.arrays[kernel_key(size)]
+        groups.append([{spec.SEARCH_INPUT: crops[i:i + 1], spec.CLS_KERNEL: cls_k[k],
                         spec.REG_KERNEL: reg_k[k]} for i, k in enumerate(owners)])
     return groups
 
