@@ -150,7 +150,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     good = collect(str(base), [str(DEMO_CLIP), "synthetic:mixed:6:100:80"], [DEMO_INIT_XYWH, None], cfg, max_frames=150)
     held_out = collect(str(base), ["synthetic:mixed:3:500:60"], [None], CollectConfig(per_input=16, seed=1,
                                                                                       search_sizes=cfg.search_sizes))
-    sets = {"tracking": good, "noise": noise_like(good, 1), "unit-range": UnitRangeSet(good.arrays, dict(good.manifest))}
+    sets = {"tracking": good, "noise": noise_like(good, 1),
+            "unit-range": UnitRangeSet(good.arrays, dict(good.manifest))}
     t0 = time.time()
     fp32_auc, fp32_seq = synthetic_auc(base, "fp32", args.synthetic)
     fp32 = {"auc": fp32_auc, "sequences": fp32_seq, "clips": clip_boxes(base, "fp32", args.clip_frames)}

@@ -53,7 +53,8 @@ def collect(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box
 
 def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box]], out_dir: Optional[str] = None,
               cfg: Optional[CollectConfig] = None, method: Optional[str] = None, scope: str = "backbone",
-              quantize: bool = True, from_set: Optional[str] = None, max_frames: int = 300) -> CalibrationReport:
+              quantize: bool = True, from_set: Optional[str] = None, max_frames: int = 300,
+              output_qdq: bool = False) -> CalibrationReport:
     """Collect (or read ``from_set``) a calibration set, save it in ``out_dir``, write the INT8 graphs.
 
     Raises:
@@ -73,5 +74,5 @@ def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[B
         calib = collect(model_dir, sources, inits, cfg, max_frames)
         validate(calib)
         npz = save_calibration(calib, out_dir or model_dir)
-    variant = write_int8_variant(model_dir, calib, method or DEFAULT_METHOD, scope) if quantize else None
+    variant = write_int8_variant(model_dir, calib, method or DEFAULT_METHOD, scope, output_qdq) if quantize else None
     return CalibrationReport(Path(npz or ""), calib.counts(), variant)

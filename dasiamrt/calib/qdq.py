@@ -156,16 +156,20 @@ def compute_ranges(model_path: Path, groups: Sequence[Sequence[Dict[str, np.ndar
     return calibrator.compute_data()
 
 
-def _quant_options() -> Dict[str, Any]:
-    # Conv outputs are not re-quantised: the next quantised node (MaxPool, Relu, Conv) quantises its
-    # input anyway, and the last backbone Conv then hands float features to the fp32 heads (one
-    # rounding fewer; TensorRT runs such a Conv in INT8 with a float output).
-    return {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
-            "OpTypesToExcludeOutputQuantization": ["Conv"]}
+def _quant_options(output_qdq: bool = False) -> Dict[str, Any]:
+    options: Dict[str, Any] = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False}
+    if not output_qdq:
+        # Conv outputs are not re-quantised: the next quantised node (MaxPool, Relu, Conv) quantises
+        # its input anyway, and the last backbone Conv hands float features to the fp32 heads (one
+        # rounding fewer; TensorRT runs such a Conv in INT8 with a float output). ONNX Runtime's CPU
+        # provider only fuses DQ -> Conv -> Q into an integer QLinearConv, so it runs this form in
+        # float (see benchmarks/int8.md for both forms' speed and accuracy).
+        options["OpTypesToExcludeOutputQuantization"] = ["Conv"]
+    return options
 
 
 def quantize_graph(model_path: Path, out_path: Path, calib: CalibrationSet, role: str, template_session: Any,
-                   method: str = DEFAULT_METHOD, scope: str = "backbone") -> List[str]:
+                   method: str = DEFAULT_METHOD, scope: str = "backbone", output_qdq: bool = False) -> List[str]:
     """Write the INT8 Q/DQ version of one fp32 graph.
 
     Args:
@@ -176,6 +180,8 @@ def quantize_graph(model_path: Path, out_path: Path, calib: CalibrationSet, role
         template_session: ONNX Runtime session of the fp32 template graph (search kernels).
         method: activation range method (:data:`METHODS`).
         scope: :data:`SCOPES`.
+        output_qdq: also quantise every Conv output (the DQ -> Conv -> Q form ONNX Runtime's CPU
+            provider runs with integer kernels).
 
     Returns:
         The names of the quantised nodes.
@@ -192,7 +198,7 @@ def quantize_graph(model_path: Path, out_path: Path, calib: CalibrationSet, role
         kwargs: Dict[str, Any] = dict(
             quant_format=q.QuantFormat.QDQ, per_channel=True, reduce_range=False,
             activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8, nodes_to_quantize=nodes,
-            extra_options=_quant_options())
+            extra_options=_quant_options(output_qdq))
         staged = out_path.with_name(f".{out_path.name}.tmp")
         try:
             _quantize_with_ranges(q, model_path, staged, ranges, method, work, kwargs)

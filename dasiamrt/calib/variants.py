@@ -43,7 +43,7 @@ def _write_manifest(model_dir: Path, manifest: Dict[str, Any]) -> None:
 
 
 def write_int8_variant(model_dir: str | os.PathLike[str], calib: CalibrationSet, method: str = DEFAULT_METHOD,
-                       scope: str = "backbone") -> Dict[str, Any]:
+                       scope: str = "backbone", output_qdq: bool = False) -> Dict[str, Any]:
     """Quantise the template and search graphs of ``model_dir`` with ``calib``; record them in ``model.json``.
 
     Args:
@@ -51,6 +51,7 @@ def write_int8_variant(model_dir: str | os.PathLike[str], calib: CalibrationSet,
         calib: a calibration set collected for this model.
         method: activation range method ("entropy", "percentile", "minmax").
         scope: "backbone" (default) or "all" (also the constant-weight heads).
+        output_qdq: also quantise Conv outputs (integer QLinearConv on ONNX Runtime CPU; see qdq.py).
 
     Returns:
         The ``variants.int8`` entry written.
@@ -67,11 +68,11 @@ def write_int8_variant(model_dir: str | os.PathLike[str], calib: CalibrationSet,
     root = info.root
     template_session = ort.InferenceSession(str(info.graph("template")), providers=["CPUExecutionProvider"])
     nodes = {role: quantize_graph(info.graph(role), root / int8_file(role), calib, role, template_session,
-                                  method, scope) for role in ROLES}
+                                  method, scope, output_qdq) for role in ROLES}
     entry = {
         "graphs": {role: {"file": int8_file(role), "sha256": sha256_file(root / int8_file(role))} for role in ROLES},
         "calibration_sha256": calib.manifest.get("npz_sha256"),
-        "method": method, "scope": scope, "quantized_nodes": nodes,
+        "method": method, "scope": scope, "conv_outputs_quantized": output_qdq, "quantized_nodes": nodes,
         "counts": calib.counts(), "source": calib.manifest.get("source"),
         "weights": "int8 symmetric per output channel", "activations": "int8 symmetric per tensor",
     }

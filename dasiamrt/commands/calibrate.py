@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="activation range method (default: percentile, see benchmarks/int8.md)")
     p.add_argument("--scope", choices=("backbone", "all"), default="backbone",
                    help="quantise the backbone only (default) or the constant-weight heads too")
+    p.add_argument("--quantize-conv-outputs", action="store_true",
+                   help="also quantise Conv outputs: ONNX Runtime's CPU provider then runs integer convolutions "
+                        "(faster there, less accurate; TensorRT does not need it)")
     p.add_argument("--from-set", metavar="NPZ", help="skip collection: quantise with this calibration set")
     p.add_argument("--collect-only", action="store_true", help="write the calibration set, no INT8 graphs")
     p.set_defaults(func=run)
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = CollectConfig(per_input=args.per_input, seed=args.seed, search_sizes=default_search_sizes(args.model),
                         context_amount=info.tracker.context_amount)
     report = calibrate(args.model, args.source, inits, args.out, cfg, args.method, args.scope,
-                       quantize=not args.collect_only, from_set=args.from_set, max_frames=args.max_frames)
+                       quantize=not args.collect_only, from_set=args.from_set, max_frames=args.max_frames,
+                       output_qdq=args.quantize_conv_outputs)
     print(f"dasiamrt calibrate: {report.line()}")
     return 0

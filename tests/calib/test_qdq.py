@@ -132,3 +132,24 @@ def test_recalibrating_from_a_saved_set_is_deterministic(int8_model, tmp_path):
     write_int8_variant(copy, load_calibration(copy))
     for role in ("template", "search"):
         assert sha256_file(copy / f"{role}.int8.onnx") == sha256_file(int8_model / f"{role}.int8.onnx")
+
+
+def test_conv_output_form_quantises_every_backbone_conv_output(int8_model, tmp_path):
+    import shutil
+
+    from dasiamrt.calib.variants import write_int8_variant
+
+    copy = tmp_path / "qconv"
+    shutil.copytree(int8_model, copy)
+    entry = write_int8_variant(copy, load_calibration(copy), output_qdq=True)
+    assert entry["conv_outputs_quantized"] is True
+    for role in ("template", "search"):
+        default, qconv = (onnx.load(str(d / f"{role}.int8.onnx")) for d in (int8_model, copy))
+        for model, expect in ((default, False), (qconv, True)):
+            consumers = {}
+            for node in model.graph.node:
+                for name in node.input:
+                    consumers.setdefault(name, []).append(node.op_type)
+            backbone = [n for n in model.graph.node if n.op_type == "Conv" and "featureExtract" in n.name]
+            quantised_out = [consumers.get(n.output[0], []) == ["QuantizeLinear"] for n in backbone]
+            assert all(quantised_out) if expect else not any(quantised_out), (role, expect)
