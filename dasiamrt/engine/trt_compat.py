@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from ..errors import BackendError
-from ..runtime.backends.trt_manifest import import_tensorrt, parse_version
+from ..runtime.backends.trt_manifest import import_tensorrt, make_logger, parse_version
 
 logger = logging.getLogger(__name__)
 
@@ -100,31 +100,6 @@ def require_supported(features: TrtFeatures) -> None:
         raise BackendError(
             f"TensorRT {features.version} is too old: dasiamrt needs TensorRT 8.5 or newer (JetPack 5.1+)"
         )
-
-
-_SEVERITY_LEVELS = (
-    ("INTERNAL_ERROR", logging.CRITICAL),
-    ("ERROR", logging.ERROR),
-    ("WARNING", logging.WARNING),
-    ("INFO", logging.INFO),
-    ("VERBOSE", logging.DEBUG),
-)
-
-
-def make_logger(trt: Any) -> Any:
-    """A ``trt.ILogger`` that routes TensorRT messages to Python logging (``dasiamrt.tensorrt``)."""
-    sink = logging.getLogger("dasiamrt.tensorrt")
-    severity = trt.ILogger.Severity
-    levels = {getattr(severity, name): level for name, level in _SEVERITY_LEVELS if hasattr(severity, name)}
-
-    class _Logger(trt.ILogger):  # type: ignore[misc, name-defined]
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
-
-        def log(self, sev: Any, msg: str) -> None:
-            sink.log(levels.get(sev, logging.INFO), "%s", msg)
-
-    return _Logger()
 
 
 def network_flags(trt: Any, features: TrtFeatures, strongly_typed: bool) -> int:

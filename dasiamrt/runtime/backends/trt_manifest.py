@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -78,6 +79,31 @@ def import_tensorrt(feature: str = "the TensorRT backend", alternative: str = ",
             f"TensorRT {getattr(trt, '__version__', '?')} is too old: dasiamrt needs TensorRT 8.5 or newer"
         )
     return trt
+
+
+_SEVERITY_LEVELS = (
+    ("INTERNAL_ERROR", logging.CRITICAL),
+    ("ERROR", logging.ERROR),
+    ("WARNING", logging.WARNING),
+    ("INFO", logging.INFO),
+    ("VERBOSE", logging.DEBUG),
+)
+
+
+def make_logger(trt: Any) -> Any:
+    """A ``trt.ILogger`` that routes TensorRT messages to Python logging (``dasiamrt.tensorrt``)."""
+    sink = logging.getLogger("dasiamrt.tensorrt")
+    severity = trt.ILogger.Severity
+    levels = {getattr(severity, name): level for name, level in _SEVERITY_LEVELS if hasattr(severity, name)}
+
+    class _Logger(trt.ILogger):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+
+        def log(self, sev: Any, msg: str) -> None:
+            sink.log(levels.get(sev, logging.INFO), "%s", msg)
+
+    return _Logger()
 
 
 @dataclass(frozen=True)
