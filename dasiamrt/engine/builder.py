@@ -66,9 +66,9 @@ def graph_for(info: ModelInfo, name: str, plan: PrecisionPlan, out_dir: Path, wr
     """
     src = info.graphs[name]
     if plan.graph == "qdq" and name != "kernel_update":
-        qdq = info.model_dir / f"{name}.int8.onnx"
+        qdq = info.root / f"{name}.int8.onnx"
         if not qdq.is_file():
-            raise ConfigError(f"int8 needs {qdq.name} (Q/DQ graph): run `dasiamrt calibrate --model {info.model_dir}` first")
+            raise ConfigError(f"int8 needs {qdq.name} (Q/DQ graph): run `dasiamrt calibrate --model {info.root}` first")
         return qdq
     if plan.graph in ("fp16", "qdq"):  # the fusion graph stays fp16 under int8 (heads in higher precision)
         dst = Path(out_dir) / f"{name}.fp16.onnx"
@@ -128,7 +128,7 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
         ConfigError: a precision this TensorRT or this model cannot build.
     """
     info, trt, features, device, plan = _prepare(Path(model_dir), options)
-    out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.model_dir, options.precision)
+    out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
     profiles = engine_profiles(info, options.n_max)
     trt_logger = compat.make_logger(trt)
     cache_path = options.timing_cache
@@ -153,7 +153,7 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
 def _recorded_options(info: ModelInfo, options: BuildOptions, plan: PrecisionPlan) -> Dict[str, Any]:
     recorded = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
     recorded.update(
-        model_dir=str(info.model_dir), graph=plan.graph, strongly_typed=plan.strongly_typed,
+        model_dir=str(info.root), graph=plan.graph, strongly_typed=plan.strongly_typed,
         builder_flags=list(plan.builder_flags), dasiamrt_version=__version__,
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
@@ -171,7 +171,7 @@ def trtexec_lines(model_dir: Path, options: BuildOptions, trt_version: Optional[
     info = read_model_info(Path(model_dir))
     features = compat.features_for_version(trt_version) if trt_version else compat.detect_features(compat.import_tensorrt())
     plan = plan_precision(options.precision, features, options.strongly_typed)
-    out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.model_dir, options.precision)
+    out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
     profiles = engine_profiles(info, options.n_max)
     graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}
     dynamic = {name: _dynamic_inputs(path) for name, path in graphs.items()}

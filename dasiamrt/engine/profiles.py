@@ -6,69 +6,34 @@
   ``lost`` state); each becomes its own execution context (and CUDA graph) at run time, so
   switching 255 <-> 767 is choosing a context. The kernels (10, F, 4, 4) and (20, F, 4, 4) are
   inputs.
-* kernel_update engine (distractor-aware fusion): one static profile per score side S of those
-  search sizes (17 for 255, 81 for 767): features (1, C, S+5, S+5), weight map (1, 1, S, S).
+* kernel_update engine (distractor-aware fusion): one profile per score side S of those search
+  sizes (17 for 255, 81 for 767): features (1, C, S+5, S+5), and N = 1..n_max+1 windows to fold in
+  (``window_index`` (36 N,) int64, ``window_weight`` (N,)).
 
 Each profile also lists its output shapes, which size the device buffers.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from .. import spec
 from ..config import TrackerConfig
-from ..errors import ModelError
 from ..runtime.backends.trt_manifest import ProfileInfo, ShapeRange
+from ..runtime.model_dir import ModelInfo, read_model_dir
 
 KERNEL_UPDATE_GRAPH = "kernel_update"
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """The parts of an exported model's ``model.json`` the engine builder needs.
-
-    Attributes:
-        model_dir: the model folder.
-        feature_out: F, channels of the correlation kernels.
-        feature_channels: C, channels of the backbone features.
-        tracker: the tracker settings exported with the model.
-        graphs: graph name ("template", "search", "kernel_update") -> ONNX file path.
-        sha256: graph name -> sha256 recorded by export (may be empty).
-    """
-
-    model_dir: Path
-    feature_out: int
-    feature_channels: int
-    tracker: TrackerConfig
-    graphs: Dict[str, Path]
-    sha256: Dict[str, str]
-
-
 def read_model_info(model_dir: Path) -> ModelInfo:
-    """Read ``<model_dir>/model.json`` (written by ``dasiamrt export``).
+    """The model folder as the runtime reads it (:func:`dasiamrt.runtime.model_dir.read_model_dir`).
 
     Raises:
-        ModelError: missing or malformed manifest, or a listed graph file is missing.
+        ModelError: missing or malformed folder, or a graph the engines need is missing.
     """
-    model_dir = Path(model_dir)
-    path = model_dir / spec.MODEL_MANIFEST
-    if not path.is_file():
-        raise ModelError(f"{model_dir} has no {spec.MODEL_MANIFEST}: export the model first with `dasiamrt export`")
-    try:
-        data = json.loads(path.read_text())
-        network = data["network"]
-        graphs = {name: model_dir / g["file"] for name, g in data["graphs"].items()}
-        sha = {name: str(g.get("sha256", "")) for name, g in data["graphs"].items()}
-        tracker = TrackerConfig.from_dict(data.get("tracker", {}))
-        info = ModelInfo(model_dir, int(network["feature_out"]), int(network["feature_channels"]), tracker, graphs, sha)
-    except (ValueError, KeyError, TypeError) as err:
-        raise ModelError(f"{path} is malformed ({err}): export the model again") from None
+    info = read_model_dir(model_dir)
     for name in ("template", "search"):
-        if name not in graphs or not graphs[name].is_file():
-            raise ModelError(f"{model_dir} lacks the {name} graph: export the model again")
+        info.graph(name)
     return info
 
 
@@ -129,30 +94,28 @@ def search_profiles(feature_out: int, feature_channels: int, sizes: Tuple[int, .
     return profiles
 
 
-#: Tensor names of the kernel_update graph (the lead's export contract).
-WEIGHT_MAP = "weight_map"
-ACC = "acc"
-INV_TOTAL = "inv_total"
-ACC_OUT = "acc_out"
-FUSED = "fused"
-
-
-def kernel_update_profiles(feature_out: int, feature_channels: int, sizes: Tuple[int, ...]) -> List[ProfileInfo]:
-    """One static profile per score side S (key S): features (1, C, S+5, S+5), weight map (1, 1, S, S)."""
+def kernel_update_profiles(
+    feature_out: int, feature_channels: int, sizes: Tuple[int, ...], n_max: int
+) -> List[ProfileInfo]:
+    """One profile per score side S (key S): features (1, C, S+5, S+5) static, N = 1..n_max+1 windows
+    (the target and up to ``n_max`` distractors): ``window_index`` (36 N,), ``window_weight`` (N,)."""
     cls_k, _ = kernel_shapes(feature_out)
+    n_hi = n_max + 1
+    window = spec.TEMPLATE_FEATURE_SIZE ** 2
     profiles = []
     for h in sizes:
-        s, fs = spec.score_size(h), spec.search_feature_size(h)
+        fs = spec.search_feature_size(h)
         profiles.append(
             ProfileInfo(
-                key=s,
+                key=spec.score_size(h),
                 inputs={
                     spec.FEATURE_OUTPUT: ShapeRange.fixed((1, feature_channels, fs, fs)),
-                    WEIGHT_MAP: ShapeRange.fixed((1, 1, s, s)),
-                    ACC: ShapeRange.fixed(cls_k),
-                    INV_TOTAL: ShapeRange.fixed((1,)),
+                    spec.WINDOW_INDEX: ShapeRange((window,), (window * min(2, n_hi),), (window * n_hi,)),
+                    spec.WINDOW_WEIGHT: ShapeRange((1,), (min(2, n_hi),), (n_hi,)),
+                    spec.ACC: ShapeRange.fixed(cls_k),
+                    spec.INV_TOTAL: ShapeRange.fixed((1,)),
                 },
-                outputs={ACC_OUT: cls_k, FUSED: cls_k},
+                outputs={spec.ACC_OUTPUT: cls_k, spec.FUSED_KERNEL: cls_k},
             )
         )
     return profiles
@@ -162,10 +125,8 @@ def engine_profiles(info: ModelInfo, n_max: Optional[int] = None) -> Dict[str, L
     """Profiles of every engine the model's graphs allow (kernel_update only if exported)."""
     sizes = search_sizes(info.tracker)
     n = info.tracker.distractor.n_max if n_max is None else n_max
-    out = {
-        "template": template_profiles(info.feature_out, n),
-        "search": search_profiles(info.feature_out, info.feature_channels, sizes),
-    }
-    if KERNEL_UPDATE_GRAPH in info.graphs and info.graphs[KERNEL_UPDATE_GRAPH].is_file():
-        out[KERNEL_UPDATE_GRAPH] = kernel_update_profiles(info.feature_out, info.feature_channels, sizes)
+    f, c = info.network.feature_out, info.network.feature_channels
+    out = {"template": template_profiles(f, n), "search": search_profiles(f, c, sizes)}
+    if KERNEL_UPDATE_GRAPH in info.graphs:
+        out[KERNEL_UPDATE_GRAPH] = kernel_update_profiles(f, c, sizes, n)
     return out

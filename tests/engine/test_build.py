@@ -26,7 +26,7 @@ def test_search_sizes_include_lost_size():
 
 def test_profiles_follow_the_contract(tiny_model):
     info = read_model_info(tiny_model[0])
-    f, c = info.feature_out, info.feature_channels
+    f, c = info.network.feature_out, info.network.feature_channels
     n_max = info.tracker.distractor.n_max
     profiles = engine_profiles(info)
     (tpl,) = profiles["template"]
@@ -40,8 +40,10 @@ def test_profiles_follow_the_contract(tiny_model):
         assert p.outputs["cls"] == (1, 10, s, s) and p.outputs["delta"] == (1, 20, s, s)
         assert p.outputs["search_features"] == (1, c, s + 5, s + 5)
     assert [p.key for p in profiles["kernel_update"]] == [17, 81]
-    assert profiles["kernel_update"][1].inputs["weight_map"].opt == (1, 1, 81, 81)
-    assert profiles["kernel_update"][1].inputs["search_features"].opt == (1, c, 86, 86)
+    ku = profiles["kernel_update"][1]
+    assert ku.inputs["search_features"].opt == (1, c, 86, 86)
+    assert ku.inputs["window_index"].min == (36,) and ku.inputs["window_index"].max == (36 * (n_max + 1),)
+    assert ku.inputs["window_weight"].max == (n_max + 1,) and ku.outputs["fused"] == (10, f, 4, 4)
 
 
 @pytest.fixture()

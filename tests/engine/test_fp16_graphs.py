@@ -62,17 +62,16 @@ def test_fp16_template_graph_matches_fp32(tiny_model):
         assert _rel(a, b) < 1e-2
 
 
-def _explicit_kernel_update(net, features, weight_map, acc, inv_total):
-    """Independent oracle: loop over score cells, run conv_cls1 on each 6x6 window (the template branch's head)."""
-    f = net.feature_out
-    total = torch.zeros(10 * f, 4, 4, dtype=torch.float64)
+def _explicit_kernel_update(net, features, window_index, window_weight, acc, inv_total):
+    """Independent oracle: run conv_cls1 (the template branch's head) on each 6x6 window, weight, sum."""
+    side = features.shape[-1]
     feats = torch.from_numpy(features)
-    for i, j in zip(*np.nonzero(weight_map[0, 0])):
-        window = feats[:, :, i:i + 6, j:j + 6]
+    total = torch.zeros(10 * net.feature_out, 4, 4, dtype=torch.float64)
+    for n, w in enumerate(window_weight):
+        r, c = divmod(int(window_index[36 * n]), side)
         with torch.no_grad():
-            k = net.conv_cls1(window)[0].double()
-        total += float(weight_map[0, 0, i, j]) * k
-    acc_out = acc.astype(np.float64) + total.numpy().reshape(10, f, 4, 4)
+            total += float(w) * net.conv_cls1(feats[:, :, r:r + 6, c:c + 6])[0].double()
+    acc_out = acc.astype(np.float64) + total.numpy().reshape(acc.shape)
     return acc_out, acc_out * float(inv_total[0])
 
 
@@ -80,18 +79,19 @@ def _explicit_kernel_update(net, features, weight_map, acc, inv_total):
 def test_kernel_update_graph_equals_explicit_window_sum(tiny_model, size):
     model_dir, net = tiny_model
     from dasiamrt import spec
+    from dasiamrt.runtime.distractor import window_indices
 
     s, fs = spec.score_size(size), spec.search_feature_size(size)
     rng = np.random.default_rng(size)
     c, f = net.network.feature_channels, net.feature_out
     features = rng.standard_normal((1, c, fs, fs)).astype(np.float32)
-    weight_map = np.zeros((1, 1, s, s), np.float32)
-    for _ in range(4):  # target + three distractors, Eq. 4-style weights (one negative)
-        weight_map[0, 0, rng.integers(s), rng.integers(s)] += rng.choice([1.0, -0.5 / 3])
+    cells = [(int(rng.integers(s)), int(rng.integers(s))) for _ in range(4)]  # target + three distractors
+    weights = np.array([1.0, -0.5 / 3, -0.5 / 3, -0.5 / 3], np.float32)
+    index = window_indices(cells, fs)
     acc = rng.standard_normal((10, f, 4, 4)).astype(np.float32)
     inv_total = np.array([1 / 1.0101], np.float32)
-    feeds = {"search_features": features, "weight_map": weight_map, "acc": acc, "inv_total": inv_total}
-    want_acc, want_fused = _explicit_kernel_update(net, features, weight_map, acc, inv_total)
+    feeds = {"search_features": features, "window_index": index, "window_weight": weights, "acc": acc, "inv_total": inv_total}
+    want_acc, want_fused = _explicit_kernel_update(net, features, index, weights, acc, inv_total)
     m32 = onnx.load(str(model_dir / "kernel_update.onnx"))
     acc32, fused32 = _session(m32).run(None, feeds)
     np.testing.assert_allclose(acc32, want_acc, rtol=1e-4, atol=1e-4)

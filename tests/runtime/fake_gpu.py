@@ -97,8 +97,14 @@ class FakeDevice(CudaDevice):
         pass
 
 
-def make_fake_runtime(device, version="10.3.0.30"):
-    """A ``tensorrt``-like module whose engines run ONNX Runtime on the fake device's memory."""
+_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64}
+
+
+def make_fake_runtime(device, version="10.3.0.30", int32_indices=False):
+    """A ``tensorrt``-like module whose engines run ONNX Runtime on the fake device's memory.
+
+    ``int32_indices`` mimics TensorRT 8.x, whose ONNX parser turns int64 inputs into int32.
+    """
 
     class Context:
         def __init__(self, engine):
@@ -123,8 +129,10 @@ def make_fake_runtime(device, version="10.3.0.30"):
         def _execute(self):
             feeds = {}
             for name, shape in self.shapes.items():
-                n = int(np.prod(shape)) * 4
-                feeds[name] = device.view(self.addr[name], n).view(np.float32).reshape(shape).copy()
+                engine_dtype = np.dtype(self.engine.get_tensor_dtype(name))
+                n = int(np.prod(shape)) * engine_dtype.itemsize
+                value = device.view(self.addr[name], n).view(engine_dtype).reshape(shape)
+                feeds[name] = value.astype(self.engine.onnx_dtype[name])
             outs = self.engine.session.run(None, feeds)
             for meta, value in zip(self.engine.session.get_outputs(), outs):
                 data = np.ascontiguousarray(value, np.float32).view(np.uint8).reshape(-1)
@@ -133,12 +141,14 @@ def make_fake_runtime(device, version="10.3.0.30"):
     class Engine:
         def __init__(self, plan):
             self.session = ort.InferenceSession(json.loads(plan)["onnx"], providers=["CPUExecutionProvider"])
+            self.onnx_dtype = {i.name: _TYPES[i.type] for i in self.session.get_inputs()}
 
         def create_execution_context(self):
             return Context(self)
 
         def get_tensor_dtype(self, name):
-            return "float"
+            dtype = self.onnx_dtype.get(name, np.float32)
+            return np.int32 if (int32_indices and dtype == np.int64) else dtype
 
     class Runtime:
         def __init__(self, logger):
@@ -157,4 +167,4 @@ def make_fake_runtime(device, version="10.3.0.30"):
         execute_async_v3 = Context.execute_async_v3
 
     return types.SimpleNamespace(__version__=version, Runtime=Runtime, ILogger=ILogger,
-                                 IExecutionContext=IExecutionContext, nptype=lambda dt: np.float32)
+                                 IExecutionContext=IExecutionContext, nptype=lambda dt: dt)

@@ -32,9 +32,9 @@ def engines(tmp_path_factory):
     out.mkdir(parents=True)
     for name, profiles in engine_profiles(info).items():
         plan = out / f"{name}.plan"
-        plan.write_text(json.dumps({"onnx": str(info.graphs[name])}))
+        plan.write_text(json.dumps({"onnx": str(info.graph(name))}))
         write_manifest(out, EngineManifest(name, plan.name, sha256_file(plan), "fp32", DeviceInfo("10.3.0.30", "Orin", "8.7"),
-                                           str(info.graphs[name]), "", profiles, {"model_dir": str(model_dir)}))
+                                           str(info.graph(name)), "", profiles, {"model_dir": str(model_dir)}))
     return model_dir
 
 
@@ -70,30 +70,36 @@ def test_template_and_search_match_onnxruntime_on_both_sizes(engines):
         assert be.device.launches == 3  # every search replayed its context's CUDA graph
 
 
-def test_device_fusion_writes_the_search_kernel_without_host_round_trip(engines):
+@pytest.mark.parametrize("int32_indices", [False, True])  # TensorRT 10+ keeps int64 inputs, 8.x makes them int32
+def test_device_fusion_writes_the_search_kernel_without_host_round_trip(engines, int32_indices):
+    from dasiamrt.runtime.distractor import window_indices
+
     rng = np.random.default_rng(1)
     z = (rng.random((1, 3, 127, 127)) * 255).astype(np.float32)
     cls_k, reg_k = _session(engines, "template").run(None, {"template": z})
     search, update = _session(engines, "search"), _session(engines, "kernel_update")
     s = spec.score_size(255)
-    with _backend(engines) as be:
+    device = FakeDevice()
+    trt = make_fake_runtime(device, int32_indices=int32_indices)
+    with TensorRTBackend.from_model(engines, precision="fp32", trt=trt, device=device) as be:
         be.set_kernels(cls_k[0], reg_k[0])
         be.reset_fusion(cls_k[0], 1.0)
         acc = cls_k[0].copy()
-        inv_total = 1.0
         for frame in range(3):
             x = _crop(rng, 255)
-            feats = search.run(None, {"search": x, "cls_kernel": be.fused_kernel() if frame else cls_k[0], "reg_kernel": reg_k[0]})[2]
-            out = be.search(x)
-            weight_map = np.zeros((s, s), np.float32)
-            weight_map[rng.integers(s), rng.integers(s)] = 0.0101
-            weight_map[rng.integers(s), rng.integers(s)] -= 0.005
+            feats = search.run(None, {"search": x, "cls_kernel": cls_k[0], "reg_kernel": reg_k[0]})[2]
+            be.search(x)
+            n = frame + 1  # target + a growing number of distractors
+            cells = [(int(rng.integers(s)), int(rng.integers(s))) for _ in range(n)]
+            index = window_indices(cells, s + 5)
+            weights = np.array([0.0101] + [-0.005 / max(n - 1, 1)] * (n - 1), np.float32)
             inv_total = 1.0 / (1.0 + 0.0101 * (frame + 1))
             mark = len(be.device.copies)
-            be.fuse(weight_map, inv_total)
-            # only the weight map and inv_total went host -> device, nothing came back
-            assert be.device.copies[mark:] == [("htod", s * s * 4), ("htod", 4)]
-            acc, fused = update.run(None, {"search_features": feats, "weight_map": weight_map[None, None],
+            be.fuse(index, weights, inv_total)
+            # only indices, weights and inv_total went host -> device, nothing came back
+            isize = 4 if int32_indices else 8
+            assert be.device.copies[mark:] == [("htod", 36 * n * isize), ("htod", 4 * n), ("htod", 4)]
+            acc, fused = update.run(None, {"search_features": feats, "window_index": index, "window_weight": weights,
                                            "acc": acc, "inv_total": np.array([inv_total], np.float32)})
             np.testing.assert_allclose(be.fused_kernel(), fused, rtol=1e-5, atol=1e-6)
         # the following search correlates with the fused kernel
@@ -105,13 +111,15 @@ def test_device_fusion_writes_the_search_kernel_without_host_round_trip(engines)
         np.testing.assert_array_equal(be.fused_kernel(), cls_k[0])
 
 
-def test_fuse_needs_a_matching_search(engines):
+def test_fuse_checks_window_counts(engines):
     with _backend(engines, graphs=False) as be:
-        be.set_kernels(*[k[0] for k in _session(engines, "template").run(None, {"template": np.zeros((1, 3, 127, 127), np.float32)})])
+        be.set_kernels(np.zeros((10, 64, 4, 4), np.float32), np.zeros((20, 64, 4, 4), np.float32))
         be.reset_fusion(np.zeros((10, 64, 4, 4), np.float32), 1.0)
+        with pytest.raises(RuntimeError, match="search"):
+            be.fuse(np.zeros(36, np.int64), np.ones(1, np.float32), 1.0)
         be.search(np.zeros((1, 3, 767, 767), np.float32))
-        with pytest.raises(RuntimeError, match="score map"):
-            be.fuse(np.zeros((17, 17), np.float32), 1.0)
+        with pytest.raises(BackendError, match="windows"):
+            be.fuse(np.zeros(36 * 20, np.int64), np.ones(20, np.float32), 1.0)
 
 
 def test_unbuilt_search_size_is_a_clear_error(engines):
@@ -151,3 +159,35 @@ def test_without_tensorrt_the_backend_fails_in_one_line(engines):
     with pytest.raises(DasiamrtError) as err:
         TensorRTBackend.from_model(engines)
     assert "\n" not in str(err.value) and "tensorrt" in str(err.value)
+
+
+def test_factory_creates_the_backend_from_a_model_info(engines):
+    from dasiamrt.runtime.backends.factory import create_backend
+    from dasiamrt.runtime.model_dir import read_model_dir
+
+    device = FakeDevice()
+    be = create_backend("trt", read_model_dir(engines), precision="fp32", trt=make_fake_runtime(device), device=device)
+    with be:
+        assert isinstance(be, TensorRTBackend) and be.supports_fusion and sorted(be._search) == [255, 767]
+
+
+def test_track_cli_with_trt_backend_and_no_gpu_fails_in_one_line(engines, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    try:
+        import tensorrt  # noqa: F401
+        pytest.skip("TensorRT is installed here")
+    except ImportError:
+        pass
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = tmp_path / "boxes.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "dasiamrt.cli", "track", os.path.join(root, "dasiamrt", "assets", "box.mp4"), "--init", "10,10,50,50",
+         "--model", str(engines), "--backend", "trt", "--out", str(out)],
+        capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=root),
+    )
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1 and "tensorrt" in result.stderr and "Traceback" not in result.stderr
+    assert not os.listdir(tmp_path)

@@ -10,7 +10,7 @@
 * Distractor-aware fusion (:meth:`reset_fusion`, :meth:`fuse`): the search features, the running
   sum and the fused kernel never leave the device; the fusion engine writes the fused kernel into
   the very buffer the search contexts read as ``cls_kernel`` (see :mod:`.trt_buffers`). Per fuse
-  only the (S, S) weight map and ``inv_total`` go host -> device.
+  only the window indices (36 N int), their N weights and ``inv_total`` go host -> device.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ... import spec
 from ...errors import BackendError, ModelError
@@ -57,6 +58,8 @@ class TensorRTBackend(Backend):
     """
 
     name = "trt"
+    #: the fusion reads the search features on the device: callers need not ask for them on the host.
+    fuses_on_device = True
 
     def __init__(self, engine_dir: Path, model_dir: Optional[Path] = None, cuda_graphs: bool = True,
                  binding: Optional[str] = None, trt: Any = None, device: Optional[CudaDevice] = None) -> None:
@@ -71,9 +74,18 @@ class TensorRTBackend(Backend):
             raise
 
     @classmethod
-    def from_model(cls, model_dir: Path, config: Any = None, precision: str = "fp16", **opts: Any) -> "TensorRTBackend":
-        """The backend for ``<model_dir>/engines/<precision>`` (the lead's factory calls this)."""
-        return cls(Path(model_dir) / "engines" / precision, model_dir=Path(model_dir), **opts)
+    def from_model(cls, model: Any, config: Any = None, precision: str = "fp16", **opts: Any) -> "TensorRTBackend":
+        """The backend for ``<model>/engines/<precision>``.
+
+        Args:
+            model: the model folder, or its :class:`~dasiamrt.runtime.model_dir.ModelInfo` (the factory's).
+            config: unused (the engines' profiles already follow the tracker settings they were built for).
+            precision: which engine folder to load ("fp32", "fp16", "int8").
+            opts: ``cuda_graphs``, ``binding`` (and ``trt``/``device`` in tests).
+        """
+        # a ModelInfo has .graphs; a Path also has .root (the filesystem root), so test for .graphs
+        root = Path(model.root) if hasattr(model, "graphs") else Path(model)
+        return cls(root / "engines" / precision, model_dir=root, **opts)
 
     # -- loading -------------------------------------------------------------------------------
     def _open(self, engine_dir: Path, model_dir: str, cuda_graphs: bool) -> None:
@@ -224,26 +236,40 @@ class TensorRTBackend(Backend):
         self.device.memcpy_htod_async(self._acc[0], host, self.stream)
         self.device.synchronize(self.stream)
 
-    def fuse(self, weight_map: Array, inv_total: float) -> None:
-        """A += sum_ij w_ij K(window_ij) over the last search's features; the search's cls kernel := A * inv_total.
+    def fuse(self, window_index: NDArray[np.int64], window_weight: Array, inv_total: float) -> None:
+        """A += sum_n w_n K(window_n) over the last search's features; the search's cls kernel := A * inv_total.
 
-        Only ``weight_map`` (S, S) and ``inv_total`` are copied host -> device.
+        Args:
+            window_index: (N * 36,) flat indices of N 6x6 windows in one (S+5)^2 feature plane.
+            window_weight: (N,) weights.
+            inv_total: 1 / sum of the frame weights.
+
+        Only the indices, the N weights and ``inv_total`` are copied host -> device.
         """
         self._require_fusion()
-        s = int(weight_map.shape[-1])
-        if self._last_key is None or spec.score_size(self._last_key) != s:
-            raise RuntimeError("fuse() needs a search() whose score map matches the weight map first")
-        ctx = self._fusion[s]
-        np.copyto(ctx.host["weight_map"], np.reshape(weight_map, ctx.host["weight_map"].shape), casting="same_kind")
-        ctx.host["inv_total"][0] = inv_total
-        for name in ("weight_map", "inv_total"):
-            self.device.memcpy_htod_async(ctx.ptrs[name], ctx.host[name], self.stream)
+        if self._last_key is None:
+            raise RuntimeError("fuse() needs reset_fusion() and a search() first")
+        s = spec.score_size(self._last_key)
+        ctx = self._fusion.get(s)
+        if ctx is None:
+            raise BackendError(f"the kernel_update engine has no profile for score size {s}: rebuild with `dasiamrt build`")
+        n = int(np.shape(window_weight)[0])
+        n_hi = ctx.inputs[spec.WINDOW_WEIGHT][0]
+        if not 1 <= n <= n_hi or np.shape(window_index) != (36 * n,):
+            raise BackendError(f"kernel_update takes 1..{n_hi} windows (36 indices each), not {np.shape(window_index)}")
+        staged = {spec.WINDOW_INDEX: (window_index, 36 * n), spec.WINDOW_WEIGHT: (window_weight, n)}
+        for name, (value, length) in staged.items():
+            host = ctx.host[name][:length]
+            np.copyto(host, value, casting="same_kind")  # int64 -> int32 where TensorRT 8.x made the input int32
+            ctx.context.set_input_shape(name, (length,))
+            self.device.memcpy_htod_async(ctx.ptrs[name], host, self.stream)
+        ctx.host[spec.INV_TOTAL][0] = inv_total
+        self.device.memcpy_htod_async(ctx.ptrs[spec.INV_TOTAL], ctx.host[spec.INV_TOTAL], self.stream)
         acc_in, acc_out = self._acc
-        ctx.context.set_tensor_address("acc", acc_in)
-        ctx.context.set_tensor_address("acc_out", acc_out)
+        ctx.context.set_tensor_address(spec.ACC, acc_in)
+        ctx.context.set_tensor_address(spec.ACC_OUTPUT, acc_out)
         self._enqueue(ctx.context)
         self._acc = [acc_out, acc_in]  # ping-pong: TensorRT must not read and write one buffer
-        self._cls_kernel = None  # the host copy is stale; the device buffer is the cls kernel now
         self._fused_on_device = True
 
     def _kernels(self) -> Tuple[Array, Array]:
