@@ -160,7 +160,7 @@ class CudaDevice(abc.ABC):
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
-            warnings.warn(f"{type(self).__name__} was not closed: use it as a context manager", ResourceWarning)
+            warnings.warn(f"{type(self).__name__} was not closed: use it as a context manager", ResourceWarning, stacklevel=2)
 
 
 def _import_cudart() -> Any:

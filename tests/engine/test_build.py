@@ -8,9 +8,7 @@ import sys
 
 import pytest
 
-from dasiamrt import spec
 from dasiamrt.config import get_preset
-from dasiamrt.engine import builder as builder_mod
 from dasiamrt.engine import trt_compat as compat
 from dasiamrt.engine.builder import BuildOptions, build_engines, trtexec_lines
 from dasiamrt.engine.profiles import engine_profiles, read_model_info, search_sizes
@@ -58,7 +56,7 @@ def fake_env(monkeypatch):
 
 @pytest.mark.parametrize("version, precision, typed", [("8.5.2.2", "fp16", False), ("10.3.0.30", "fp16", True), ("11.0.0.114", "fp16", False)])
 def test_build_with_fake_tensorrt(tiny_model, tmp_path, fake_env, version, precision, typed):
-    trt = fake_env(version)
+    fake_env(version)
     cache = tmp_path / "timing.cache"
     cache.write_bytes(b"old")
     out = tmp_path / "engines"

@@ -18,8 +18,9 @@ from dasiamrt.runtime.cuda_device import CudaDevice, GpuInfo
 class FakeDevice(CudaDevice):
     binding = "fake"
 
-    def __init__(self, gpu=GpuInfo("Orin", "8.7", "12.2", "12.2", 8000)):
+    def __init__(self, gpu=None):
         super().__init__()
+        gpu = gpu or GpuInfo("Orin", "8.7", "12.2", "12.2", 8000)
         self.gpu, self.mem, self.next = gpu, {}, 4096
         self.copies = []  # (kind, nbytes)
         self.capturing, self.recorded, self.launches = None, {}, 0

@@ -35,7 +35,7 @@ def test_missing_provider_is_one_line_with_the_fix():
 
 def test_cpu_chain_runs_in_the_installed_onnxruntime(tmp_path):
     ort = pytest.importorskip("onnxruntime")
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
