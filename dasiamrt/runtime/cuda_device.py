@@ -123,7 +123,8 @@ class CudaDevice(abc.ABC):
         nbytes = int(np.prod(shape)) * dtype.itemsize
         raw, owner = self._malloc_host(max(nbytes, 1))
         self._host[raw.ctypes.data] = owner
-        return raw[:nbytes].view(dtype).reshape(shape)
+        out: np.ndarray = raw[:nbytes].view(dtype).reshape(shape)
+        return out
 
     def stream(self) -> int:
         handle, owner = self._stream()
@@ -149,7 +150,8 @@ class CudaDevice(abc.ABC):
             self._free(ptr, owner)
         for ptr, owner in self._host.items():
             self._free_host(ptr, owner)
-        self._graphs.clear(), self._streams.clear(), self._device.clear(), self._host.clear()
+        for table in (self._graphs, self._streams, self._device, self._host):
+            table.clear()
         self._release()
 
     def __enter__(self) -> "CudaDevice":

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,6 +67,8 @@ class TensorRTBackend(Backend):
         self.trt = trt if trt is not None else import_tensorrt()
         self.device = device if device is not None else open_device(binding)
         self._engines: Dict[str, Any] = {}
+        self._template: Optional[_Context] = None
+        self._acc_ptrs: List[int] = []
         try:
             self._open(Path(engine_dir), str(model_dir or Path(engine_dir).parent.parent), cuda_graphs)
         except BaseException:
@@ -110,7 +112,7 @@ class TensorRTBackend(Backend):
         if self.supports_fusion:
             self._fusion = {p.key: self._context("kernel_update", i)
                             for i, p in enumerate(self.manifests["kernel_update"].profiles)}
-            self._acc = [self.buffers.ptrs["acc/0"], self.buffers.ptrs["acc/1"]]
+            self._acc_ptrs = [self.buffers.ptrs["acc/0"], self.buffers.ptrs["acc/1"]]
         self._kernel_host = {n: self.device.pinned(s, np.float32) for n, s in zip(
             (spec.CLS_KERNEL, spec.REG_KERNEL), self._search_inputs_shapes())}
         if cuda_graphs:
@@ -179,6 +181,8 @@ class TensorRTBackend(Backend):
     # -- the protocol ------------------------------------------------------------------------------
     def template(self, crops: Array) -> Tuple[Array, Array]:
         ctx = self._template
+        if ctx is None:
+            raise RuntimeError("template() on a closed TensorRT backend")
         n = int(crops.shape[0])
         n_max = ctx.inputs[spec.TEMPLATE_INPUT][0]
         if not 1 <= n <= n_max:
@@ -233,7 +237,7 @@ class TensorRTBackend(Backend):
         self._require_fusion()
         host = self._kernel_host[spec.CLS_KERNEL]
         np.multiply(np.float32(weight), cls_kernel, out=host, casting="same_kind")
-        self.device.memcpy_htod_async(self._acc[0], host, self.stream)
+        self.device.memcpy_htod_async(self._acc_ptrs[0], host, self.stream)
         self.device.synchronize(self.stream)
 
     def fuse(self, window_index: NDArray[np.int64], window_weight: Array, inv_total: float) -> None:
@@ -257,7 +261,7 @@ class TensorRTBackend(Backend):
         n_hi = ctx.inputs[spec.WINDOW_WEIGHT][0]
         if not 1 <= n <= n_hi or np.shape(window_index) != (36 * n,):
             raise BackendError(f"kernel_update takes 1..{n_hi} windows (36 indices each), not {np.shape(window_index)}")
-        staged = {spec.WINDOW_INDEX: (window_index, 36 * n), spec.WINDOW_WEIGHT: (window_weight, n)}
+        staged: Dict[str, Tuple[Any, int]] = {spec.WINDOW_INDEX: (window_index, 36 * n), spec.WINDOW_WEIGHT: (window_weight, n)}
         for name, (value, length) in staged.items():
             host = ctx.host[name][:length]
             np.copyto(host, value, casting="same_kind")  # int64 -> int32 where TensorRT 8.x made the input int32
@@ -265,11 +269,11 @@ class TensorRTBackend(Backend):
             self.device.memcpy_htod_async(ctx.ptrs[name], host, self.stream)
         ctx.host[spec.INV_TOTAL][0] = inv_total
         self.device.memcpy_htod_async(ctx.ptrs[spec.INV_TOTAL], ctx.host[spec.INV_TOTAL], self.stream)
-        acc_in, acc_out = self._acc
+        acc_in, acc_out = self._acc_ptrs
         ctx.context.set_tensor_address(spec.ACC, acc_in)
         ctx.context.set_tensor_address(spec.ACC_OUTPUT, acc_out)
         self._enqueue(ctx.context)
-        self._acc = [acc_out, acc_in]  # ping-pong: TensorRT must not read and write one buffer
+        self._acc_ptrs = [acc_out, acc_in]  # ping-pong: TensorRT must not read and write one buffer
         self._fused_on_device = True
 
     def _kernels(self) -> Tuple[Array, Array]:

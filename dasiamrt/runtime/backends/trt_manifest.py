@@ -96,7 +96,7 @@ def make_logger(trt: Any) -> Any:
     severity = trt.ILogger.Severity
     levels = {getattr(severity, name): level for name, level in _SEVERITY_LEVELS if hasattr(severity, name)}
 
-    class _Logger(trt.ILogger):  # type: ignore[misc, name-defined]
+    class _Logger(trt.ILogger):  # type: ignore[misc]
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
 
