@@ -1,12 +1,19 @@
 """``dasiamrt bench --merge a.json b.json ...``: reports from several machines -> one table + bar chart.
 
-Report format (what ``dasiamrt bench --json`` writes; this module only reads it)::
+Report formats read:
 
-    {"env": {... dasiamrt.bench_env.system_info() ...},
-     "rows": [{"backend": "trt", "precision": "fp16", "size": 255, "ms": 3.1, "fps": 322.6}, ...]}
+* what ``dasiamrt bench --json`` writes (:class:`dasiamrt.bench.BenchReport`)::
 
-Optional row keys (``da``, ``preset``) become part of the row label. A row needs ``ms`` or
-``fps`` (one is derived from the other).
+    {"model": ..., "machine": {"cpu": ..., "gpu": {...}?, ...},
+     "results": [{"case": {"backend", "precision", "search_size", "da"}, "fps": ..., "loop_ms": {"median": ...}}]}
+
+  (the machine block gets its GPU/CUDA/TensorRT keys from :func:`dasiamrt.bench_env.system_info`);
+* a flat form for hand-made or external numbers::
+
+    {"env": {...}, "rows": [{"backend": "trt", "precision": "fp16", "size": 255, "ms": 3.1, "fps": 322.6}]}
+
+  where a row needs ``ms`` or ``fps`` (one is derived from the other); ``da`` and ``preset`` join
+  the row label.
 """
 from __future__ import annotations
 
@@ -23,10 +30,10 @@ _KEY_FIELDS = ("preset", "backend", "precision", "size", "da")
 def _load(path: Path) -> Tuple[str, List[Dict[str, Any]]]:
     try:
         data = json.loads(Path(path).read_text())
-        rows = list(data["rows"])
+        rows = [_flat(r) for r in data["results"]] if "results" in data else list(data["rows"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise DatasetError(f"{path} is not a dasiamrt bench report ({err}): write it with `dasiamrt bench --json`") from None
-    label = machine_label(data.get("env") or {})
+    label = machine_label(data.get("machine") or data.get("env") or {})
     for row in rows:
         if "ms" not in row and "fps" not in row:
             raise DatasetError(f"{path}: a row has neither 'ms' nor 'fps': write it with `dasiamrt bench --json`")
@@ -35,6 +42,13 @@ def _load(path: Path) -> Tuple[str, List[Dict[str, Any]]]:
         if "ms" not in row:
             row["ms"] = 1000.0 / float(row["fps"])
     return label, rows
+
+
+def _flat(result: Dict[str, Any]) -> Dict[str, Any]:
+    """A :class:`dasiamrt.bench.BenchResult` dict as a flat row (the loop's median ms per frame)."""
+    case = result["case"]
+    return {"backend": case["backend"], "precision": case["precision"], "size": case["search_size"],
+            "da": case.get("da"), "fps": float(result["fps"]), "ms": float(result["loop_ms"]["median"])}
 
 
 def _row_key(row: Dict[str, Any]) -> str:

@@ -29,6 +29,16 @@ def test_merge_two_machines(tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_reads_the_bench_command_report(tmp_path):
+    result = {"case": {"backend": "trt", "precision": "fp16", "search_size": 767, "da": True}, "frames": 30,
+              "fps": 40.0, "loop_ms": {"median": 24.0, "p90": 30.0}, "stage_ms": {}, "template_ms": 1.0}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"model": "m", "machine": {"cpu": "Cortex-A78AE", "gpu": {"name": "Orin"}},
+                                "results": [result]}))
+    md, _ = merge_reports([path], tmp_path / "c.png")
+    assert "| configuration | Orin |" in md and "| trt fp16 767 DA | 24.0 ms (40 FPS) |" in md
+
+
 def test_same_gpu_twice_gets_distinct_columns(tmp_path):
     a = _report(tmp_path / "a.json", "Orin", [{"backend": "trt", "ms": 1.0}])
     b = _report(tmp_path / "b.json", "Orin", [{"backend": "trt", "ms": 2.0}])

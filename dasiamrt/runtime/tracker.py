@@ -160,7 +160,9 @@ class Tracker:
         t0 = time.perf_counter()
         x_blob = to_blob(get_subwindow(frame, state.center_xy, plan.instance_size, round_half_away(s_x), state.pad_value))
         t1 = time.perf_counter()
-        out = self.backend.search(x_blob, want_features=cfg.distractor.enabled)
+        # a backend that fuses on the device (TensorRT) reads the features there: no copy back
+        on_device = getattr(self.backend, "fuses_on_device", False)
+        out = self.backend.search(x_blob, want_features=cfg.distractor.enabled and not on_device)
         t2 = time.perf_counter()
         scores = foreground_scores(out.cls)
         boxes = decode(out.delta, grid.anchors)
