@@ -25,16 +25,12 @@ from dasiamrt.export.fp16 import convert_to_fp16  # noqa: E402
 
 
 def export(preset: str, out: Path) -> Path:
-    try:
-        from dasiamrt.export import export_model  # the lead's exporter, once merged
-        from dasiamrt.model import build_network
-        from dasiamrt.config import get_preset
+    from dasiamrt.config import get_preset
+    from dasiamrt.export import export_model
+    from dasiamrt.model import build_network
 
-        export_model(build_network(get_preset(preset).network, seed=0), preset, out)
-    except ImportError:
-        from tests.engine.tiny_model import export_tiny
-
-        export_tiny(out, preset=preset)
+    p = get_preset(preset)
+    export_model(build_network(p.network, seed=0), p, out, check=False)
     return out
 
 
@@ -58,11 +54,46 @@ def fg_prob(cls: np.ndarray) -> np.ndarray:
     return e[1] / e.sum(0)
 
 
+def fp16_model_dir(src: Path, dst: Path) -> Path:
+    """A copy of a model folder whose three graphs are their fp16 versions (same names, same I/O)."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    for name in ("template", "search", "kernel_update"):
+        onnx.save(convert_to_fp16(onnx.load(str(src / f"{name}.onnx"))), str(dst / f"{name}.onnx"))
+    return dst
+
+
+def track_boxes(model_dir: Path, frames: list, box: tuple, distractor: bool) -> np.ndarray:
+    from dasiamrt.runtime.model_dir import read_model_dir
+    from dasiamrt.runtime.tracker import Tracker
+
+    config = read_model_dir(model_dir).tracker.replace(distractor={"enabled": distractor})
+    tracker = Tracker.from_model(str(model_dir), backend="ort", config=config)
+    tracker.init(frames[0], box)
+    return np.array([tracker.track(f).bbox_xywh for f in frames[1:]])
+
+
+def compare_tracks(model: Path, fp16: Path, frames: int) -> None:
+    from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
+    from dasiamrt.sources import open_source
+
+    clip = [f for _, f in zip(range(frames + 1), (f for _, f in open_source(str(DEMO_CLIP))))]
+    print(f"\ntracking {len(clip) - 1} frames of {DEMO_CLIP.name} with fp32 vs fp16 graphs (ONNX Runtime)")
+    print("| distractor-aware | max box difference (px) | mean (px) |")
+    print("|---|---:|---:|")
+    for da in (False, True):
+        a, b = (track_boxes(m, clip, DEMO_INIT_XYWH, da) for m in (model, fp16))
+        diff = np.abs(a - b)
+        print(f"| {'on' if da else 'off'} | {diff.max():.3f} | {diff.mean():.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="vot")
     ap.add_argument("--video", default="/work/shared/data/cup.mp4")
     ap.add_argument("--frames", type=int, default=10)
+    ap.add_argument("--track", type=int, default=0, metavar="N", help="also track N frames of the demo clip")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         model = export(args.preset, Path(tmp))
@@ -95,6 +126,8 @@ def main() -> None:
             for key in ("cls", "delta"):
                 extra = f"{prob:.2e} | {moved}/{len(xs)}" if key == "cls" else " | "
                 print(f"| search | {size} | {key} | {errs[key]:.2e} | {extra} |")
+        if args.track:
+            compare_tracks(model, fp16_model_dir(model, Path(tmp) / "fp16"), args.track)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingDependencyError
 from ..runtime.backends.trt_manifest import (
     DeviceInfo, EngineManifest, ProfileInfo, sha256_file, write_atomic, write_manifest,
 )
@@ -36,6 +36,7 @@ class BuildOptions:
         strongly_typed: on TensorRT 10, build fp16 from the fp16 graph, strongly typed, instead of
             with the FP16 builder flag (always so on 11).
         n_max: largest number of distractors per template batch (default: the model's DistractorConfig).
+        extra_sizes: search sides to build profiles for besides the tracker's own and 767.
         out_dir: where engines go (default ``<model>/engines/<precision>``).
     """
 
@@ -44,6 +45,7 @@ class BuildOptions:
     timing_cache: Optional[Path] = None
     strongly_typed: bool = False
     n_max: Optional[int] = None
+    extra_sizes: Tuple[int, ...] = ()
     out_dir: Optional[Path] = None
 
     def __post_init__(self) -> None:
@@ -64,17 +66,26 @@ def graph_for(info: ModelInfo, name: str, plan: PrecisionPlan, out_dir: Path, wr
     Raises:
         ConfigError: int8 without the Q/DQ graphs.
     """
-    src = info.graphs[name]
+    src = info.graph(name)
     if plan.graph == "qdq" and name != "kernel_update":
         qdq = info.root / f"{name}.int8.onnx"
         if not qdq.is_file():
             raise ConfigError(f"int8 needs {qdq.name} (Q/DQ graph): run `dasiamrt calibrate --model {info.root}` first")
         return qdq
     if plan.graph in ("fp16", "qdq"):  # the fusion graph stays fp16 under int8 (heads in higher precision)
-        dst = Path(out_dir) / f"{name}.fp16.onnx"
+        fp16_file = f"{src.name[:-len('.onnx')]}.fp16.onnx"  # dasiamrt.export.fp16.fp16_name, without onnx
+        exported = info.root / fp16_file
+        if exported.is_file():  # written by `dasiamrt export --precision fp16`
+            return exported
+        dst = Path(out_dir) / fp16_file
         if write:
-            from ..export.fp16 import convert_file
-
+            try:
+                from ..export.fp16 import convert_file
+            except ImportError:
+                raise MissingDependencyError(
+                    "onnx", "an fp16 engine from fp32 graphs",
+                    "pip install onnx, or export with `dasiamrt export --precision fp16` where onnx is installed",
+                ) from None
             convert_file(str(src), str(dst))
         return dst
     return src
@@ -129,13 +140,14 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
     """
     info, trt, features, device, plan = _prepare(Path(model_dir), options)
     out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
-    profiles = engine_profiles(info, options.n_max)
+    profiles = engine_profiles(info, options.n_max, options.extra_sizes)
     trt_logger = compat.make_logger(trt)
     cache_path = options.timing_cache
     cache = cache_path.read_bytes() if cache_path and cache_path.is_file() else b""
+    graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}  # fp16 conversion, before any build
     written = []
     for name, profs in profiles.items():
-        onnx_path = graph_for(info, name, plan, out_dir)
+        onnx_path = graphs[name]
         data, cache = _build_one(trt, trt_logger, features, plan, onnx_path, profs, options, cache, name)
         plan_path = out_dir / f"{name}.plan"
         write_atomic(plan_path, data)
@@ -172,7 +184,7 @@ def trtexec_lines(model_dir: Path, options: BuildOptions, trt_version: Optional[
     features = compat.features_for_version(trt_version) if trt_version else compat.detect_features(compat.import_tensorrt())
     plan = plan_precision(options.precision, features, options.strongly_typed)
     out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
-    profiles = engine_profiles(info, options.n_max)
+    profiles = engine_profiles(info, options.n_max, options.extra_sizes)
     graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}
     dynamic = {name: _dynamic_inputs(path) for name, path in graphs.items()}
     return trtexec_commands(graphs, profiles, plan, out_dir, options.workspace_mb, options.timing_cache, dynamic)

@@ -37,13 +37,13 @@ def read_model_info(model_dir: Path) -> ModelInfo:
     return info
 
 
-def search_sizes(tracker: TrackerConfig) -> Tuple[int, ...]:
+def search_sizes(tracker: TrackerConfig, extra: Tuple[int, ...] = ()) -> Tuple[int, ...]:
     """Every search side the engines serve: the tracker's sizes plus the long-term ``lost`` size.
 
     The lost size is included even when long-term mode is off, so turning it on at run time
     needs no rebuild.
     """
-    sizes = set(tracker.search_sizes()) | {tracker.long_term.lost_instance_size}
+    sizes = set(tracker.search_sizes()) | {tracker.long_term.lost_instance_size} | set(extra)
     return tuple(sorted(spec.check_search_size(s) for s in sizes))
 
 
@@ -121,9 +121,11 @@ def kernel_update_profiles(
     return profiles
 
 
-def engine_profiles(info: ModelInfo, n_max: Optional[int] = None) -> Dict[str, List[ProfileInfo]]:
+def engine_profiles(
+    info: ModelInfo, n_max: Optional[int] = None, extra_sizes: Tuple[int, ...] = ()
+) -> Dict[str, List[ProfileInfo]]:
     """Profiles of every engine the model's graphs allow (kernel_update only if exported)."""
-    sizes = search_sizes(info.tracker)
+    sizes = search_sizes(info.tracker, extra_sizes)
     n = info.tracker.distractor.n_max if n_max is None else n_max
     f, c = info.network.feature_out, info.network.feature_channels
     out = {"template": template_profiles(f, n), "search": search_profiles(f, c, sizes)}

@@ -11,6 +11,7 @@ not supported; the dasiamrt graphs have none.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
@@ -103,7 +104,43 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
 def convert_file(src: str, dst: str) -> None:
     """Convert the graph at ``src`` and write it to ``dst`` atomically."""
     from ..runtime.backends.trt_manifest import write_atomic
-    from pathlib import Path
 
     model = convert_to_fp16(onnx.load(src))
     write_atomic(Path(dst), model.SerializeToString())
+
+
+FP16_KEY = "fp16_graphs"
+
+
+def fp16_name(graph_file: str) -> str:
+    """``search.onnx`` -> ``search.fp16.onnx``."""
+    stem = graph_file[:-5] if graph_file.endswith(".onnx") else graph_file
+    return f"{stem}.fp16.onnx"
+
+
+def write_fp16_variants(model_dir: str | Path) -> Dict[str, Path]:
+    """Write ``<name>.fp16.onnx`` next to each graph of a model folder and list them in ``model.json``.
+
+    ``model.json`` gains ``"fp16_graphs": {role: {"file", "sha256"}}``; ``dasiamrt build`` parses these
+    for strongly typed fp16 engines, and ONNX Runtime runs them like the fp32 graphs.
+
+    Returns:
+        role -> written path.
+    """
+    import json
+
+    from .. import spec
+    from ..runtime.backends.trt_manifest import sha256_file, write_atomic
+
+    root = Path(model_dir)
+    manifest_path = root / spec.MODEL_MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    written: Dict[str, Path] = {}
+    for role, entry in manifest["graphs"].items():
+        dst = root / fp16_name(entry["file"])
+        convert_file(str(root / entry["file"]), str(dst))
+        written[role] = dst
+    manifest[FP16_KEY] = {role: {"file": p.name, "sha256": sha256_file(p)} for role, p in written.items()}
+    write_atomic(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    logger.info("wrote fp16 graphs: %s", ", ".join(p.name for p in written.values()))
+    return written

@@ -20,6 +20,7 @@ from tests.engine.fake_trt import make_fake_trt
 def test_search_sizes_include_lost_size():
     assert search_sizes(get_preset("paper").tracker) == (255, 767)
     assert search_sizes(get_preset("big").tracker) == (271, 287, 767)
+    assert search_sizes(get_preset("vot").tracker, (287, 271)) == (271, 287, 767)
 
 
 def test_profiles_follow_the_contract(tiny_model):
@@ -131,3 +132,22 @@ def test_build_cli_without_tensorrt_or_gpu_fails_cleanly(tiny_model, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "tensorrt" in lines[0].lower() and "Traceback" not in result.stderr
     assert _tree(tiny_model[0]) == before and not os.listdir(tmp_path)
+
+
+def test_exported_fp16_graphs_are_listed_and_used(tiny_model, tmp_path, fake_env):
+    import shutil
+
+    from dasiamrt.export.fp16 import write_fp16_variants
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model[0], model)
+    written = write_fp16_variants(model)
+    assert sorted(p.name for p in written.values()) == ["kernel_update.fp16.onnx", "search.fp16.onnx", "template.fp16.onnx"]
+    manifest = json.loads((model / "model.json").read_text())
+    assert manifest["fp16_graphs"]["search"]["file"] == "search.fp16.onnx" and len(manifest["fp16_graphs"]["search"]["sha256"]) == 64
+    read_model_info(model)  # the runtime's reader still accepts the folder
+    fake_env("11.0.0.114")
+    out = tmp_path / "engines"
+    build_engines(model, BuildOptions("fp16", out_dir=out))
+    assert read_manifest(out, "search").onnx_file == str(model / "search.fp16.onnx")
+    assert not (out / "search.fp16.onnx").exists()  # nothing converted again
