@@ -191,3 +191,19 @@ def test_track_cli_with_trt_backend_and_no_gpu_fails_in_one_line(engines, tmp_pa
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1 and "tensorrt" in result.stderr and "Traceback" not in result.stderr
     assert not os.listdir(tmp_path)
+
+
+def test_without_graph_capture_the_backend_still_runs(engines):
+    class NoGraphs(FakeDevice):
+        def begin_capture(self, stream):
+            raise BackendError("this pycuda has no CUDA graph support")
+
+    device = NoGraphs()
+    rng = np.random.default_rng(3)
+    with _backend(engines, device=device) as be:
+        be.set_kernels(np.ones((10, 64, 4, 4), np.float32) * 0.01, np.ones((20, 64, 4, 4), np.float32) * 0.01)
+        x = _crop(rng, 255)
+        want = _session(engines, "search").run(None, {"search": x, "cls_kernel": np.ones((10, 64, 4, 4), np.float32) * 0.01,
+                                                     "reg_kernel": np.ones((20, 64, 4, 4), np.float32) * 0.01})
+        np.testing.assert_allclose(be.search(x).cls, want[0], rtol=1e-5, atol=1e-5)
+        assert device.launches == 0

@@ -101,7 +101,8 @@ class TensorRTBackend(Backend):
             check_compatible(manifest, here, model_dir)
             self.manifests[name] = manifest
         self.supports_fusion = "kernel_update" in self.manifests
-        self._runtime = self.trt.Runtime(make_logger(self.trt))
+        self._trt_logger = make_logger(self.trt)  # must outlive the runtime and its engines
+        self._runtime = self.trt.Runtime(self._trt_logger)
         for name, manifest in self.manifests.items():
             self._engines[name] = self._deserialize(engine_dir, manifest)
         self.stream = self.device.stream()
@@ -156,15 +157,22 @@ class TensorRTBackend(Backend):
         return ctx
 
     def _capture(self, ctx: _Context) -> Optional[int]:
-        """Record one execution of ``ctx`` as a CUDA graph, or None when TensorRT refuses capture."""
+        """Record one execution of ``ctx`` as a CUDA graph; None (plain enqueues) where that fails."""
         self._enqueue(ctx.context)  # the first enqueue does deferred setup that must not be captured
         self.device.synchronize(self.stream)
-        self.device.begin_capture(self.stream)
-        ok = False
+        try:
+            self.device.begin_capture(self.stream)
+        except BackendError as err:
+            logger.warning("CUDA graphs off (%s)", err)
+            return None
+        ok, graph = False, None
         try:
             ok = bool(ctx.context.execute_async_v3(self.stream))
         finally:
-            graph = self.device.end_capture(self.stream)
+            try:
+                graph = self.device.end_capture(self.stream)
+            except BackendError as err:
+                logger.warning("CUDA graph capture of the %d context failed (%s): it runs without one", ctx.key, err)
         # A refused enqueue records nothing: replaying that graph would return stale outputs.
         return graph if ok else None
 
@@ -298,6 +306,7 @@ class TensorRTBackend(Backend):
             getattr(self, attr, {}).clear()
         self._template = None
         self._engines.clear()
+        self._runtime = None
         device = getattr(self, "device", None)
         if device is not None:
             device.close()
