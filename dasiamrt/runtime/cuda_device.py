@@ -8,7 +8,7 @@ take).
 * :class:`CudaPythonDevice`: ``cuda.bindings.runtime`` (cuda-python >= 12.6), falling back to
   ``cuda.cudart`` (older cuda-python, e.g. 11.x on JetPack 5). Loads the driver lazily.
 * :class:`PyCudaDevice`: ``pycuda.driver``; creates and owns its context explicitly (never
-  ``pycuda.autoinit``), pops it on :meth:`close`.
+  ``pycuda.autoinit``), pops it on :meth:`close`. No CUDA graphs (the backend runs without them).
 
 Lifetimes are owned: a device is a context manager, frees everything it allocated on ``close()``,
 and ``__del__`` only warns about a device that was never closed.
@@ -334,23 +334,19 @@ class PyCudaDevice(CudaDevice):
     def synchronize(self, stream: int) -> None:
         self._s(stream).synchronize()
 
+    # CUDA graphs are used through cuda-python only: pycuda's graph API differs across releases,
+    # so with pycuda the TensorRT backend falls back to plain enqueues (it catches this error).
     def begin_capture(self, stream: int) -> None:
-        s = self._s(stream)
-        if not hasattr(s, "begin_capture"):
-            raise BackendError("this pycuda has no CUDA graph support: run without CUDA graphs or upgrade pycuda")
-        s.begin_capture()
+        raise BackendError("CUDA graphs need cuda-python (pip install cuda-python); running without them")
 
     def _end_capture(self, stream: int) -> Tuple[int, Any]:
-        graph = self._s(stream).end_capture()
-        exec_ = graph.instantiate()
-        return id(exec_), (exec_, graph)
+        raise BackendError("CUDA graphs need cuda-python")
 
     def launch_graph(self, graph: int, stream: int) -> None:
-        exec_, _ = self._graphs[graph]
-        exec_.launch(self._s(stream))
+        raise BackendError("CUDA graphs need cuda-python")
 
     def _destroy_graph(self, owner: Any) -> None:
-        pass  # released with the Python objects
+        pass
 
     def _release(self) -> None:
         self.ctx.pop()
