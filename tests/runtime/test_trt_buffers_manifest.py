@@ -116,3 +116,25 @@ def test_cuda_python_without_gpu_is_a_one_line_error():
     with pytest.raises(DasiamrtError) as info:
         CudaPythonDevice()
     assert "\n" not in str(info.value) and "--backend ort" in str(info.value)
+
+
+def test_open_device_without_any_binding_names_the_install(monkeypatch):
+    import importlib
+
+    from dasiamrt.errors import MissingDependencyError
+    from dasiamrt.runtime import cuda_device
+
+    real = importlib.import_module
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith(("cuda", "pycuda")):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(cuda_device.importlib, "import_module", fake_import)
+    with pytest.raises(MissingDependencyError, match="pip install cuda-python"):
+        cuda_device.open_device()
+    with pytest.raises(MissingDependencyError, match="pip install pycuda"):
+        cuda_device.open_device("pycuda")
+    with pytest.raises(BackendError, match="unknown CUDA binding"):
+        cuda_device.open_device("opencl")
