@@ -116,6 +116,8 @@ class LiveLoop:
         start = time.perf_counter()
         while not self.stop.is_set():
             self._apply_control()
+            if self.stop.is_set():
+                break
             packet = self.slot.take(timeout=0.1)
             if packet is None:
                 if self.slot.closed:
@@ -156,27 +158,36 @@ class LiveLoop:
     def _track(self, frame: NDArray[np.uint8]) -> Tuple[str, Optional[Box], Optional[float]]:
         """Init on a pending box, re-init after a size change, else track; (state, box, score)."""
         frame_wh = (int(frame.shape[1]), int(frame.shape[0]))
-        if self.pending is None and self.box is not None and frame_wh != self.frame_wh:
-            self.pending = self._scaled_box(frame_wh)
         if self.pending is not None:
             box, self.pending = self.pending, None
-            return self._init(frame, box)
+            outcome = self._init(frame, box)
+            if outcome is not None:
+                return outcome
+        if self.box is not None and frame_wh != self.frame_wh:
+            outcome = self._init(frame, self._scaled_box(frame_wh))
+            if outcome is None:
+                self.box = None
+            return outcome or ("waiting", None, None)
         if self.box is None:
             return "waiting", None, None
         result = self.tracker.track(frame)
         self.box = tuple(float(v) for v in result.bbox_xywh)  # type: ignore[assignment]
         return result.state, self.box, float(result.score)
 
-    def _init(self, frame: NDArray[np.uint8], box: Box) -> Tuple[str, Optional[Box], Optional[float]]:
+    def _init(self, frame: NDArray[np.uint8], box: Box) -> Optional[Tuple[str, Optional[Box], Optional[float]]]:
+        """Initialise on ``box``; ``None`` (target unchanged, warning logged) when the box does not fit the frame.
+
+        Raises:
+            BoxError: the box of ``init_box`` (the command line) does not fit the first frame.
+        """
         strict, self.strict_init = self.strict_init, False
         try:
             checked = check_init_box(box, frame.shape)
         except BoxError as err:
             if strict:
                 raise
-            log.warning("ignored init: %s", err)
-            self.box = None
-            return "waiting", None, None
+            log.warning("ignored init, target unchanged: %s", err)
+            return None
         self.tracker.init(frame, checked)
         self.box, self.frame_wh = checked, (int(frame.shape[1]), int(frame.shape[0]))
         log.info("target set to %s", ",".join(f"{v:.1f}" for v in checked))
