@@ -85,8 +85,9 @@ def run_case(model: str, rate: float, threads: int, seconds: float) -> Dict[str,
 
 
 def table(rows: List[Dict[str, float]]) -> str:
-    lines = ["| camera FPS | ORT threads | processed FPS | dropped | frames | latency median (ms) | latency p90 (ms) "
-             "| track median (ms) |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    header = ("| camera FPS | ORT threads | processed FPS | dropped | frames | latency median (ms) | latency p90 (ms) "
+              "| track median (ms) |")
+    lines = [header, "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['rate']:g} | {r['threads']} | {r['fps']:.1f} | {r['dropped']:.0f}% | {r['frames']} "
                      f"| {r['median']:.1f} | {r['p90']:.1f} | {r['track']:.1f} |")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import List
 
 from ._common import add_model_args, add_tracker_switches, make_tracker
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from ..live.capture import ReconnectPolicy
     from ..live.control import open_control
     from ..live.display import require_display
-    from ..live.outputs import open_sink
+    from ..live.outputs import JsonSink, open_sink
     from ..live.session import live_source, run_live, stop_on_signals
     from ..sources.camera import parse_size
     from ..tracking import parse_box
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     with stop_on_signals(stop):
         tracker = make_tracker(args)
-        sinks = []
+        sinks: List[JsonSink] = []
         try:
             sinks.extend(open_sink(spec) for spec in args.json)
             control = open_control(args.control) if args.control else None

@@ -11,8 +11,8 @@ A malformed message is logged and ignored: a bad datagram must not stop a flying
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 import queue
 import socket
 import sys
@@ -49,7 +49,7 @@ def parse_message(text: str) -> ControlMessage:
     bbox = data.get("bbox")
     numbers = isinstance(bbox, list) and len(bbox) == 4 and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bbox)
-    if not numbers:
+    if not numbers or not isinstance(bbox, list):
         raise ValueError(f"init needs \"bbox\": [x, y, w, h] numbers, got {bbox!r}")
     x, y, w, h = (float(v) for v in bbox)
     return ControlMessage("init", (x, y, w, h))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import ConfigError, SourceError
-from ..sources.camera import CameraSource, RealtimeSource, csi_pipeline
+from ..sources.camera import CameraSource, RealtimeSource, StreamSource, csi_pipeline
 from ..sources.frames import FrameSource, open_source
 from ..sources.writers import VideoWriter
 from .capture import CaptureThread, LatestFrame, ReconnectPolicy
@@ -70,8 +70,10 @@ def live_source(spec: Optional[str] = None, csi: Optional[int] = None, size_wh: 
     if spec.isdigit():
         index = int(spec)
         return LiveSource(lambda: CameraSource(index, size_wh, fps), True, False, f"camera {index}")
-    if "!" in spec or "://" in spec:
-        return LiveSource(lambda: open_source(spec), True, False, f"stream {spec}")
+    if "!" in spec:
+        return LiveSource(lambda: open_source(spec), True, False, f"pipeline {spec}")
+    if "://" in spec:
+        return LiveSource(lambda: StreamSource(spec), True, False, f"stream {spec}")
     if Path(spec).is_dir():
         raise ConfigError(f"{spec} is a folder: live needs a camera, stream or video file (use 'dasiamrt track' for image folders)")
     if realtime:
@@ -102,7 +104,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), save: Optional[str] = None,
              show: bool = False, control: Optional[ControlChannel] = None, init_box: Optional[Sequence[float]] = None,
-             select: bool = False, max_frames: Optional[int] = None, policy: ReconnectPolicy = ReconnectPolicy(),
+             select: bool = False, max_frames: Optional[int] = None, policy: Optional[ReconnectPolicy] = None,
              stop: Optional[threading.Event] = None) -> LiveSummary:
     """Track live until the source ends, is lost for good, or a stop comes; outputs are closed on return.
 
@@ -116,7 +118,7 @@ def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), s
         init_box: target on the first frame (0-based x, y, w, h).
         select: draw the target on the first frame (needs ``show``).
         max_frames: stop after this many processed frames.
-        policy: reconnects of a live source.
+        policy: reconnects of a live source (default: :class:`ReconnectPolicy`'s).
         stop: set it to stop (signal handlers do); a new event when ``None``.
 
     Raises:
@@ -125,7 +127,7 @@ def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), s
     stop = stop or threading.Event()
     first = source.open()
     slot = LatestFrame(lossless=source.lossless)
-    capture = CaptureThread(source.open, slot, source.live, policy, stop, first=first)
+    capture = CaptureThread(source.open, slot, source.live, policy or ReconnectPolicy(), stop, first=first)
     outputs = LiveOutputs(list(sinks), None, Display() if show else None)
     loop: Optional[LiveLoop] = None
     try:

@@ -4,6 +4,7 @@ The classes here extend :class:`~dasiamrt.sources.frames.FrameSource` for ``dasi
 
 * :class:`CameraSource` opens a camera index (V4L2 on Linux) asking for a size and rate before the
   first frame, with a one-frame driver buffer so that a read returns a recent frame.
+* :class:`StreamSource` opens an RTSP/HTTP URL with bounded open and read timeouts.
 * :func:`csi_pipeline` builds NVIDIA's ``nvarguscamerasrc`` pipeline for a Jetson CSI camera (open
   it with :class:`~dasiamrt.sources.frames.CaptureSource`; needs OpenCV built with GStreamer, as
   JetPack's is; pip's ``opencv-python`` wheels have no GStreamer).
@@ -66,13 +67,35 @@ def csi_pipeline(sensor_id: int = 0, size_wh: Tuple[int, int] = (1280, 720), fps
     width, height = size_wh
     return (
         f"nvarguscamerasrc sensor-id={sensor_id} ! "
-        f"video/x-raw(memory:NVMM),width={width},height={height},framerate={int(round(fps))}/1,format=NV12 ! "
+        f"video/x-raw(memory:NVMM),width={width},height={height},framerate={round(fps)}/1,format=NV12 ! "
         f"nvvidconv flip-method={flip_method} ! video/x-raw,format=BGRx ! "
         "videoconvert ! video/x-raw,format=BGR ! appsink drop=1 max-buffers=1"
     )
 
 
-class CameraSource(CaptureSource):
+class _LiveCapture(CaptureSource):
+    """A ``CaptureSource`` whose capture is configured before the first frame is read."""
+
+    def _start(self, cap: "cv2.VideoCapture", description: str, hint: str) -> Frame:
+        """Keep ``cap`` and read its first frame (kept for the first ``read()``).
+
+        Raises:
+            SourceError: ``cap`` did not open or gives no frame (``hint`` says what to check).
+        """
+        self.description = description
+        self._cap = cap
+        if not cap.isOpened():
+            raise SourceError(f"cannot open {description}: {hint}")
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            cap.release()
+            raise SourceError(f"{description} opened but gives no frames: {hint}")
+        first: Frame = _as_bgr(frame)
+        self._first: Optional[Frame] = first
+        return first
+
+
+class CameraSource(_LiveCapture):
     """A camera index, asked for ``size_wh`` and ``fps`` before its first frame.
 
     The driver may pick another mode; the frames' real size is what the tracker sees (logged).
@@ -82,25 +105,39 @@ class CameraSource(CaptureSource):
     """
 
     def __init__(self, index: int, size_wh: Optional[Tuple[int, int]] = None, fps: Optional[float] = None) -> None:
-        self.description = f"camera {index}"
-        self._cap = cv2.VideoCapture(index)
-        if not self._cap.isOpened():
-            raise SourceError(f"cannot open camera {index}: check that it is plugged in and not used by another program")
+        cap = cv2.VideoCapture(index)
         # One buffered frame: a V4L2 ring of 4 adds up to 4 frame periods of latency.
-        self._cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         if size_wh is not None:
-            self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, size_wh[0])
-            self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size_wh[1])
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, size_wh[0])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size_wh[1])
         if fps is not None:
-            self._cap.set(cv2.CAP_PROP_FPS, fps)
-        ok, frame = self._cap.read()
-        if not ok or frame is None:
-            self._cap.release()
-            raise SourceError(f"camera {index} opened but gives no frames: check the cable, or try another --size/--fps")
-        self._first: Optional[Frame] = _as_bgr(frame)
+            cap.set(cv2.CAP_PROP_FPS, fps)
+        frame = self._start(cap, f"camera {index}",
+                            "check that it is plugged in, not used by another program, and supports --size/--fps")
         got = (frame.shape[1], frame.shape[0])
         if size_wh is not None and got != tuple(size_wh):
             log.warning("camera %d gives %dx%d, not the requested %dx%d", index, got[0], got[1], *size_wh)
+
+
+class StreamSource(_LiveCapture):
+    """A network stream (``rtsp://``, ``http://``...) with bounded open and read timeouts.
+
+    Without them FFmpeg waits ~30 s on a dead stream before a read fails, which would stall the
+    reconnect logic; ``timeout_s`` bounds both (OpenCV >= 4.5.2; older builds ignore it).
+
+    Raises:
+        SourceError: the stream cannot be opened or gives no frame.
+    """
+
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+        ms = int(timeout_s * 1000)
+        try:
+            cap = cv2.VideoCapture(url, cv2.CAP_ANY,
+                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        except (TypeError, AttributeError, cv2.error):  # OpenCV < 4.5.2: no capture parameters
+            cap = cv2.VideoCapture(url)
+        self._start(cap, f"stream {url}", "check the URL, the network and that the sender is running")
 
 
 class RealtimeSource(FrameSource):

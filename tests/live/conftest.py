@@ -33,9 +33,11 @@ class Clock:
 class ScriptedCamera(FrameSource):
     """``n_frames`` frames of ``size_wh`` at ``rate_hz``, then ``read()`` gives None (a disconnect)."""
 
-    def __init__(self, clock: Clock, n_frames: int, rate_hz: float, size_wh: Tuple[int, int] = (64, 48)) -> None:
+    def __init__(self, clock: Clock, n_frames: int, rate_hz: float, size_wh: Tuple[int, int] = (64, 48),
+                 unplug_error: bool = False) -> None:
         self.description = "scripted camera"
         self.clock, self.n_frames, self.period, self.size_wh = clock, n_frames, 1.0 / rate_hz, size_wh
+        self.unplug_error = unplug_error
         self.count = 0
         self.start = time.perf_counter()
         self.closed = False
@@ -46,6 +48,8 @@ class ScriptedCamera(FrameSource):
 
     def read(self) -> Optional[np.ndarray]:
         if self.count >= self.n_frames:
+            if self.unplug_error:  # what some drivers do when the device disappears
+                raise OSError("[Errno 19] No such device")
             return None
         delay = self.start + (self.count + 1) * self.period - time.perf_counter()
         if delay > 0:
@@ -65,9 +69,12 @@ class ScriptedCamera(FrameSource):
 
 
 class ScriptedOpener:
-    """Opens the scripted sessions in order: ``(n_frames, size_wh)`` or an exception to raise; then fails."""
+    """Opens the scripted sessions in order: ``(n_frames, size_wh[, unplug_error])`` or an exception to raise.
 
-    def __init__(self, sessions: Sequence[Union[Tuple[int, Tuple[int, int]], Exception]], rate_hz: float) -> None:
+    Once the script is used up, every open fails (the camera stays away).
+    """
+
+    def __init__(self, sessions: Sequence[Union[tuple, Exception]], rate_hz: float) -> None:
         self.sessions = list(sessions)
         self.rate_hz = rate_hz
         self.clock = Clock()
@@ -81,7 +88,7 @@ class ScriptedOpener:
         item = self.sessions.pop(0)
         if isinstance(item, Exception):
             raise item
-        camera = ScriptedCamera(self.clock, item[0], self.rate_hz, item[1])
+        camera = ScriptedCamera(self.clock, item[0], self.rate_hz, item[1], *item[2:])
         self.opened.append(camera)
         return camera
 

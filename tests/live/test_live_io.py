@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dasiamrt.errors import ConfigError
-from dasiamrt.live.capture import LatestFrame, FramePacket, ReconnectPolicy
+from dasiamrt.live.capture import FramePacket, LatestFrame, ReconnectPolicy
 from dasiamrt.live.control import ControlMessage, UdpControl, parse_message
 from dasiamrt.live.outputs import FileSink, UdpSink, encode, make_record, open_sink
 from dasiamrt.live.session import LiveSource, live_source, run_live

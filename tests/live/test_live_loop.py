@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
 import pytest
 
 from dasiamrt.errors import BoxError, SourceError
@@ -73,6 +72,15 @@ def test_reconnect_then_clean_exit_when_the_camera_stays_away(scripted):
     assert [r["frame"] for r in sink.records] == list(range(12))
     assert all(camera.closed for camera in opener.opened)
     assert sink.closed
+
+
+def test_read_error_on_unplug_is_a_disconnect_not_a_crash(scripted):
+    opener = scripted.ScriptedOpener([(5, (64, 48), True), (5, (64, 48))], rate_hz=500.0)
+    sink = scripted.ListSink()
+    summary = run_live(scripted.SlowTracker(0.0), _source(opener, lossless=True), [sink], init_box=(5, 5, 10, 10),
+                       policy=FAST)
+    assert summary.reconnects == 1 and [r["frame"] for r in sink.records] == list(range(10))
+    assert summary.ok is False and "reconnect" in summary.end_reason
 
 
 def test_frame_size_change_reinitialises_on_the_scaled_box(scripted):
@@ -153,3 +161,38 @@ def test_bad_init_box_is_a_user_error(scripted):
     with pytest.raises(BoxError):
         run_live(scripted.SlowTracker(0.0), _source(opener, lossless=True), [sink], init_box=(100, 100, 5, 5))
     assert sink.closed and opener.opened[0].closed
+
+
+class FakeDisplay:
+    """Window stand-in: returns scripted keys per shown frame and scripted drawn boxes."""
+
+    def __init__(self, keys, boxes):
+        self.keys, self.boxes, self.shown, self.closed = dict(keys), list(boxes), [], False
+
+    def show(self, image):
+        self.shown.append(image.shape)
+        return self.keys.get(len(self.shown), -1)
+
+    def select(self, frame):
+        return self.boxes.pop(0)
+
+    def close(self):
+        self.closed = True
+
+
+def test_select_and_window_keys(scripted, monkeypatch):
+    import dasiamrt.live.session as session
+
+    display = FakeDisplay({3: ord("s"), 5: ord("c"), 7: ord("q")}, [(2.0, 3.0, 10.0, 12.0), (20.0, 10.0, 8.0, 8.0)])
+    monkeypatch.setattr(session, "Display", lambda: display)
+    opener = scripted.ScriptedOpener([(100, (64, 48))], rate_hz=1000.0)
+    tracker = scripted.SlowTracker(0.0)
+    sink = scripted.ListSink()
+    summary = run_live(tracker, _source(opener, live=False, lossless=True), [sink], show=True, select=True)
+    # Frame 0: drawn box; key "s" after frame 2 draws a new box, initialised on frame 2 itself.
+    assert tracker.inits[0] == (0, (2.0, 3.0, 10.0, 12.0), (64, 48))
+    assert tracker.inits[1] == (2, (20.0, 10.0, 8.0, 8.0), (64, 48))
+    assert sink.records[3]["bbox"] == [21.0, 10.0, 8.0, 8.0]  # tracking goes on from the drawn box
+    assert [r["state"] for r in sink.records[5:]] == ["waiting", "waiting"]  # "c" after frame 4
+    assert len(sink.records) == 7 and summary.end_reason == "stopped from the window"
+    assert display.closed and len(display.shown) == 7
