@@ -83,14 +83,22 @@ def live_source(spec: Optional[str] = None, csi: Optional[int] = None, size_wh: 
 
 @contextlib.contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM set ``stop`` instead of killing the process (main thread only)."""
+    """While inside, SIGINT and SIGTERM set ``stop`` instead of killing the process (main thread only).
+
+    A second signal raises ``KeyboardInterrupt`` (the CLI exits with 130).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {}
+    received: List[int] = []
 
     def handler(signum: int, _frame: Any) -> None:
-        log.info("%s received: stopping", signal.Signals(signum).name)
+        received.append(signum)
+        if len(received) > 1:  # a second signal: the user does not want to wait for a clean stop
+            raise KeyboardInterrupt
+        log.info("%s received: finishing the current frame and closing the outputs (again to force)",
+                 signal.Signals(signum).name)
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):

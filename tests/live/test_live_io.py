@@ -189,3 +189,22 @@ def test_realtime_source_paces_frames_at_the_rate():
     before = len(sleeps)
     late.read()
     assert len(sleeps) == before
+
+
+def test_signals_request_a_stop_then_force_and_handlers_are_restored():
+    import os
+    import signal
+    import threading
+
+    from dasiamrt.live.session import stop_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs in the main thread at the next bytecode
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGTERM) is before
