@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -80,6 +81,15 @@ def _io_spec(net: SiamRPN) -> Dict[str, Dict[str, Dict[str, List[Any]]]]:
 
 def _export_one(module: torch.nn.Module, args: Tuple[torch.Tensor, ...], path: Path, io: Dict[str, Any],
                 dynamic: Dict[str, Dict[int, str]]) -> None:
+    # The TorchScript exporter is used on purpose: it writes Conv with graph-input weights and the
+    # dynamic axes above in the form TensorRT 8.5+ and ONNX Runtime accept (checked below).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _torch_export(module, args, path, io, dynamic)
+
+
+def _torch_export(module: torch.nn.Module, args: Tuple[torch.Tensor, ...], path: Path, io: Dict[str, Any],
+                  dynamic: Dict[str, Dict[int, str]]) -> None:
     torch.onnx.export(
         module, args, str(path), input_names=list(io["inputs"]), output_names=list(io["outputs"]),
         dynamic_axes=dynamic, opset_version=spec.OPSET, do_constant_folding=True, dynamo=False,
