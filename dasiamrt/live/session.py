@@ -58,6 +58,7 @@ def live_source(spec: Optional[str] = None, csi: Optional[int] = None, size_wh: 
 
     Raises:
         ConfigError: neither or both of ``spec`` and ``csi``; ``realtime`` on something that is not a file.
+        SourceError: ``spec`` looks like a file path but there is none.
     """
     if (spec is None) == (csi is None):
         raise ConfigError("give a SOURCE (camera index, video file, pipeline or URL) or --csi N, exactly one")
@@ -74,6 +75,8 @@ def live_source(spec: Optional[str] = None, csi: Optional[int] = None, size_wh: 
         return LiveSource(lambda: open_source(spec), True, False, f"pipeline {spec}")
     if "://" in spec:
         return LiveSource(lambda: StreamSource(spec), True, False, f"stream {spec}")
+    if not Path(spec).exists():
+        raise SourceError(f"no such file: {spec} (give a camera index, video file, pipeline or URL)")
     if Path(spec).is_dir():
         raise ConfigError(f"{spec} is a folder: live needs a camera, stream or video file (use 'dasiamrt track' for image folders)")
     if realtime:

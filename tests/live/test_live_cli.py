@@ -17,18 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 CLIP = REPO / "dasiamrt" / "assets" / "box.mp4"
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    pytest.importorskip("torch")
-    from dasiamrt.config import PRESETS
-    from dasiamrt.export import export_model
-    from dasiamrt.model import build_network
-
-    out = tmp_path_factory.mktemp("model") / "tiny"
-    export_model(build_network(PRESETS["tiny"].network, seed=0), PRESETS["tiny"], out, check=False)
-    return out
-
-
 def _count_frames(path: Path):
     cap = cv2.VideoCapture(str(path))
     assert cap.isOpened(), f"{path} does not open"
@@ -43,9 +31,9 @@ def _count_frames(path: Path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_finalises_video_and_json(tiny_model, tmp_path, signum):
+def test_signal_finalises_video_and_json(tiny_model_dir, tmp_path, signum):
     video, jsonl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "dasiamrt.cli", "live", str(CLIP), "--realtime", "--model", str(tiny_model),
+    cmd = [sys.executable, "-m", "dasiamrt.cli", "live", str(CLIP), "--realtime", "--model", str(tiny_model_dir),
            "--threads", "1", "--init", "221,11,225,169", "--json", "-", "--json", str(jsonl), "--save", str(video)]
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
@@ -91,6 +79,6 @@ def test_target_is_required_and_realtime_needs_a_file(capsys):
     assert code == 2 and "--realtime" in err
 
 
-def test_unopenable_stream_fails_at_start(tiny_model, capsys):
-    code, err = _main(["live", str(CLIP) + ".missing", "--model", str(tiny_model), "--init", "1,1,5,5"], capsys)
+def test_missing_file_fails_before_the_model_loads(capsys):
+    code, err = _main(["live", str(CLIP) + ".missing", "--model", "/nonexistent", "--init", "1,1,5,5"], capsys)
     assert code == 2 and "no such file" in err

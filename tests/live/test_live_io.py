@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from dasiamrt.errors import ConfigError
+from dasiamrt.errors import ConfigError, SourceError
 from dasiamrt.live.capture import FramePacket, LatestFrame, ReconnectPolicy
 from dasiamrt.live.control import ControlMessage, UdpControl, parse_message
 from dasiamrt.live.outputs import FileSink, UdpSink, encode, make_record, open_sink
@@ -143,16 +143,20 @@ def test_parse_size():
             parse_size(bad)
 
 
-def test_source_kinds():
+def test_source_kinds(tmp_path):
+    clip = str(tmp_path / "clip.mp4")
+    open(clip, "wb").close()
     assert live_source("0").live and not live_source("0").lossless
     assert live_source("rtsp://127.0.0.1/x").live
     assert live_source(csi=0).live
-    assert live_source("clip.mp4").lossless and not live_source("clip.mp4").live
-    realtime = live_source("clip.mp4", realtime=True)
+    assert live_source(clip).lossless and not live_source(clip).live
+    realtime = live_source(clip, realtime=True)
     assert not realtime.live and not realtime.lossless
     for kwargs in ({}, {"spec": "0", "csi": 0}, {"spec": "0", "realtime": True}):
         with pytest.raises(ConfigError):
             live_source(**kwargs)
+    with pytest.raises(SourceError):
+        live_source(clip + ".missing")
 
 
 class _Counter(FrameSource):
