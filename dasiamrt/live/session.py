@@ -136,19 +136,21 @@ def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), s
         SourceError: the source cannot be opened at start; BoxError: ``init_box`` does not fit the first frame.
     """
     stop = stop or threading.Event()
-    first = source.open()
     slot = LatestFrame(lossless=source.lossless)
-    capture = CaptureThread(source.open, slot, source.live, policy or ReconnectPolicy(), stop, first=first)
-    outputs = LiveOutputs(list(sinks), None, Display() if show else None)
+    outputs = LiveOutputs(list(sinks))
+    capture: Optional[CaptureThread] = None
     loop: Optional[LiveLoop] = None
     try:
-        if save:
-            outputs.video = VideoWriter(save, fps=first.fps or 30.0)
+        first = source.open()
+        capture = CaptureThread(source.open, slot, source.live, policy or ReconnectPolicy(), stop, first=first)
+        outputs.display = Display() if show else None
+        outputs.video = VideoWriter(save, fps=first.fps or 30.0) if save else None
         loop = LiveLoop(tracker, slot, outputs, stop, control, init_box, select, max_frames)
         capture.start()
         summary = loop.run()
     finally:
-        _shutdown(capture, slot, stop)
+        if capture is not None:
+            _shutdown(capture, slot, stop)
         _close_outputs(outputs, control, ok=loop is not None and loop.summary.processed > 0)
     summary.captured, summary.reconnects = slot.captured, capture.reconnects
     summary.dropped = slot.dropped

@@ -196,3 +196,11 @@ def test_select_and_window_keys(scripted, monkeypatch):
     assert [r["state"] for r in sink.records[5:]] == ["waiting", "waiting"]  # "c" after frame 4
     assert len(sink.records) == 7 and summary.end_reason == "stopped from the window"
     assert display.closed and len(display.shown) == 7
+
+
+def test_source_that_cannot_open_at_start_raises_and_closes_the_outputs(scripted):
+    opener = scripted.ScriptedOpener([SourceError("cannot open camera 3")], rate_hz=100.0)
+    sink = scripted.ListSink()
+    with pytest.raises(SourceError, match="camera 3"):
+        run_live(scripted.SlowTracker(0.0), _source(opener), [sink], init_box=(1, 1, 5, 5), policy=FAST)
+    assert sink.closed and opener.calls == 1
