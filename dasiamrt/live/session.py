@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import ConfigError, SourceError
-from ..sources.camera import CameraSource, RealtimeSource, StreamSource, csi_pipeline
+from ..sources.camera import CameraSource, RealtimeSource, StreamSource, csi_pipeline, gstreamer_available
 from ..sources.frames import FrameSource, open_source
 from ..sources.writers import VideoWriter
 from .capture import CaptureThread, LatestFrame, ReconnectPolicy
@@ -58,10 +58,15 @@ def live_source(spec: Optional[str] = None, csi: Optional[int] = None, size_wh: 
 
     Raises:
         ConfigError: neither or both of ``spec`` and ``csi``; ``realtime`` on something that is not a file.
-        SourceError: ``spec`` looks like a file path but there is none.
+        SourceError: ``spec`` looks like a file path but there is none; a CSI camera or pipeline with an
+            OpenCV built without GStreamer.
     """
     if (spec is None) == (csi is None):
         raise ConfigError("give a SOURCE (camera index, video file, pipeline or URL) or --csi N, exactly one")
+    if (csi is not None or "!" in str(spec)) and not gstreamer_available():
+        what = "--csi" if csi is not None else "a GStreamer pipeline"
+        raise SourceError(f"{what} needs OpenCV built with GStreamer (JetPack's OpenCV); this one has none: "
+                          "uninstall pip's opencv-python* wheels on a Jetson")
     if csi is not None:
         pipeline = csi_pipeline(csi, size_wh or (1280, 720), fps or 30.0, flip_method)
         return LiveSource(lambda: open_source(pipeline), True, False, f"CSI camera {csi}")

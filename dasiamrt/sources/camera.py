@@ -41,6 +41,14 @@ def parse_size(text: str) -> Tuple[int, int]:
     return width, height
 
 
+def gstreamer_available() -> bool:
+    """Whether this OpenCV can open GStreamer pipelines (JetPack's can; pip's wheels cannot)."""
+    for line in cv2.getBuildInformation().splitlines():
+        if line.strip().startswith("GStreamer:"):
+            return "YES" in line.split(":", 1)[1]
+    return False
+
+
 def csi_pipeline(sensor_id: int = 0, size_wh: Tuple[int, int] = (1280, 720), fps: float = 30.0,
                  flip_method: int = 0) -> str:
     """GStreamer pipeline for a Jetson CSI camera, ending in an appsink that keeps only the newest frame.

@@ -143,7 +143,14 @@ def test_parse_size():
             parse_size(bad)
 
 
-def test_source_kinds(tmp_path):
+def test_source_kinds(tmp_path, monkeypatch):
+    import dasiamrt.live.session as session
+
+    monkeypatch.setattr(session, "gstreamer_available", lambda: False)
+    for kwargs in ({"csi": 0}, {"spec": "videotestsrc ! appsink"}):
+        with pytest.raises(SourceError, match="GStreamer"):
+            live_source(**kwargs)
+    monkeypatch.setattr(session, "gstreamer_available", lambda: True)
     clip = str(tmp_path / "clip.mp4")
     open(clip, "wb").close()
     assert live_source("0").live and not live_source("0").lossless
