@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -110,6 +111,7 @@ class LiveLoop:
         self.box: Optional[Box] = None
         self.frame_wh: Optional[Tuple[int, int]] = None
         self._result_times: Deque[float] = collections.deque(maxlen=30)
+        self._video_wh: Optional[Tuple[int, int]] = None
 
     def run(self) -> LiveSummary:
         """Process frames until the end; returns the summary (``captured``/``dropped`` are the slot's so far)."""
@@ -151,9 +153,18 @@ class LiveLoop:
             return
         image = overlay(frame, box, score, state, self._fps(), latency_ms, dropped)
         if self.outputs.video is not None:
-            self.outputs.video.write(image)
+            self._write_video(image)
         if self.outputs.display is not None:
             self._handle_key(self.outputs.display.show(image), frame)
+
+    def _write_video(self, image: NDArray[np.uint8]) -> None:
+        """Write at the first frame's size: a video file cannot change size (OpenCV drops such frames)."""
+        size_wh = (int(image.shape[1]), int(image.shape[0]))
+        if self._video_wh is None:
+            self._video_wh = size_wh
+        elif size_wh != self._video_wh:
+            image = cv2.resize(image, self._video_wh, interpolation=cv2.INTER_AREA)
+        self.outputs.video.write(image)
 
     def _track(self, frame: NDArray[np.uint8]) -> Tuple[str, Optional[Box], Optional[float]]:
         """Init on a pending box, re-init after a size change, else track; (state, box, score)."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+import cv2
+
 import pytest
 
 from dasiamrt.errors import BoxError, SourceError
@@ -83,11 +85,21 @@ def test_read_error_on_unplug_is_a_disconnect_not_a_crash(scripted):
     assert summary.ok is False and "reconnect" in summary.end_reason
 
 
-def test_frame_size_change_reinitialises_on_the_scaled_box(scripted):
+def test_frame_size_change_reinitialises_on_the_scaled_box(scripted, tmp_path):
     opener = scripted.ScriptedOpener([(4, (64, 48)), (3, (128, 96))], rate_hz=500.0)
     tracker = scripted.SlowTracker(delay=0.0)
     sink = scripted.ListSink()
-    run_live(tracker, _source(opener, lossless=True), [sink], init_box=(10, 8, 20, 16), policy=FAST)
+    video = tmp_path / "overlay.mp4"
+    run_live(tracker, _source(opener, lossless=True), [sink], save=str(video), init_box=(10, 8, 20, 16), policy=FAST)
+    cap = cv2.VideoCapture(str(video))
+    sizes = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        sizes.append(image.shape[:2])
+    cap.release()
+    assert sizes == [(48, 64)] * 7  # every frame kept, at the first frame's size
     states = [r["state"] for r in sink.records]
     assert states[0] == "init" and states[4] == "init"
     # Frames 1..3 moved the box 1 px right each: x = 13 on 64x48; doubled on 128x96.
