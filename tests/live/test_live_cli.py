@@ -82,3 +82,32 @@ def test_target_is_required_and_realtime_needs_a_file(capsys):
 def test_missing_file_fails_before_the_model_loads(capsys):
     code, err = _main(["live", str(CLIP) + ".missing", "--model", "/nonexistent", "--init", "1,1,5,5"], capsys)
     assert code == 2 and "no such file" in err
+
+
+def test_stdin_control_inits_then_stops(tiny_model_dir, tmp_path):
+    cmd = [sys.executable, "-m", "dasiamrt.cli", "live", str(CLIP), "--realtime", "--model", str(tiny_model_dir),
+           "--threads", "1", "--control", "-", "--json", "-"]
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path)
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["state"] == "waiting" and first["bbox"] is None
+        proc.stdin.write("not json\n")  # ignored with a warning
+        proc.stdin.write('{"cmd": "init", "bbox": [221, 11, 225, 169]}\n')
+        proc.stdin.flush()
+        records = [first]
+        while records[-1]["state"] == "waiting":
+            records.append(json.loads(proc.stdout.readline()))
+        assert records[-1]["state"] == "init" and records[-1]["bbox"] == [221.0, 11.0, 225.0, 169.0]
+        records.append(json.loads(proc.stdout.readline()))
+        assert records[-1]["state"] in ("tracking", "lost")
+        proc.stdin.write('{"cmd": "stop"}\n')
+        proc.stdin.flush()
+        rest, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "ignored control message" in err and "stopped by control message" in err
+    assert all(json.loads(line)["frame"] > records[-1]["frame"] for line in rest.splitlines())
