@@ -219,3 +219,13 @@ def test_signals_request_a_stop_then_force_and_handlers_are_restored():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_live_imports_without_torch_and_onnx():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None; sys.modules['tensorrt'] = None; "
+            "import dasiamrt.live, dasiamrt.live.session, dasiamrt.commands.live, dasiamrt.sources.camera; print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
