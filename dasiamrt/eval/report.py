@@ -26,12 +26,12 @@ _COLUMNS = {
 }
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, (int, np.integer)):
         return str(int(value))
-    return "-" if not np.isfinite(value) else f"{value:.3f}"
+    return "-" if not np.isfinite(value) else f"{value:.{digits}f}"
 
 
 def markdown(report: Dict[str, Any]) -> str:
@@ -43,7 +43,8 @@ def markdown(report: Dict[str, Any]) -> str:
              f"Protocol: {report['convention']}.", "",
              "| Tracker | " + " | ".join(c for c, _ in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for label, result in trackers.items():
-        lines.append(f"| {label} | " + " | ".join(_cell(result["summary"].get(k)) for _, k in cols) + " |")
+        cells = [_cell(result["summary"].get(k), 1 if k in ("fps", "robustness") else 4) for _, k in cols]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     attrs = sorted({a for r in trackers.values() for a in r["attributes"]})
     if attrs:
         key = "accuracy" if kind == "vot" else "auc"
@@ -51,7 +52,7 @@ def markdown(report: Dict[str, Any]) -> str:
                       f"sequences, per-frame attributes over their frames):", "",
                   "| Attribute | " + " | ".join(trackers) + " |", "|---" * (len(trackers) + 1) + "|"]
         for attr in attrs:
-            cells = [_cell(r["attributes"].get(attr, {}).get(key)) for r in trackers.values()]
+            cells = [_cell(r["attributes"].get(attr, {}).get(key), 3) for r in trackers.values()]
             lines.append(f"| {attr} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

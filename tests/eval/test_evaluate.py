@@ -89,8 +89,8 @@ def test_cli_scores_otb_results_like_got10k(otb_fixture, tmp_path, capsys):
         assert ours["precision_20"] == pytest.approx(ref["precision_score"], abs=1e-4)
         np.testing.assert_allclose(ours["success_curve"], ref["success_curve"], atol=1e-9)
         row = re.search(rf"\| {name} \| ([0-9.]+) \| ([0-9.]+) \|", printed)  # what the user reads
-        assert float(row.group(1)) == pytest.approx(ref["success_score"], abs=5e-4)
-        assert float(row.group(2)) == pytest.approx(ref["precision_score"], abs=5e-4)
+        assert float(row.group(1)) == pytest.approx(ref["success_score"], abs=1e-4)
+        assert float(row.group(2)) == pytest.approx(ref["precision_score"], abs=1e-4)
     assert report["trackers"]["good"]["summary"]["auc"] > report["trackers"]["bad"]["summary"]["auc"]
     assert {p.name for p in out.iterdir()} >= {"report.json", "report.md", "success.png", "precision.png",
                                               "attributes.png"}
