@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dasiamrt.eval.synthetic import PRESETS, make_sequence  # noqa: E402
 
 
-def _timed(fn):
+def _timed(fn, *args, **kwargs):
     wall, cpu = time.perf_counter(), time.process_time()
-    out = fn()
+    out = fn(*args, **kwargs)
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -36,10 +36,10 @@ def main() -> int:
     for preset in PRESETS:
         build_w, build_c, frame_w, frame_c = [], [], [], []
         for seed in range(args.sequences):
-            seq, w, c = _timed(lambda: make_sequence(preset, seed, num_frames=args.frames, textures=args.textures))
+            seq, w, c = _timed(make_sequence, preset, seed, num_frames=args.frames, textures=args.textures)
             build_w.append(w)
             build_c.append(c)
-            _, w, c = _timed(lambda: [None for _ in seq.frames])
+            _, w, c = _timed(list, seq.frames)
             frame_w.append(w / args.frames)
             frame_c.append(c / args.frames)
         print(f"| {preset} | {1e3 * statistics.median(build_w):.1f} / {1e3 * statistics.median(build_c):.1f} | "
