@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Dict, Optional, Sequence
 
-from ..sources.writers import _AtomicFile
+from ..sources.writers import AtomicFile
 from .control import parse_udp_address
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class FileSink(JsonSink):
     """
 
     def __init__(self, path: str) -> None:
-        self._file = _AtomicFile(Path(path), ".jsonl")
+        self._file = AtomicFile(Path(path), ".jsonl")
         self._fh: IO[str] = open(self._file.tmp, "w")
         self.description = str(path)
 

@@ -19,8 +19,8 @@ from typing import Callable, Optional, Tuple
 
 import cv2
 
-from ..errors import ConfigError, SourceError
-from .frames import CaptureSource, Frame, FrameSource, _as_bgr
+from ..errors import ConfigError
+from .frames import CaptureSource, Frame, FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -81,29 +81,7 @@ def csi_pipeline(sensor_id: int = 0, size_wh: Tuple[int, int] = (1280, 720), fps
     )
 
 
-class _LiveCapture(CaptureSource):
-    """A ``CaptureSource`` whose capture is configured before the first frame is read."""
-
-    def _start(self, cap: "cv2.VideoCapture", description: str, hint: str) -> Frame:
-        """Keep ``cap`` and read its first frame (kept for the first ``read()``).
-
-        Raises:
-            SourceError: ``cap`` did not open or gives no frame (``hint`` says what to check).
-        """
-        self.description = description
-        self._cap = cap
-        if not cap.isOpened():
-            raise SourceError(f"cannot open {description}: {hint}")
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            cap.release()
-            raise SourceError(f"{description} opened but gives no frames: {hint}")
-        first: Frame = _as_bgr(frame)
-        self._first: Optional[Frame] = first
-        return first
-
-
-class CameraSource(_LiveCapture):
+class CameraSource(CaptureSource):
     """A camera index, asked for ``size_wh`` and ``fps`` before its first frame.
 
     The driver may pick another mode; the frames' real size is what the tracker sees (logged).
@@ -121,14 +99,14 @@ class CameraSource(_LiveCapture):
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size_wh[1])
         if fps is not None:
             cap.set(cv2.CAP_PROP_FPS, fps)
-        frame = self._start(cap, f"camera {index}",
+        frame = self._open(cap, f"camera {index}",
                             "check that it is plugged in, not used by another program, and supports --size/--fps")
         got = (frame.shape[1], frame.shape[0])
         if size_wh is not None and got != tuple(size_wh):
             log.warning("camera %d gives %dx%d, not the requested %dx%d", index, got[0], got[1], *size_wh)
 
 
-class StreamSource(_LiveCapture):
+class StreamSource(CaptureSource):
     """A network stream (``rtsp://``, ``http://``...) with bounded open and read timeouts.
 
     Without them FFmpeg waits ~30 s on a dead stream before a read fails, which would stall the
@@ -145,7 +123,7 @@ class StreamSource(_LiveCapture):
                                    [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
         except (TypeError, AttributeError, cv2.error):  # OpenCV < 4.5.2: no capture parameters
             cap = cv2.VideoCapture(url)
-        self._start(cap, f"stream {url}", "check the URL, the network and that the sender is running")
+        self._open(cap, f"stream {url}", "check the URL, the network and that the sender is running")
 
 
 class RealtimeSource(FrameSource):
