@@ -63,7 +63,8 @@ def test_fp16_template_graph_matches_fp32(tiny_model):
 
 
 def _explicit_kernel_update(net, features, window_index, window_weight, acc, inv_total):
-    """Independent oracle: run conv_cls1 (the template branch's head) on each 6x6 window, weight, sum."""
+    """Independent oracle: run conv_cls1 (the template branch's head) on each 6x6 window, weight, sum,
+    then take the difference form of the sum."""
     side = features.shape[-1]
     feats = torch.from_numpy(features)
     total = torch.zeros(10 * net.feature_out, 4, 4, dtype=torch.float64)
@@ -71,7 +72,10 @@ def _explicit_kernel_update(net, features, window_index, window_weight, acc, inv
         r, c = divmod(int(window_index[36 * n]), side)
         with torch.no_grad():
             total += float(w) * net.conv_cls1(feats[:, :, r:r + 6, c:c + 6])[0].double()
-    acc_out = acc.astype(np.float64) + total.numpy().reshape(acc.shape)
+    k = total.numpy().reshape(acc.shape)
+    # difference form (main's contract): background rows 0, foreground rows K_fg - K_bg
+    d = np.concatenate([np.zeros_like(k[:5]), k[5:] - k[:5]])
+    acc_out = acc.astype(np.float64) + d
     return acc_out, acc_out * float(inv_total[0])
 
 
