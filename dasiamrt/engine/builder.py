@@ -102,6 +102,7 @@ def _build_one(
     config = builder.create_builder_config()
     compat.set_workspace(trt, config, options.workspace_mb)
     compat.set_builder_flags(trt, config, features, plan.builder_flags)
+    compat.clear_builder_flags(trt, config, plan.cleared_flags)
     compat.load_timing_cache(config, cache)
     shapes = [{n: (r.min, r.opt, r.max) for n, r in p.inputs.items()} for p in profiles]
     compat.add_profiles(builder, config, compat.network_input_shapes(network), shapes)
@@ -166,7 +167,7 @@ def _recorded_options(info: ModelInfo, options: BuildOptions, plan: PrecisionPla
     recorded = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
     recorded.update(
         model_dir=str(info.root), graph=plan.graph, strongly_typed=plan.strongly_typed,
-        builder_flags=list(plan.builder_flags), dasiamrt_version=__version__,
+        builder_flags=list(plan.builder_flags), cleared_flags=list(plan.cleared_flags), dasiamrt_version=__version__,
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     return recorded

@@ -36,12 +36,15 @@ class PrecisionPlan:
             "qdq" (INT8 Q/DQ graph from ``dasiamrt calibrate``).
         strongly_typed: create the network with ``STRONGLY_TYPED`` (types come from the graph).
         builder_flags: ``trt.BuilderFlag`` member names to set.
+        cleared_flags: ``trt.BuilderFlag`` member names to clear where they exist: fp32 clears TF32
+            (on by default on Ampere/Orin, it rounds convolution inputs to a 10-bit mantissa).
     """
 
     precision: str
     graph: str
     strongly_typed: bool
     builder_flags: Tuple[str, ...]
+    cleared_flags: Tuple[str, ...] = ()
 
     def describe(self) -> str:
         route = "strongly typed" if self.strongly_typed else ("flags " + "+".join(self.builder_flags) or "fp32")
@@ -68,7 +71,7 @@ def plan_precision(precision: str, features: TrtFeatures, strongly_typed: bool =
         )
     typed = features.always_strongly_typed or strongly_typed
     if precision == "fp32":
-        return PrecisionPlan("fp32", "fp32", features.always_strongly_typed, ())
+        return PrecisionPlan("fp32", "fp32", features.always_strongly_typed, (), ("TF32",))
     if precision == "fp16":
         if typed:
             return PrecisionPlan("fp16", "fp16", True, ())

@@ -140,6 +140,14 @@ def set_builder_flags(trt: Any, config: Any, features: TrtFeatures, names: Itera
         config.set_flag(flag)
 
 
+def clear_builder_flags(trt: Any, config: Any, names: Iterable[str]) -> None:
+    """Clear ``BuilderFlag`` members by name, skipping those this TensorRT does not have."""
+    for name in names:
+        flag = getattr(trt.BuilderFlag, name, None)
+        if flag is not None:
+            config.clear_flag(flag)
+
+
 def set_workspace(trt: Any, config: Any, workspace_mb: Optional[int]) -> None:
     """Limit the builder's scratch memory (``MemoryPoolType.WORKSPACE``); None keeps TensorRT's default."""
     if workspace_mb is not None:

@@ -8,7 +8,7 @@ graphs; the dasiamrt runtime loads the engines (and manifests) of ``dasiamrt bui
 
 Flags by version: ``--memPoolSize=workspace:N`` (MiB, 8.4+; ``--workspace`` is gone in 10),
 ``--fp16``/``--int8`` (weak typing, <= 10, removed in 11), ``--stronglyTyped`` (10+, a no-op on
-11 where every network is strongly typed), ``--timingCacheFile``.
+11 where every network is strongly typed), ``--noTF32`` (fp32 means fp32), ``--timingCacheFile``.
 """
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ def trtexec_commands(
     if plan.strongly_typed:
         common.append("--stronglyTyped")
     common += [f"--{flag.lower()}" for flag in plan.builder_flags]
+    if "TF32" in plan.cleared_flags:
+        common.append("--noTF32")
     lines = []
     for name, profs in profiles.items():
         for profile in profs:

@@ -110,6 +110,9 @@ def make_fake_trt(version: str):
         def set_flag(self, flag):
             self.flags.append(flag.name)
 
+        def clear_flag(self, flag):
+            self.flags.append("-" + flag.name)
+
         def add_optimization_profile(self, profile):
             self.profiles.append(profile.shapes)
             return len(self.profiles) - 1

@@ -55,7 +55,9 @@ def fake_env(monkeypatch):
     return install
 
 
-@pytest.mark.parametrize("version, precision, typed", [("8.5.2.2", "fp16", False), ("10.3.0.30", "fp16", True), ("11.0.0.114", "fp16", False)])
+@pytest.mark.parametrize("version, precision, typed", [
+    ("8.5.2.2", "fp16", False), ("10.3.0.30", "fp16", True), ("11.0.0.114", "fp16", False), ("10.3.0.30", "fp32", False),
+])
 def test_build_with_fake_tensorrt(tiny_model, tmp_path, fake_env, version, precision, typed):
     fake_env(version)
     cache = tmp_path / "timing.cache"
@@ -68,8 +70,9 @@ def test_build_with_fake_tensorrt(tiny_model, tmp_path, fake_env, version, preci
     # only the dynamic input (search H) gets profile shapes; the kernels are static in the graph
     assert set(search["profiles"][0]) == {"search"} and search["profiles"][1]["search"][0] == [1, 3, 767, 767]
     assert search["pools"] == {"WORKSPACE": 256 << 20}
-    fp16_graph = version.startswith("11") or typed
-    assert search["builder_flags"] == ([] if fp16_graph else ["FP16"])
+    fp16_graph = precision == "fp16" and (version.startswith("11") or typed)
+    want_flags = ["-TF32"] if precision == "fp32" else ([] if fp16_graph else ["FP16"])
+    assert search["builder_flags"] == want_flags
     assert (out / "search.fp16.onnx").is_file() == fp16_graph
     # the timing cache is threaded through the three builds and written back
     assert cache.read_bytes() == b"old+++"
@@ -77,6 +80,7 @@ def test_build_with_fake_tensorrt(tiny_model, tmp_path, fake_env, version, preci
     assert m.device.gpu_name == "Orin" and m.device.tensorrt_version == version and m.precision == precision
     assert [p.key for p in m.profiles] == [255, 767]
     assert m.build_options["graph"] == ("fp16" if fp16_graph else "fp32")
+    assert m.build_options["cleared_flags"] == (["TF32"] if precision == "fp32" else [])
     assert len(m.onnx_sha256) == 64 and not [f for f in os.listdir(out) if f.startswith(".")]  # no temp files left
 
 
@@ -109,6 +113,11 @@ def test_trtexec_lines(tiny_model, tmp_path, version, want, unwanted):
         assert not any(flag in ln for ln in lines)
     onnx_of = {ln.split("--onnx=")[1].split()[0] for ln in lines}
     assert all(p.endswith(".fp16.onnx") for p in onnx_of) == version.startswith("11")
+
+
+def test_trtexec_fp32_turns_tf32_off(tiny_model, tmp_path):
+    lines = trtexec_lines(tiny_model[0], BuildOptions("fp32", out_dir=tmp_path), trt_version="8.6.2")
+    assert all("--noTF32" in ln and "--fp16" not in ln for ln in lines)
 
 
 def _run_cli(*args, cwd):
