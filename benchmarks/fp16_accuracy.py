@@ -8,6 +8,7 @@ the largest change of a foreground probability, and how often the score-map peak
 Random network weights (no trained model is bundled yet): the numbers describe fp16 arithmetic on
 this architecture, not a trained model's tracking accuracy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ def crops(video: str, frames: int, size: int) -> list:
             break
         h, w = frame.shape[:2]
         side = min(h, w)
-        sq = frame[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2]
+        sq = frame[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2]
         out.append(cv2.resize(sq, (size, size)).transpose(2, 0, 1)[None].astype(np.float32))
     return out
 
@@ -100,8 +101,10 @@ def main() -> None:
         sess = {}
         for name in ("template", "search"):
             m32 = onnx.load(str(model / f"{name}.onnx"))
-            sess[name] = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-                          for m in (m32, convert_to_fp16(m32))]
+            sess[name] = [
+                ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+                for m in (m32, convert_to_fp16(m32))
+            ]
         z = crops(args.video, 0, 127)[0]
         k32 = sess["template"][0].run(None, {"template": z})
         k16 = sess["template"][1].run(None, {"template": z})

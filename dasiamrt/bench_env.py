@@ -4,6 +4,7 @@ Every probe is optional and silent when its tool or library is missing (a CPU-on
 reports ``gpu: None``); nothing here raises. Reports from different machines carry this block so
 ``dasiamrt bench --merge`` can label their columns.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -39,8 +40,17 @@ def _nvidia_smi() -> Optional[Dict[str, str]]:
     if exe is None:
         return None
     try:
-        out = subprocess.run([exe, "--query-gpu=name,driver_version,compute_cap", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip().splitlines()
+        out = (
+            subprocess.run(
+                [exe, "--query-gpu=name,driver_version,compute_cap", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if not out:
@@ -56,8 +66,13 @@ def _cuda_device() -> Optional[Dict[str, Any]]:
         info = query_gpu()
     except Exception:  # noqa: BLE001 - no binding / no GPU: simply absent
         return None
-    return {"name": info.name, "compute_capability": info.compute_capability, "cuda_driver": info.driver_version,
-            "cuda_runtime": info.runtime_version, "memory_mb": info.total_memory_mb}
+    return {
+        "name": info.name,
+        "compute_capability": info.compute_capability,
+        "cuda_driver": info.driver_version,
+        "cuda_runtime": info.runtime_version,
+        "memory_mb": info.total_memory_mb,
+    }
 
 
 def _jetpack() -> Optional[str]:

@@ -15,6 +15,7 @@ Report formats read:
   where a row needs ``ms`` or ``fps`` (one is derived from the other); ``da`` and ``preset`` join
   the row label.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def _load(path: Path) -> Tuple[str, List[Dict[str, Any]]]:
         data = json.loads(Path(path).read_text())
         rows = [_flat(r) for r in data["results"]] if "results" in data else list(data["rows"])
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DatasetError(f"{path} is not a dasiamrt bench report ({err}): write it with `dasiamrt bench --json`") from None
+        raise DatasetError(
+            f"{path} is not a dasiamrt bench report ({err}): write it with `dasiamrt bench --json`"
+        ) from None
     label = machine_label(data.get("machine") or data.get("env") or {})
     for row in rows:
         if "ms" not in row and "fps" not in row:
@@ -47,8 +50,14 @@ def _load(path: Path) -> Tuple[str, List[Dict[str, Any]]]:
 def _flat(result: Dict[str, Any]) -> Dict[str, Any]:
     """A :class:`dasiamrt.bench.BenchResult` dict as a flat row (the loop's median ms per frame)."""
     case = result["case"]
-    return {"backend": case["backend"], "precision": case["precision"], "size": case["search_size"],
-            "da": case.get("da"), "fps": float(result["fps"]), "ms": float(result["loop_ms"]["median"])}
+    return {
+        "backend": case["backend"],
+        "precision": case["precision"],
+        "size": case["search_size"],
+        "da": case.get("da"),
+        "fps": float(result["fps"]),
+        "ms": float(result["loop_ms"]["median"]),
+    }
 
 
 def _row_key(row: Dict[str, Any]) -> str:
@@ -100,15 +109,19 @@ def merge_reports(paths: Sequence[Path], png_path: Optional[Path] = None) -> Tup
     machines, rows, cells = merge_table(paths)
     lines = ["| configuration | " + " | ".join(machines) + " |", "|---|" + "---:|" * len(machines)]
     for row in rows:
-        vals = [f"{cells[(row, m)]['ms']:.1f} ms ({cells[(row, m)]['fps']:.0f} FPS)" if (row, m) in cells else "-"
-                for m in machines]
+        vals = [
+            f"{cells[(row, m)]['ms']:.1f} ms ({cells[(row, m)]['fps']:.0f} FPS)" if (row, m) in cells else "-"
+            for m in machines
+        ]
         lines.append(f"| {row} | " + " | ".join(vals) + " |")
     markdown = "\n".join(lines) + "\n"
     png = Path(png_path) if png_path else Path(paths[0]).with_name("bench_merged.png")
     return markdown, _bar_chart(machines, rows, cells, png)
 
 
-def _bar_chart(machines: List[str], rows: List[str], cells: Dict[Tuple[str, str], Dict[str, float]], png: Path) -> Optional[Path]:
+def _bar_chart(
+    machines: List[str], rows: List[str], cells: Dict[Tuple[str, str], Dict[str, float]], png: Path
+) -> Optional[Path]:
     try:
         import matplotlib
 

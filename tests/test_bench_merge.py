@@ -1,4 +1,5 @@
 """Merging bench reports from several machines, and the environment probe."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,14 @@ def _report(path, gpu, rows):
 
 
 def test_merge_two_machines(tmp_path):
-    a = _report(tmp_path / "a.json", "Orin", [{"backend": "trt", "precision": "fp16", "size": 255, "ms": 4.0},
-                                              {"backend": "trt", "precision": "fp16", "size": 767, "fps": 50.0}])
+    a = _report(
+        tmp_path / "a.json",
+        "Orin",
+        [
+            {"backend": "trt", "precision": "fp16", "size": 255, "ms": 4.0},
+            {"backend": "trt", "precision": "fp16", "size": 767, "fps": 50.0},
+        ],
+    )
     b = _report(tmp_path / "b.json", None, [{"backend": "ort", "precision": "fp32", "size": 255, "ms": 115.0}])
     md, png = merge_reports([a, b], tmp_path / "chart.png")
     lines = md.strip().splitlines()
@@ -30,11 +37,18 @@ def test_merge_two_machines(tmp_path):
 
 
 def test_reads_the_bench_command_report(tmp_path):
-    result = {"case": {"backend": "trt", "precision": "fp16", "search_size": 767, "da": True}, "frames": 30,
-              "fps": 40.0, "loop_ms": {"median": 24.0, "p90": 30.0}, "stage_ms": {}, "template_ms": 1.0}
+    result = {
+        "case": {"backend": "trt", "precision": "fp16", "search_size": 767, "da": True},
+        "frames": 30,
+        "fps": 40.0,
+        "loop_ms": {"median": 24.0, "p90": 30.0},
+        "stage_ms": {},
+        "template_ms": 1.0,
+    }
     path = tmp_path / "r.json"
-    path.write_text(json.dumps({"model": "m", "machine": {"cpu": "Cortex-A78AE", "gpu": {"name": "Orin"}},
-                                "results": [result]}))
+    path.write_text(
+        json.dumps({"model": "m", "machine": {"cpu": "Cortex-A78AE", "gpu": {"name": "Orin"}}, "results": [result]})
+    )
     md, _ = merge_reports([path], tmp_path / "c.png")
     assert "| configuration | Orin |" in md and "| trt fp16 767 DA | 24.0 ms (40 FPS) |" in md
 

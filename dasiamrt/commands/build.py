@@ -1,4 +1,5 @@
 """``dasiamrt build``: TensorRT engines (+ manifests) from an exported model folder."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16")
     p.add_argument("--workspace", type=int, default=None, metavar="MB", help="builder workspace limit in MiB")
     p.add_argument("--timing-cache", type=Path, default=None, metavar="FILE", help="read and update this timing cache")
-    p.add_argument("--strongly-typed", action="store_true",
-                   help="TensorRT 10: build fp16 from the fp16 graph, strongly typed (always so on 11)")
+    p.add_argument(
+        "--strongly-typed",
+        action="store_true",
+        help="TensorRT 10: build fp16 from the fp16 graph, strongly typed (always so on 11)",
+    )
     p.add_argument("--sizes", default="", metavar="H,H", help="extra search sizes to build profiles for (e.g. 287)")
     p.add_argument("--out", type=Path, default=None, help="engine folder (default MODEL/engines/PRECISION)")
     p.add_argument("--print-trtexec", action="store_true", help="print the equivalent trtexec commands, build nothing")
@@ -27,8 +31,12 @@ def run(args: argparse.Namespace) -> int:
 
     sizes = tuple(check_search_size(int(s)) for s in args.sizes.split(",") if s.strip())
     options = BuildOptions(
-        precision=args.precision, workspace_mb=args.workspace, timing_cache=args.timing_cache,
-        strongly_typed=args.strongly_typed, extra_sizes=sizes, out_dir=args.out,
+        precision=args.precision,
+        workspace_mb=args.workspace,
+        timing_cache=args.timing_cache,
+        strongly_typed=args.strongly_typed,
+        extra_sizes=sizes,
+        out_dir=args.out,
     )
     if args.print_trtexec:
         for line in trtexec_lines(args.model, options, args.trt_version):

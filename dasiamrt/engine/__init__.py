@@ -3,6 +3,7 @@
 Every TensorRT version difference lives in :mod:`.trt_compat`. Nothing here imports tensorrt at
 module level: ``import dasiamrt.engine`` works on a machine without TensorRT or a GPU.
 """
+
 from __future__ import annotations
 
 __all__ = ["build_engines", "BuildOptions"]

@@ -5,6 +5,7 @@ Layout: ``<model>/engines/<precision>/{template,search,kernel_update}.plan`` and
 parses an fp16 graph. Every check (model folder, TensorRT, GPU, precision on this TensorRT) runs
 before anything is written, and every file is written atomically.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .. import __version__
 from ..errors import ConfigError, MissingDependencyError
 from ..runtime.backends.trt_manifest import (
-    DeviceInfo, EngineManifest, ProfileInfo, sha256_file, write_atomic, write_manifest,
+    DeviceInfo,
+    EngineManifest,
+    ProfileInfo,
+    sha256_file,
+    write_atomic,
+    write_manifest,
 )
 from . import trt_compat as compat
 from .precision import PrecisionPlan, plan_precision
@@ -73,7 +79,7 @@ def graph_for(info: ModelInfo, name: str, plan: PrecisionPlan, out_dir: Path, wr
             raise ConfigError(f"int8 needs {qdq.name} (Q/DQ graph): run `dasiamrt calibrate --model {info.root}` first")
         return qdq
     if plan.graph in ("fp16", "qdq"):  # the fusion graph stays fp16 under int8 (heads in higher precision)
-        fp16_file = f"{src.name[:-len('.onnx')]}.fp16.onnx"  # dasiamrt.export.fp16.fp16_name, without onnx
+        fp16_file = f"{src.name[: -len('.onnx')]}.fp16.onnx"  # dasiamrt.export.fp16.fp16_name, without onnx
         exported = info.root / fp16_file
         if exported.is_file():  # written by `dasiamrt export --precision fp16`
             return exported
@@ -83,7 +89,8 @@ def graph_for(info: ModelInfo, name: str, plan: PrecisionPlan, out_dir: Path, wr
                 from ..export.fp16 import convert_file
             except ImportError:
                 raise MissingDependencyError(
-                    "onnx", "an fp16 engine from fp32 graphs",
+                    "onnx",
+                    "an fp16 engine from fp32 graphs",
                     "pip install onnx, or export with `dasiamrt export --precision fp16` where onnx is installed",
                 ) from None
             convert_file(str(src), str(dst))
@@ -92,8 +99,15 @@ def graph_for(info: ModelInfo, name: str, plan: PrecisionPlan, out_dir: Path, wr
 
 
 def _build_one(
-    trt: Any, trt_logger: Any, features: compat.TrtFeatures, plan: PrecisionPlan, onnx_path: Path,
-    profiles: Sequence[ProfileInfo], options: BuildOptions, cache: bytes, name: str,
+    trt: Any,
+    trt_logger: Any,
+    features: compat.TrtFeatures,
+    plan: PrecisionPlan,
+    onnx_path: Path,
+    profiles: Sequence[ProfileInfo],
+    options: BuildOptions,
+    cache: bytes,
+    name: str,
 ) -> Tuple[bytes, bytes]:
     """Build one engine; returns (plan bytes, updated timing cache bytes)."""
     builder = trt.Builder(trt_logger)
@@ -114,7 +128,9 @@ def _build_one(
     return data, new_cache
 
 
-def _prepare(model_dir: Path, options: BuildOptions) -> Tuple[ModelInfo, Any, compat.TrtFeatures, DeviceInfo, PrecisionPlan]:
+def _prepare(
+    model_dir: Path, options: BuildOptions
+) -> Tuple[ModelInfo, Any, compat.TrtFeatures, DeviceInfo, PrecisionPlan]:
     """Every check of a build, in order, before anything is written."""
     info = read_model_info(Path(model_dir))
     trt = compat.import_tensorrt("dasiamrt build", "")
@@ -152,11 +168,20 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
         data, cache = _build_one(trt, trt_logger, features, plan, onnx_path, profs, options, cache, name)
         plan_path = out_dir / f"{name}.plan"
         write_atomic(plan_path, data)
-        write_manifest(out_dir, EngineManifest(
-            engine=name, plan_file=plan_path.name, plan_sha256=sha256_file(plan_path), precision=options.precision,
-            device=device, onnx_file=str(onnx_path), onnx_sha256=sha256_file(onnx_path), profiles=list(profs),
-            build_options=_recorded_options(info, options, plan),
-        ))
+        write_manifest(
+            out_dir,
+            EngineManifest(
+                engine=name,
+                plan_file=plan_path.name,
+                plan_sha256=sha256_file(plan_path),
+                precision=options.precision,
+                device=device,
+                onnx_file=str(onnx_path),
+                onnx_sha256=sha256_file(onnx_path),
+                profiles=list(profs),
+                build_options=_recorded_options(info, options, plan),
+            ),
+        )
         written.append(plan_path)
     if cache_path is not None:
         write_atomic(Path(cache_path), cache)
@@ -166,8 +191,12 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
 def _recorded_options(info: ModelInfo, options: BuildOptions, plan: PrecisionPlan) -> Dict[str, Any]:
     recorded = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
     recorded.update(
-        model_dir=str(info.root), graph=plan.graph, strongly_typed=plan.strongly_typed,
-        builder_flags=list(plan.builder_flags), cleared_flags=list(plan.cleared_flags), dasiamrt_version=__version__,
+        model_dir=str(info.root),
+        graph=plan.graph,
+        strongly_typed=plan.strongly_typed,
+        builder_flags=list(plan.builder_flags),
+        cleared_flags=list(plan.cleared_flags),
+        dasiamrt_version=__version__,
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     return recorded
@@ -182,7 +211,9 @@ def trtexec_lines(model_dir: Path, options: BuildOptions, trt_version: Optional[
     from .trtexec import trtexec_commands
 
     info = read_model_info(Path(model_dir))
-    features = compat.features_for_version(trt_version) if trt_version else compat.detect_features(compat.import_tensorrt())
+    features = (
+        compat.features_for_version(trt_version) if trt_version else compat.detect_features(compat.import_tensorrt())
+    )
     plan = plan_precision(options.precision, features, options.strongly_typed)
     out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
     profiles = engine_profiles(info, options.n_max, options.extra_sizes)

@@ -15,6 +15,7 @@ int8       Q/DQ graph + INT8 flag  Q/DQ graph + INT8 flag, or   Q/DQ graph, stro
            (+FP16)                 strongly typed
 =========  ======================  ===========================  =========================
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,9 +67,7 @@ def plan_precision(precision: str, features: TrtFeatures, strongly_typed: bool =
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     if strongly_typed and not (features.strongly_typed_flag or features.always_strongly_typed):
-        raise ConfigError(
-            f"TensorRT {features.version} cannot build strongly typed networks: drop --strongly-typed"
-        )
+        raise ConfigError(f"TensorRT {features.version} cannot build strongly typed networks: drop --strongly-typed")
     typed = features.always_strongly_typed or strongly_typed
     if precision == "fp32":
         return PrecisionPlan("fp32", "fp32", features.always_strongly_typed, (), ("TF32",))

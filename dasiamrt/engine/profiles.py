@@ -12,6 +12,7 @@
 
 Each profile also lists its output shapes, which size the device buffers.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -101,7 +102,7 @@ def kernel_update_profiles(
     (the target and up to ``n_max`` distractors): ``window_index`` (36 N,), ``window_weight`` (N,)."""
     cls_k, _ = kernel_shapes(feature_out)
     n_hi = n_max + 1
-    window = spec.TEMPLATE_FEATURE_SIZE ** 2
+    window = spec.TEMPLATE_FEATURE_SIZE**2
     profiles = []
     for h in sizes:
         fs = spec.search_feature_size(h)

@@ -23,6 +23,7 @@ The runtime side (:mod:`dasiamrt.runtime.backends.trt`) only uses the tensor-nam
 same from 8.5 to 11, so it needs no branch; it calls :func:`require_tensor_api` through
 :func:`dasiamrt.runtime.backends.trt_manifest.import_tensorrt`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,17 @@ from ..runtime.backends.trt_manifest import import_tensorrt, make_logger, parse_
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "TrtFeatures", "detect_features", "import_tensorrt", "make_logger", "network_flags", "set_builder_flags",
-    "set_workspace", "load_timing_cache", "serialize_timing_cache", "add_profiles", "parse_onnx",
+    "TrtFeatures",
+    "detect_features",
+    "import_tensorrt",
+    "make_logger",
+    "network_flags",
+    "set_builder_flags",
+    "set_workspace",
+    "load_timing_cache",
+    "serialize_timing_cache",
+    "add_profiles",
+    "parse_onnx",
     "build_serialized",
 ]
 
@@ -168,7 +178,9 @@ def serialize_timing_cache(config: Any) -> bytes:
 
 
 def add_profiles(
-    builder: Any, config: Any, network_inputs: Dict[str, Sequence[int]],
+    builder: Any,
+    config: Any,
+    network_inputs: Dict[str, Sequence[int]],
     profiles: Sequence[Dict[str, Tuple[Sequence[int], Sequence[int], Sequence[int]]]],
 ) -> None:
     """One optimization profile per entry, shapes set for every input that has a dynamic dimension.
@@ -230,6 +242,12 @@ def features_for_version(version: str) -> TrtFeatures:
     """
     major = parse_version(version).release[0]
     return TrtFeatures(
-        version=version, major=major, tensor_api=True, needs_explicit_batch=major < 10,
-        strongly_typed_flag=major >= 10, precision_flags=major < 11, calibrators=major < 11, memory_pool_limit=True,
+        version=version,
+        major=major,
+        tensor_api=True,
+        needs_explicit_batch=major < 10,
+        strongly_typed_flag=major >= 10,
+        precision_flags=major < 11,
+        calibrators=major < 11,
+        memory_pool_limit=True,
     )

@@ -10,6 +10,7 @@ Flags by version: ``--memPoolSize=workspace:N`` (MiB, 8.4+; ``--workspace`` is g
 ``--fp16``/``--int8`` (weak typing, <= 10, removed in 11), ``--stronglyTyped`` (10+, a no-op on
 11 where every network is strongly typed), ``--noTF32`` (fp32 means fp32), ``--timingCacheFile``.
 """
+
 from __future__ import annotations
 
 import shlex

@@ -8,6 +8,7 @@ after each float input and before each float output does the conversion inside t
 Only the ONNX helper API is used (no onnxconverter-common). Graphs with sub-graphs (If/Loop) are
 not supported; the dasiamrt graphs have none.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,9 @@ def _to_fp16_tensor(tensor: TensorProto) -> TensorProto:
     values = numpy_helper.to_array(tensor)
     clipped = np.clip(values, -FP16_MAX, FP16_MAX)
     if np.any(clipped != values):
-        logger.warning("%s: %d values beyond the fp16 range were saturated", tensor.name, int(np.sum(clipped != values)))
+        logger.warning(
+            "%s: %d values beyond the fp16 range were saturated", tensor.name, int(np.sum(clipped != values))
+        )
     return numpy_helper.from_array(clipped.astype(np.float16), tensor.name)
 
 
@@ -78,8 +81,11 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     for value in graph.input:
         if value.type.tensor_type.elem_type == TensorProto.FLOAT:
             renames[value.name] = value.name + _SUFFIX
-            head.append(helper.make_node("Cast", [value.name], [renames[value.name]], to=TensorProto.FLOAT16,
-                                         name=f"cast_in_{value.name}"))
+            head.append(
+                helper.make_node(
+                    "Cast", [value.name], [renames[value.name]], to=TensorProto.FLOAT16, name=f"cast_in_{value.name}"
+                )
+            )
     _rename_uses(list(graph.node), renames)
     tail: List[onnx.NodeProto] = []
     for value in graph.output:
@@ -91,7 +97,9 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
                 if name == value.name:
                     node.output[j] = inner
         _rename_uses(list(graph.node), {value.name: inner})
-        tail.append(helper.make_node("Cast", [inner], [value.name], to=TensorProto.FLOAT, name=f"cast_out_{value.name}"))
+        tail.append(
+            helper.make_node("Cast", [inner], [value.name], to=TensorProto.FLOAT, name=f"cast_out_{value.name}")
+        )
     nodes = head + list(graph.node) + tail
     del graph.node[:]
     graph.node.extend(nodes)

@@ -7,12 +7,13 @@ take).
 
 * :class:`CudaPythonDevice`: ``cuda.bindings.runtime`` (cuda-python >= 12.6), falling back to
   ``cuda.cudart`` (older cuda-python, e.g. 11.x on JetPack 5). Loads the driver lazily.
-* :class:`PyCudaDevice`: ``pycuda.driver``; creates and owns its context explicitly (never
+* :class:`~.cuda_pycuda.PyCudaDevice`: ``pycuda.driver``; creates and owns its context explicitly (never
   ``pycuda.autoinit``), pops it on :meth:`close`. No CUDA graphs (the backend runs without them).
 
 Lifetimes are owned: a device is a context manager, frees everything it allocated on ``close()``,
 and ``__del__`` only warns about a device that was never closed.
 """
+
 from __future__ import annotations
 
 import abc
@@ -162,7 +163,9 @@ class CudaDevice(abc.ABC):
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
-            warnings.warn(f"{type(self).__name__} was not closed: use it as a context manager", ResourceWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__} was not closed: use it as a context manager", ResourceWarning, stacklevel=2
+            )
 
 
 def _import_cudart() -> Any:
@@ -203,7 +206,8 @@ class CudaPythonDevice(CudaDevice):
         prop = self._call(self.rt.cudaGetDeviceProperties(self.index), "query the GPU")
         name = prop.name.decode() if isinstance(prop.name, bytes) else str(prop.name)
         return GpuInfo(
-            name=name.strip("\x00").strip(), compute_capability=f"{prop.major}.{prop.minor}",
+            name=name.strip("\x00").strip(),
+            compute_capability=f"{prop.major}.{prop.minor}",
             driver_version=_cuda_version(int(self._call(self.rt.cudaDriverGetVersion(), "query the driver"))),
             runtime_version=_cuda_version(int(self._call(self.rt.cudaRuntimeGetVersion(), "query CUDA"))),
             total_memory_mb=int(prop.totalGlobalMem) >> 20,
@@ -268,92 +272,13 @@ class CudaPythonDevice(CudaDevice):
         pass  # the runtime API's primary context lives as long as the process
 
 
-class PyCudaDevice(CudaDevice):
-    """pycuda, with an explicitly created and owned context (no ``pycuda.autoinit``)."""
+def _pycuda_device(index: int = 0) -> CudaDevice:
+    from .cuda_pycuda import PyCudaDevice
 
-    binding = "pycuda"
-
-    def __init__(self, index: int = 0) -> None:
-        try:
-            self.cuda = importlib.import_module("pycuda.driver")
-        except ImportError:
-            raise MissingDependencyError("pycuda", "the TensorRT backend", "pip install pycuda") from None
-        super().__init__()
-        try:
-            self.cuda.init()
-            if self.cuda.Device.count() <= index:
-                raise BackendError(f"no CUDA GPU {index} on this machine: use --backend ort")
-            self.dev = self.cuda.Device(index)
-            self.ctx = self.dev.make_context()  # pushed: current on this thread until close()
-        except self.cuda.Error as err:
-            self._closed = True
-            raise BackendError(f"CUDA is not usable here ({err}): check the NVIDIA driver, or use --backend ort") from None
-        except BackendError:
-            self._closed = True
-            raise
-
-    def info(self) -> GpuInfo:
-        major, minor = self.dev.compute_capability()
-        return GpuInfo(self.dev.name(), f"{major}.{minor}", _cuda_version(self.cuda.get_driver_version()),
-                       ".".join(str(v) for v in self.cuda.get_version()[:2]), self.dev.total_memory() >> 20)
-
-    def _malloc(self, nbytes: int) -> Tuple[int, Any]:
-        alloc = self.cuda.mem_alloc(nbytes)
-        return int(alloc), alloc
-
-    def _free(self, ptr: int, owner: Any) -> None:
-        owner.free()
-
-    def _malloc_host(self, nbytes: int) -> Tuple[np.ndarray, Any]:
-        raw = self.cuda.pagelocked_empty(nbytes, np.uint8)
-        return raw, raw
-
-    def _free_host(self, ptr: int, owner: Any) -> None:
-        if hasattr(owner.base, "free"):
-            owner.base.free()
-
-    def _stream(self) -> Tuple[int, Any]:
-        stream = self.cuda.Stream()
-        return int(stream.handle), stream
-
-    def _destroy_stream(self, owner: Any) -> None:
-        pass  # pycuda streams are released with their Python object
-
-    def _s(self, stream: int) -> Any:
-        return self._streams[stream]
-
-    def memcpy_htod_async(self, dst: int, src: np.ndarray, stream: int) -> None:
-        self.cuda.memcpy_htod_async(dst, src, self._s(stream))
-
-    def memcpy_dtoh_async(self, dst: np.ndarray, src: int, stream: int) -> None:
-        self.cuda.memcpy_dtoh_async(dst, src, self._s(stream))
-
-    def memcpy_dtod_async(self, dst: int, src: int, nbytes: int, stream: int) -> None:
-        self.cuda.memcpy_dtod_async(dst, src, nbytes, self._s(stream))
-
-    def synchronize(self, stream: int) -> None:
-        self._s(stream).synchronize()
-
-    # CUDA graphs are used through cuda-python only: pycuda's graph API differs across releases,
-    # so with pycuda the TensorRT backend falls back to plain enqueues (it catches this error).
-    def begin_capture(self, stream: int) -> None:
-        raise BackendError("CUDA graphs need cuda-python (pip install cuda-python); running without them")
-
-    def _end_capture(self, stream: int) -> Tuple[int, Any]:
-        raise BackendError("CUDA graphs need cuda-python")
-
-    def launch_graph(self, graph: int, stream: int) -> None:
-        raise BackendError("CUDA graphs need cuda-python")
-
-    def _destroy_graph(self, owner: Any) -> None:
-        pass
-
-    def _release(self) -> None:
-        self.ctx.pop()
-        self.ctx.detach()
+    return PyCudaDevice(index)
 
 
-BINDINGS = {"cuda-python": CudaPythonDevice, "pycuda": PyCudaDevice}
+BINDINGS = {"cuda-python": CudaPythonDevice, "pycuda": _pycuda_device}
 
 
 def open_device(binding: Optional[str] = None, index: int = 0) -> CudaDevice:
@@ -371,7 +296,7 @@ def open_device(binding: Optional[str] = None, index: int = 0) -> CudaDevice:
         return CudaPythonDevice(index)
     except MissingDependencyError:
         try:
-            return PyCudaDevice(index)
+            return _pycuda_device(index)
         except MissingDependencyError:
             raise MissingDependencyError(
                 "cuda-python", "the TensorRT backend", "pip install cuda-python (or pycuda)"

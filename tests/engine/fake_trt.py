@@ -3,6 +3,7 @@
 They record what the builder asks for; ``build_serialized_network`` returns a JSON "plan" of it, so
 tests can check flags, profiles and timing caches without libnvinfer.
 """
+
 from __future__ import annotations
 
 import enum
@@ -86,8 +87,12 @@ def make_fake_trt(version: str):
         trt.NetworkDefinitionCreationFlag = _enum("NetworkDefinitionCreationFlag", ["EXPLICIT_BATCH", "STRONGLY_TYPED"])
         trt.BuilderFlag = _enum("BuilderFlag", ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "REFIT", "TF32"])
     else:
-        trt.NetworkDefinitionCreationFlag = _enum("NetworkDefinitionCreationFlag", ["EXPLICIT_BATCH", "EXPLICIT_PRECISION"])
-        trt.BuilderFlag = _enum("BuilderFlag", ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "STRICT_TYPES", "REFIT", "TF32"])
+        trt.NetworkDefinitionCreationFlag = _enum(
+            "NetworkDefinitionCreationFlag", ["EXPLICIT_BATCH", "EXPLICIT_PRECISION"]
+        )
+        trt.BuilderFlag = _enum(
+            "BuilderFlag", ["FP16", "INT8", "DEBUG", "GPU_FALLBACK", "STRICT_TYPES", "REFIT", "TF32"]
+        )
     trt.MemoryPoolType = _enum("MemoryPoolType", ["WORKSPACE", "DLA_MANAGED_SRAM"])
 
     class IExecutionContext:
@@ -144,12 +149,22 @@ def make_fake_trt(version: str):
             return _Profile()
 
         def build_serialized_network(self, network, config):
-            plan = {"flags": network.flags, "builder_flags": config.flags, "pools": config.pools,
-                    "profiles": config.profiles, "inputs": [t.name for t in network.inputs]}
+            plan = {
+                "flags": network.flags,
+                "builder_flags": config.flags,
+                "pools": config.pools,
+                "profiles": config.profiles,
+                "inputs": [t.name for t in network.inputs],
+            }
             trt.calls.append(plan)
             return json.dumps(plan).encode()
 
-    trt.IExecutionContext, trt.ILogger, trt.IBuilderConfig, trt.Builder = IExecutionContext, ILogger, IBuilderConfig, Builder
+    trt.IExecutionContext, trt.ILogger, trt.IBuilderConfig, trt.Builder = (
+        IExecutionContext,
+        ILogger,
+        IBuilderConfig,
+        Builder,
+    )
     trt.OnnxParser = _Parser
     return trt
 

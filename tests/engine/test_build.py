@@ -1,4 +1,5 @@
 """Profiles from the model contract, the build flow on fake TensorRT modules, trtexec lines, no-GPU errors."""
+
 from __future__ import annotations
 
 import json
@@ -50,20 +51,31 @@ def fake_env(monkeypatch):
     def install(version):
         trt = make_fake_trt(version)
         monkeypatch.setattr(compat, "import_tensorrt", lambda *a: trt)
-        monkeypatch.setattr("dasiamrt.runtime.cuda_device.query_gpu", lambda *a, **k: GpuInfo("Orin", "8.7", "12.2", "12.2", 8000))
+        monkeypatch.setattr(
+            "dasiamrt.runtime.cuda_device.query_gpu", lambda *a, **k: GpuInfo("Orin", "8.7", "12.2", "12.2", 8000)
+        )
         return trt
+
     return install
 
 
-@pytest.mark.parametrize("version, precision, typed", [
-    ("8.5.2.2", "fp16", False), ("10.3.0.30", "fp16", True), ("11.0.0.114", "fp16", False), ("10.3.0.30", "fp32", False),
-])
+@pytest.mark.parametrize(
+    "version, precision, typed",
+    [
+        ("8.5.2.2", "fp16", False),
+        ("10.3.0.30", "fp16", True),
+        ("11.0.0.114", "fp16", False),
+        ("10.3.0.30", "fp32", False),
+    ],
+)
 def test_build_with_fake_tensorrt(tiny_model, tmp_path, fake_env, version, precision, typed):
     fake_env(version)
     cache = tmp_path / "timing.cache"
     cache.write_bytes(b"old")
     out = tmp_path / "engines"
-    plans = build_engines(tiny_model[0], BuildOptions(precision, workspace_mb=256, timing_cache=cache, strongly_typed=typed, out_dir=out))
+    plans = build_engines(
+        tiny_model[0], BuildOptions(precision, workspace_mb=256, timing_cache=cache, strongly_typed=typed, out_dir=out)
+    )
     assert [p.name for p in plans] == ["template.plan", "search.plan", "kernel_update.plan"]
     search = json.loads((out / "search.plan").read_bytes())
     assert len(search["profiles"]) == 2
@@ -93,11 +105,14 @@ def test_int8_without_qdq_graph_is_refused_before_writing(tiny_model, tmp_path, 
     assert not (tmp_path / "e").exists()
 
 
-@pytest.mark.parametrize("version, want, unwanted", [
-    ("8.5.2", ["--fp16"], ["--stronglyTyped"]),
-    ("10.3", ["--fp16"], ["--stronglyTyped"]),
-    ("11.0", ["--stronglyTyped"], ["--fp16"]),
-])
+@pytest.mark.parametrize(
+    "version, want, unwanted",
+    [
+        ("8.5.2", ["--fp16"], ["--stronglyTyped"]),
+        ("10.3", ["--fp16"], ["--stronglyTyped"]),
+        ("11.0", ["--stronglyTyped"], ["--fp16"]),
+    ],
+)
 def test_trtexec_lines(tiny_model, tmp_path, version, want, unwanted):
     lines = trtexec_lines(tiny_model[0], BuildOptions("fp16", workspace_mb=512, out_dir=tmp_path), trt_version=version)
     assert len(lines) == 1 + 2 + 2  # template, search x2 sizes, kernel_update x2 sizes (one profile per trtexec engine)
@@ -122,7 +137,9 @@ def test_trtexec_fp32_turns_tf32_off(tiny_model, tmp_path):
 
 def _run_cli(*args, cwd):
     env = dict(os.environ, PYTHONPATH=os.getcwd())
-    return subprocess.run([sys.executable, "-m", "dasiamrt.cli", *args], capture_output=True, text=True, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "dasiamrt.cli", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
 
 
 def _tree(path):
@@ -132,11 +149,21 @@ def _tree(path):
 def test_build_cli_without_tensorrt_or_gpu_fails_cleanly(tiny_model, tmp_path):
     try:
         import tensorrt  # noqa: F401
+
         pytest.skip("TensorRT is installed here")
     except ImportError:
         pass
     before = _tree(tiny_model[0])
-    result = _run_cli("build", "--model", str(tiny_model[0]), "--precision", "fp16", "--timing-cache", str(tmp_path / "c"), cwd=tmp_path)
+    result = _run_cli(
+        "build",
+        "--model",
+        str(tiny_model[0]),
+        "--precision",
+        "fp16",
+        "--timing-cache",
+        str(tmp_path / "c"),
+        cwd=tmp_path,
+    )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "tensorrt" in lines[0].lower() and "Traceback" not in result.stderr
@@ -151,9 +178,16 @@ def test_exported_fp16_graphs_are_listed_and_used(tiny_model, tmp_path, fake_env
     model = tmp_path / "model"
     shutil.copytree(tiny_model[0], model)
     written = write_fp16_variants(model)
-    assert sorted(p.name for p in written.values()) == ["kernel_update.fp16.onnx", "search.fp16.onnx", "template.fp16.onnx"]
+    assert sorted(p.name for p in written.values()) == [
+        "kernel_update.fp16.onnx",
+        "search.fp16.onnx",
+        "template.fp16.onnx",
+    ]
     manifest = json.loads((model / "model.json").read_text())
-    assert manifest["fp16_graphs"]["search"]["file"] == "search.fp16.onnx" and len(manifest["fp16_graphs"]["search"]["sha256"]) == 64
+    assert (
+        manifest["fp16_graphs"]["search"]["file"] == "search.fp16.onnx"
+        and len(manifest["fp16_graphs"]["search"]["sha256"]) == 64
+    )
     read_model_info(model)  # the runtime's reader still accepts the folder
     fake_env("11.0.0.114")
     out = tmp_path / "engines"

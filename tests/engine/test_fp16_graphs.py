@@ -1,4 +1,5 @@
 """The fp16 graphs (fp16 weights/compute, fp32 I/O) in ONNX Runtime against the fp32 graphs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,9 @@ def test_fp16_graph_keeps_interface_and_halves_weights(tiny_model):
     m16 = convert_to_fp16(m32)
     assert [i.name for i in m16.graph.input] == [i.name for i in m32.graph.input]
     assert [o.name for o in m16.graph.output] == [o.name for o in m32.graph.output]
-    assert all(v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for v in list(m16.graph.input) + list(m16.graph.output))
+    assert all(
+        v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for v in list(m16.graph.input) + list(m16.graph.output)
+    )
     floats = [t for t in m16.graph.initializer if t.data_type == onnx.TensorProto.FLOAT]
     halves = [t for t in m16.graph.initializer if t.data_type == onnx.TensorProto.FLOAT16]
     assert not floats and len(halves) == sum(t.data_type == onnx.TensorProto.FLOAT for t in m32.graph.initializer)
@@ -41,7 +44,11 @@ def test_fp16_search_graph_matches_fp32(tiny_model, size):
     tpl32 = _session(onnx.load(str(model_dir / "template.onnx")))
     z = (rng.random((1, 3, 127, 127)) * 255).astype(np.float32)
     ck, rk = tpl32.run(None, {"template": z})
-    feeds = {"search": (rng.random((1, 3, size, size)) * 255).astype(np.float32), "cls_kernel": ck[0], "reg_kernel": rk[0]}
+    feeds = {
+        "search": (rng.random((1, 3, size, size)) * 255).astype(np.float32),
+        "cls_kernel": ck[0],
+        "reg_kernel": rk[0],
+    }
     m32 = onnx.load(str(model_dir / "search.onnx"))
     out32 = _session(m32).run(None, feeds)
     out16 = _session(convert_to_fp16(m32)).run(None, feeds)
@@ -57,7 +64,9 @@ def test_fp16_template_graph_matches_fp32(tiny_model):
     model_dir, _ = tiny_model
     z = (np.random.default_rng(1).random((3, 3, 127, 127)) * 255).astype(np.float32)
     m32 = onnx.load(str(model_dir / "template.onnx"))
-    for a, b in zip(_session(m32).run(None, {"template": z}), _session(convert_to_fp16(m32)).run(None, {"template": z})):
+    for a, b in zip(
+        _session(m32).run(None, {"template": z}), _session(convert_to_fp16(m32)).run(None, {"template": z})
+    ):
         assert a.shape == b.shape == (3,) + a.shape[1:]
         assert _rel(a, b) < 1e-2
 
@@ -71,7 +80,7 @@ def _explicit_kernel_update(net, features, window_index, window_weight, acc, inv
     for n, w in enumerate(window_weight):
         r, c = divmod(int(window_index[36 * n]), side)
         with torch.no_grad():
-            total += float(w) * net.conv_cls1(feats[:, :, r:r + 6, c:c + 6])[0].double()
+            total += float(w) * net.conv_cls1(feats[:, :, r : r + 6, c : c + 6])[0].double()
     k = total.numpy().reshape(acc.shape)
     # difference form (main's contract): background rows 0, foreground rows K_fg - K_bg
     d = np.concatenate([np.zeros_like(k[:5]), k[5:] - k[:5]])
@@ -94,7 +103,13 @@ def test_kernel_update_graph_equals_explicit_window_sum(tiny_model, size):
     index = window_indices(cells, fs)
     acc = rng.standard_normal((10, f, 4, 4)).astype(np.float32)
     inv_total = np.array([1 / 1.0101], np.float32)
-    feeds = {"search_features": features, "window_index": index, "window_weight": weights, "acc": acc, "inv_total": inv_total}
+    feeds = {
+        "search_features": features,
+        "window_index": index,
+        "window_weight": weights,
+        "acc": acc,
+        "inv_total": inv_total,
+    }
     want_acc, want_fused = _explicit_kernel_update(net, features, index, weights, acc, inv_total)
     m32 = onnx.load(str(model_dir / "kernel_update.onnx"))
     acc32, fused32 = _session(m32).run(None, feeds)

@@ -1,4 +1,5 @@
 """Feature detection and the precision plan per TensorRT version, on fake ``tensorrt`` modules."""
+
 from __future__ import annotations
 
 import logging
@@ -75,12 +76,15 @@ def test_fp16_flag_on_11_is_a_clear_error():
         compat.set_builder_flags(trt, trt.Builder(None).create_builder_config(), compat.detect_features(trt), ["FP16"])
 
 
-@pytest.mark.parametrize("version, typed, expected", [
-    ("8.5.2.2", False, {"EXPLICIT_BATCH"}),
-    ("10.3.0.30", False, set()),
-    ("10.3.0.30", True, {"STRONGLY_TYPED"}),
-    ("11.0.0.114", True, {"STRONGLY_TYPED"}),
-])
+@pytest.mark.parametrize(
+    "version, typed, expected",
+    [
+        ("8.5.2.2", False, {"EXPLICIT_BATCH"}),
+        ("10.3.0.30", False, set()),
+        ("10.3.0.30", True, {"STRONGLY_TYPED"}),
+        ("11.0.0.114", True, {"STRONGLY_TYPED"}),
+    ],
+)
 def test_network_flags(version, typed, expected):
     trt = make_fake_trt(version)
     mask = compat.network_flags(trt, compat.detect_features(trt), typed)
@@ -94,4 +98,7 @@ def test_logger_routes_severity_to_python_logging(caplog):
     with caplog.at_level(logging.DEBUG, logger="dasiamrt.tensorrt"):
         trt_logger.log(trt.ILogger.Severity.ERROR, "boom")
         trt_logger.log(trt.ILogger.Severity.VERBOSE, "chatter")
-    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [(logging.ERROR, "boom"), (logging.DEBUG, "chatter")]
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.ERROR, "boom"),
+        (logging.DEBUG, "chatter"),
+    ]

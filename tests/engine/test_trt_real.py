@@ -1,4 +1,5 @@
 """Real TensorRT engines on a real GPU, compared with ONNX Runtime (skipped without GPU/TensorRT)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Test fixture: a random-weight network exported with the lead's exporter to a model folder."""
+
 from __future__ import annotations
 
 from pathlib import Path

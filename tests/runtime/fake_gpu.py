@@ -4,6 +4,7 @@ Together they execute :class:`dasiamrt.runtime.backends.trt.TensorRTBackend` on 
 pointer is a real offset into fake device memory, so wrong bindings, wrong sizes or missing copies
 give wrong numbers. Plans are JSON ``{"onnx": path}`` files.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ class FakeDevice(CudaDevice):
     def view(self, ptr, nbytes):
         for base, buf in self.mem.items():
             if base <= ptr and ptr + nbytes <= base + buf.size:
-                return buf[ptr - base: ptr - base + nbytes]
+                return buf[ptr - base : ptr - base + nbytes]
         raise AssertionError(f"bad device pointer {ptr} (+{nbytes})")
 
     def _free(self, ptr, owner):
@@ -167,5 +168,6 @@ def make_fake_runtime(device, version="10.3.0.30", int32_indices=False):
     class IExecutionContext:
         execute_async_v3 = Context.execute_async_v3
 
-    return types.SimpleNamespace(__version__=version, Runtime=Runtime, ILogger=ILogger,
-                                 IExecutionContext=IExecutionContext, nptype=lambda dt: dt)
+    return types.SimpleNamespace(
+        __version__=version, Runtime=Runtime, ILogger=ILogger, IExecutionContext=IExecutionContext, nptype=lambda dt: dt
+    )

@@ -3,6 +3,7 @@
 Checks the buffer wiring the real GPU run depends on: per-size contexts and CUDA graphs, shared
 kernel buffers, and the device-side fusion writing straight into the search engine's cls_kernel.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,20 @@ def engines(tmp_path_factory):
     for name, profiles in engine_profiles(info).items():
         plan = out / f"{name}.plan"
         plan.write_text(json.dumps({"onnx": str(info.graph(name))}))
-        write_manifest(out, EngineManifest(name, plan.name, sha256_file(plan), "fp32", DeviceInfo("10.3.0.30", "Orin", "8.7"),
-                                           str(info.graph(name)), "", profiles, {"model_dir": str(model_dir)}))
+        write_manifest(
+            out,
+            EngineManifest(
+                name,
+                plan.name,
+                sha256_file(plan),
+                "fp32",
+                DeviceInfo("10.3.0.30", "Orin", "8.7"),
+                str(info.graph(name)),
+                "",
+                profiles,
+                {"model_dir": str(model_dir)},
+            ),
+        )
     return model_dir
 
 
@@ -44,7 +57,9 @@ def _session(model_dir, name):
 
 def _backend(model_dir, device=None, graphs=True):
     device = device or FakeDevice()
-    return TensorRTBackend.from_model(model_dir, precision="fp32", trt=make_fake_runtime(device), device=device, cuda_graphs=graphs)
+    return TensorRTBackend.from_model(
+        model_dir, precision="fp32", trt=make_fake_runtime(device), device=device, cuda_graphs=graphs
+    )
 
 
 def _crop(rng, size):
@@ -99,8 +114,16 @@ def test_device_fusion_writes_the_search_kernel_without_host_round_trip(engines,
             # only indices, weights and inv_total went host -> device, nothing came back
             isize = 4 if int32_indices else 8
             assert be.device.copies[mark:] == [("htod", 36 * n * isize), ("htod", 4 * n), ("htod", 4)]
-            acc, fused = update.run(None, {"search_features": feats, "window_index": index, "window_weight": weights,
-                                           "acc": acc, "inv_total": np.array([inv_total], np.float32)})
+            acc, fused = update.run(
+                None,
+                {
+                    "search_features": feats,
+                    "window_index": index,
+                    "window_weight": weights,
+                    "acc": acc,
+                    "inv_total": np.array([inv_total], np.float32),
+                },
+            )
             np.testing.assert_allclose(be.fused_kernel(), fused, rtol=1e-5, atol=1e-6)
         # the following search correlates with the fused kernel
         x = _crop(rng, 255)
@@ -153,6 +176,7 @@ def test_missing_engines_name_the_build_command(engines, tmp_path):
 def test_without_tensorrt_the_backend_fails_in_one_line(engines):
     try:
         import tensorrt  # noqa: F401
+
         pytest.skip("TensorRT is installed here")
     except ImportError:
         pass
@@ -178,18 +202,39 @@ def test_track_cli_with_trt_backend_and_no_gpu_fails_in_one_line(engines, tmp_pa
 
     try:
         import tensorrt  # noqa: F401
+
         pytest.skip("TensorRT is installed here")
     except ImportError:
         pass
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = tmp_path / "boxes.csv"
     result = subprocess.run(
-        [sys.executable, "-m", "dasiamrt.cli", "track", os.path.join(root, "dasiamrt", "assets", "box.mp4"), "--init", "10,10,50,50",
-         "--model", str(engines), "--backend", "trt", "--out", str(out)],
-        capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=root),
+        [
+            sys.executable,
+            "-m",
+            "dasiamrt.cli",
+            "track",
+            os.path.join(root, "dasiamrt", "assets", "box.mp4"),
+            "--init",
+            "10,10,50,50",
+            "--model",
+            str(engines),
+            "--backend",
+            "trt",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=root),
     )
     assert result.returncode != 0
-    assert len(result.stderr.strip().splitlines()) == 1 and "tensorrt" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        len(result.stderr.strip().splitlines()) == 1
+        and "tensorrt" in result.stderr
+        and "Traceback" not in result.stderr
+    )
     assert not os.listdir(tmp_path)
 
 
@@ -203,7 +248,13 @@ def test_without_graph_capture_the_backend_still_runs(engines):
     with _backend(engines, device=device) as be:
         be.set_kernels(np.ones((10, 64, 4, 4), np.float32) * 0.01, np.ones((20, 64, 4, 4), np.float32) * 0.01)
         x = _crop(rng, 255)
-        want = _session(engines, "search").run(None, {"search": x, "cls_kernel": np.ones((10, 64, 4, 4), np.float32) * 0.01,
-                                                     "reg_kernel": np.ones((20, 64, 4, 4), np.float32) * 0.01})
+        want = _session(engines, "search").run(
+            None,
+            {
+                "search": x,
+                "cls_kernel": np.ones((10, 64, 4, 4), np.float32) * 0.01,
+                "reg_kernel": np.ones((20, 64, 4, 4), np.float32) * 0.01,
+            },
+        )
         np.testing.assert_allclose(be.search(x).cls, want[0], rtol=1e-5, atol=1e-5)
         assert device.launches == 0

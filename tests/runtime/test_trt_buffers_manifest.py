@@ -1,4 +1,5 @@
 """Buffer bookkeeping, manifest round trip and checks, and the device layer's lifetimes (no CUDA needed)."""
+
 from __future__ import annotations
 
 import gc
@@ -10,15 +11,25 @@ from dasiamrt import spec
 from dasiamrt.errors import BackendError, DasiamrtError, ModelError
 from dasiamrt.runtime.backends.trt_buffers import BufferTable, profile_slots, shared_key
 from dasiamrt.runtime.backends.trt_manifest import (
-    DeviceInfo, EngineManifest, ProfileInfo, ShapeRange, check_compatible, parse_version, read_manifest, write_manifest,
+    DeviceInfo,
+    EngineManifest,
+    ProfileInfo,
+    ShapeRange,
+    check_compatible,
+    parse_version,
+    read_manifest,
+    write_manifest,
 )
 from tests.runtime.fake_gpu import FakeDevice
 
 
 def _profile(h=255, f=64, c=64):
     s = spec.score_size(h)
-    return ProfileInfo(h, {"search": ShapeRange.fixed((1, 3, h, h)), "cls_kernel": ShapeRange.fixed((10, f, 4, 4))},
-                       {"cls": (1, 10, s, s), "search_features": (1, c, s + 5, s + 5)})
+    return ProfileInfo(
+        h,
+        {"search": ShapeRange.fixed((1, 3, h, h)), "cls_kernel": ShapeRange.fixed((10, f, 4, 4))},
+        {"cls": (1, 10, s, s), "search_features": (1, c, s + 5, s + 5)},
+    )
 
 
 def test_slot_sizes_from_shapes_and_dtypes():
@@ -50,7 +61,9 @@ def test_buffer_table_reuses_and_refuses_growth():
 def _manifest(**device):
     d = dict(tensorrt_version="8.5.2.2", gpu_name="Orin", compute_capability="8.7")
     d.update(device)
-    return EngineManifest("search", "search.plan", "0" * 64, "fp16", DeviceInfo(**d), "search.onnx", "1" * 64, [_profile()])
+    return EngineManifest(
+        "search", "search.plan", "0" * 64, "fp16", DeviceInfo(**d), "search.onnx", "1" * 64, [_profile()]
+    )
 
 
 def test_manifest_round_trip(tmp_path):
@@ -62,12 +75,15 @@ def test_manifest_round_trip(tmp_path):
         back.profile_for(767)
 
 
-@pytest.mark.parametrize("here, ok", [
-    (DeviceInfo("8.5.2.2", "Orin", "8.7"), True),
-    (DeviceInfo("8.5.2.2", "Orin", "7.2"), False),
-    (DeviceInfo("8.5.2.2", "NVIDIA A100", "8.7"), False),
-    (DeviceInfo("8.5.3.1", "Orin", "8.7"), False),
-])
+@pytest.mark.parametrize(
+    "here, ok",
+    [
+        (DeviceInfo("8.5.2.2", "Orin", "8.7"), True),
+        (DeviceInfo("8.5.2.2", "Orin", "7.2"), False),
+        (DeviceInfo("8.5.2.2", "NVIDIA A100", "8.7"), False),
+        (DeviceInfo("8.5.3.1", "Orin", "8.7"), False),
+    ],
+)
 def test_compatibility_check(here, ok):
     if ok:
         check_compatible(_manifest(), here, "models/vot")

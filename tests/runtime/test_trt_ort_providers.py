@@ -1,4 +1,5 @@
 """Provider selection for ONNX Runtime (CPU / CUDA / TensorRT execution providers)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,13 @@ def test_chains_fall_back_in_order():
 
 def test_tensorrt_options():
     (name, opts), *_ = providers_for("tensorrt", fp16=True, cache_dir="/tmp/c", workspace_mb=64, available=GPU)
-    assert opts == {"device_id": 0, "trt_fp16_enable": True, "trt_engine_cache_enable": True,
-                    "trt_engine_cache_path": "/tmp/c", "trt_max_workspace_size": 64 << 20}
+    assert opts == {
+        "device_id": 0,
+        "trt_fp16_enable": True,
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": "/tmp/c",
+        "trt_max_workspace_size": 64 << 20,
+    }
 
 
 def test_missing_provider_is_one_line_with_the_fix():
@@ -38,9 +44,12 @@ def test_cpu_chain_runs_in_the_installed_onnxruntime(tmp_path):
     pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     names, options = split(providers_for("cpu"))
     sess = ort.InferenceSession(model.SerializeToString(), providers=names, provider_options=options)

@@ -3,6 +3,7 @@
 Same graphs, same float32 arithmetic: any difference comes from the TensorRT backend's buffer
 wiring (per-size contexts, CUDA graphs, shared kernel buffers, the device-side fusion).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,11 +22,14 @@ from tests.runtime.fake_gpu import FakeDevice, make_fake_runtime  # noqa: E402
 from tests.runtime.test_trt_backend import engines  # noqa: E402,F401  (module fixture)
 
 
-@pytest.mark.parametrize("long_term", [
-    {"enabled": False},
-    # random weights score 0.57..0.74: these thresholds drive tracking -> lost (767 searches)
-    {"enabled": True, "enter_threshold": 0.6, "leave_threshold": 0.7},
-])
+@pytest.mark.parametrize(
+    "long_term",
+    [
+        {"enabled": False},
+        # random weights score 0.57..0.74: these thresholds drive tracking -> lost (767 searches)
+        {"enabled": True, "enter_threshold": 0.6, "leave_threshold": 0.7},
+    ],
+)
 def test_tracker_boxes_identical_with_device_fusion(engines, long_term):  # noqa: F811
     cfg = get_preset("tiny").tracker.replace(distractor={"enabled": True, "threshold": 0.2}, long_term=long_term)
     frames = []

@@ -10,6 +10,7 @@ Provider option names are ONNX Runtime's documented ones (``device_id``; TensorR
 ``trt_max_workspace_size``). ``trt_fp16_enable`` is a weak-typing builder flag, which TensorRT 11
 removed: there, run the fp16 graph (``<name>.fp16.onnx``) with fp16 off.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -23,8 +24,12 @@ Provider = Tuple[str, Dict[str, Any]]
 
 
 def providers_for(
-    device: str, device_id: int = 0, fp16: bool = False, cache_dir: Optional[str] = None,
-    workspace_mb: Optional[int] = None, available: Optional[Sequence[str]] = None,
+    device: str,
+    device_id: int = 0,
+    fp16: bool = False,
+    cache_dir: Optional[str] = None,
+    workspace_mb: Optional[int] = None,
+    available: Optional[Sequence[str]] = None,
 ) -> List[Provider]:
     """Providers (with options), best first, for ``device`` "cpu", "cuda" or "tensorrt".
 

@@ -12,6 +12,7 @@
   the very buffer the search contexts read as ``cls_kernel`` (see :mod:`.trt_buffers`). Per fuse
   only the window indices (36 N int), their N weights and ``inv_total`` go host -> device.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,13 @@ from ..cuda_device import CudaDevice, open_device
 from .base import Array, Backend, SearchOutput
 from .trt_buffers import BufferTable, profile_slots, shared_key
 from .trt_manifest import (
-    DeviceInfo, EngineManifest, check_compatible, import_tensorrt, make_logger, read_manifest, sha256_file,
+    DeviceInfo,
+    EngineManifest,
+    check_compatible,
+    import_tensorrt,
+    make_logger,
+    read_manifest,
+    sha256_file,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,8 +68,15 @@ class TensorRTBackend(Backend):
     #: the fusion reads the search features on the device: callers need not ask for them on the host.
     fuses_on_device = True
 
-    def __init__(self, engine_dir: Path, model_dir: Optional[Path] = None, cuda_graphs: bool = True,
-                 binding: Optional[str] = None, trt: Any = None, device: Optional[CudaDevice] = None) -> None:
+    def __init__(
+        self,
+        engine_dir: Path,
+        model_dir: Optional[Path] = None,
+        cuda_graphs: bool = True,
+        binding: Optional[str] = None,
+        trt: Any = None,
+        device: Optional[CudaDevice] = None,
+    ) -> None:
         super().__init__()
         self.trt = trt if trt is not None else import_tensorrt()
         self.device = device if device is not None else open_device(binding)
@@ -111,18 +125,26 @@ class TensorRTBackend(Backend):
         self._search = {p.key: self._context("search", i) for i, p in enumerate(self.manifests["search"].profiles)}
         self._fusion: Dict[int, _Context] = {}
         if self.supports_fusion:
-            self._fusion = {p.key: self._context("kernel_update", i)
-                            for i, p in enumerate(self.manifests["kernel_update"].profiles)}
+            self._fusion = {
+                p.key: self._context("kernel_update", i) for i, p in enumerate(self.manifests["kernel_update"].profiles)
+            }
             self._acc_ptrs = [self.buffers.ptrs["acc/0"], self.buffers.ptrs["acc/1"]]
-        self._kernel_host = {n: self.device.pinned(s, np.float32) for n, s in zip(
-            (spec.CLS_KERNEL, spec.REG_KERNEL), self._search_inputs_shapes())}
+        self._kernel_host = {
+            n: self.device.pinned(s, np.float32)
+            for n, s in zip((spec.CLS_KERNEL, spec.REG_KERNEL), self._search_inputs_shapes())
+        }
         if cuda_graphs:
             for ctx in self._search.values():
                 ctx.graph = self._capture(ctx)
         self._last_key: Optional[int] = None
-        logger.info("TensorRT %s on %s: search contexts %s, %.1f MiB of I/O buffers, CUDA graphs %s",
-                    here.tensorrt_version, gpu.name, sorted(self._search), self.buffers.total_bytes / 2**20,
-                    "on" if cuda_graphs else "off")
+        logger.info(
+            "TensorRT %s on %s: search contexts %s, %.1f MiB of I/O buffers, CUDA graphs %s",
+            here.tensorrt_version,
+            gpu.name,
+            sorted(self._search),
+            self.buffers.total_bytes / 2**20,
+            "on" if cuda_graphs else "off",
+        )
 
     def _deserialize(self, engine_dir: Path, manifest: EngineManifest) -> Any:
         path = engine_dir / manifest.plan_file
@@ -143,7 +165,10 @@ class TensorRTBackend(Backend):
         profile = self.manifests[name].profiles[index]
         context = engine.create_execution_context()
         context.set_optimization_profile_async(index, self.stream)
-        dtypes = {n: np.dtype(self.trt.nptype(engine.get_tensor_dtype(n))) for n in list(profile.inputs) + list(profile.outputs)}
+        dtypes = {
+            n: np.dtype(self.trt.nptype(engine.get_tensor_dtype(n)))
+            for n in list(profile.inputs) + list(profile.outputs)
+        }
         ctx = _Context(profile.key, context, {}, {})
         for slot in profile_slots(profile, dtypes).values():
             key = shared_key(name, profile.key, slot.name, spec.score_size)
@@ -221,8 +246,10 @@ class TensorRTBackend(Backend):
         size = int(crop.shape[-1])
         ctx = self._search.get(size)
         if ctx is None:
-            raise BackendError(f"the search engine has no profile for {size} (it has {sorted(self._search)}): "
-                               "rebuild with `dasiamrt build` for this tracker configuration")
+            raise BackendError(
+                f"the search engine has no profile for {size} (it has {sorted(self._search)}): "
+                "rebuild with `dasiamrt build` for this tracker configuration"
+            )
         np.copyto(ctx.host[spec.SEARCH_INPUT], crop, casting="same_kind")
         self.device.memcpy_htod_async(ctx.ptrs[spec.SEARCH_INPUT], ctx.host[spec.SEARCH_INPUT], self.stream)
         self._run(ctx)
@@ -231,7 +258,9 @@ class TensorRTBackend(Backend):
         for name in names:
             host = ctx.host.get(name)
             if host is None:  # features live in a shared buffer: stage them on demand
-                host = ctx.host[name] = self.device.pinned(self.manifests["search"].profile_for(size)[1].outputs[name], np.float32)
+                host = ctx.host[name] = self.device.pinned(
+                    self.manifests["search"].profile_for(size)[1].outputs[name], np.float32
+                )
             self.device.memcpy_dtoh_async(host, ctx.ptrs[name], self.stream)
             outs[name] = host
         self.device.synchronize(self.stream)
@@ -264,12 +293,17 @@ class TensorRTBackend(Backend):
         s = spec.score_size(self._last_key)
         ctx = self._fusion.get(s)
         if ctx is None:
-            raise BackendError(f"the kernel_update engine has no profile for score size {s}: rebuild with `dasiamrt build`")
+            raise BackendError(
+                f"the kernel_update engine has no profile for score size {s}: rebuild with `dasiamrt build`"
+            )
         n = int(np.shape(window_weight)[0])
         n_hi = ctx.inputs[spec.WINDOW_WEIGHT][0]
         if not 1 <= n <= n_hi or np.shape(window_index) != (36 * n,):
             raise BackendError(f"kernel_update takes 1..{n_hi} windows (36 indices each), not {np.shape(window_index)}")
-        staged: Dict[str, Tuple[Any, int]] = {spec.WINDOW_INDEX: (window_index, 36 * n), spec.WINDOW_WEIGHT: (window_weight, n)}
+        staged: Dict[str, Tuple[Any, int]] = {
+            spec.WINDOW_INDEX: (window_index, 36 * n),
+            spec.WINDOW_WEIGHT: (window_weight, n),
+        }
         for name, (value, length) in staged.items():
             host = ctx.host[name][:length]
             np.copyto(host, value, casting="same_kind")  # int64 -> int32 where TensorRT 8.x made the input int32
@@ -298,7 +332,9 @@ class TensorRTBackend(Backend):
 
     def _require_fusion(self) -> None:
         if not self.supports_fusion:
-            raise BackendError("these engines have no kernel_update engine: export with it and rebuild (`dasiamrt build`)")
+            raise BackendError(
+                "these engines have no kernel_update engine: export with it and rebuild (`dasiamrt build`)"
+            )
 
     def close(self) -> None:
         """Drop contexts and engines, then free every CUDA resource. Idempotent."""

@@ -10,6 +10,7 @@ between engines are what makes the distractor-aware fusion run without a host ro
   kernel_update context with the same score size S.
 * ``acc``: two buffers used in turn (ping-pong) as the fusion's ``acc`` input and ``acc_out`` output.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -8,6 +8,7 @@ rebuilds it, instead of a deserialization error deep inside TensorRT.
 This module is pure Python (json, hashlib): the engine builder writes manifests with it and the
 runtime reads them, and its checks are unit-tested without TensorRT or a GPU.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,7 +71,8 @@ def import_tensorrt(feature: str = "the TensorRT backend", alternative: str = ",
         trt = importlib.import_module("tensorrt")
     except ImportError:
         raise MissingDependencyError(
-            "tensorrt", feature,
+            "tensorrt",
+            feature,
             "on a Jetson it comes with JetPack (apt install python3-libnvinfer); on a desktop "
             f"pip install tensorrt{alternative}",
         ) from None
@@ -146,7 +148,9 @@ class ProfileInfo:
     def from_dict(cls, data: Dict[str, Any]) -> "ProfileInfo":
         return cls(
             key=int(data["key"]),
-            inputs={k: ShapeRange(tuple(v["min"]), tuple(v["opt"]), tuple(v["max"])) for k, v in data["inputs"].items()},
+            inputs={
+                k: ShapeRange(tuple(v["min"]), tuple(v["opt"]), tuple(v["max"])) for k, v in data["inputs"].items()
+            },
             outputs={k: tuple(v) for k, v in data["outputs"].items()},
         )
 
@@ -260,7 +264,9 @@ def write_manifest(engine_dir: Path, manifest: EngineManifest) -> Path:
     return path
 
 
-def read_manifest(engine_dir: Path, name: str, model_dir: Optional[str] = None, precision: str = "fp16") -> EngineManifest:
+def read_manifest(
+    engine_dir: Path, name: str, model_dir: Optional[str] = None, precision: str = "fp16"
+) -> EngineManifest:
     """Read ``<engine_dir>/<name>.json``.
 
     Raises:
