@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, IO, List, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence
 
 import numpy as np
 

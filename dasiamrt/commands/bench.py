@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
     p.add_argument("--sizes", default="255,767", help="comma-separated search sizes (default: 255,767)")
     p.add_argument("--da", choices=("off", "on", "both"), default="both", help="distractor-aware rows")
-    p.add_argument("--frames", type=int, default=30, help="measured frames per case (default: 30)")
+    p.add_argument("--frames", type=int, default=20, help="measured frames per case (default: 20)")
     p.add_argument("--warmup", type=int, default=3, help="tracked frames discarded per case")
     p.add_argument("--source", help="video to use instead of the bundled clip (needs --init)")
     p.add_argument("--init", metavar="X,Y,W,H", help="initial box on --source's first frame")

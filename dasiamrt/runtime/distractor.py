@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config import DistractorConfig
-from .geometry import iou_xywh
+from .geometry import Coords, iou_xywh
 
 
 def beta(t: int, eta: float) -> float:
@@ -54,7 +54,7 @@ def nms(boxes: NDArray[np.float32], order: NDArray[np.int64], iou: float, limit:
     return keep
 
 
-def box_cell(box_crop: Sequence[float], score_size: int, stride: int) -> Tuple[int, int]:
+def box_cell(box_crop: Coords, score_size: int, stride: int) -> Tuple[int, int]:
     """Score cell (row, col) whose 127-px window is centred nearest to a crop-pixel box centre."""
     ori = -(score_size // 2) * stride
     col = int(np.clip(np.rint((float(box_crop[0]) - ori) / stride), 0, score_size - 1))

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dasiamrt.config import DistractorConfig, PRESETS
+from dasiamrt.config import PRESETS, DistractorConfig
 from dasiamrt.runtime import distractor as da
 from dasiamrt.runtime.backends.ort import OrtBackend
 from dasiamrt.runtime.model_dir import read_model_dir
