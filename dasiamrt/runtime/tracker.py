@@ -143,7 +143,7 @@ class Tracker:
         self.fusion = da.FusionState()
         if cfg.distractor.enabled:
             b1 = da.beta(1, cfg.distractor.eta)
-            self.backend.reset_fusion(cls_kernels[0], b1)
+            self.backend.reset_fusion(da.difference_form(cls_kernels[0]), b1)
             self.fusion = da.FusionState(t=1, total=b1)
 
     def track(self, frame: NDArray[np.uint8]) -> TrackResult:
