@@ -164,6 +164,17 @@ def vot_overlaps(trajectory: Sequence[np.ndarray], polygons: np.ndarray,
     return out
 
 
+def vot_burnin_overlaps(trajectory: Sequence[np.ndarray], polygons: np.ndarray,
+                        bound_wh: Optional[Tuple[float, float]] = None, burnin: int = VOT_BURNIN) -> np.ndarray:
+    """(T,) overlaps that count for accuracy: NaN on code frames and on the ``burnin`` frames from each init."""
+    masked = list(trajectory)
+    for t, region in enumerate(trajectory):
+        if is_code(region, VOT_INIT):
+            for k in range(t, min(t + burnin, len(masked))):
+                masked[k] = np.array([VOT_SKIP], dtype=np.float64)
+    return vot_overlaps(masked, polygons, bound_wh)
+
+
 def vot_accuracy_robustness(trajectories: Sequence[Sequence[np.ndarray]], polygons: Sequence[np.ndarray],
                             bounds: Sequence[Optional[Tuple[float, float]]], burnin: int = VOT_BURNIN
                             ) -> Dict[str, object]:
@@ -182,12 +193,7 @@ def vot_accuracy_robustness(trajectories: Sequence[Sequence[np.ndarray]], polygo
     pooled: List[np.ndarray] = []
     failures, frames, per_seq = 0, 0, {}
     for i, (traj, poly, bound) in enumerate(zip(trajectories, polygons, bounds)):
-        masked = list(traj)
-        for t, region in enumerate(traj):
-            if is_code(region, VOT_INIT):
-                for k in range(t, min(t + burnin, len(masked))):
-                    masked[k] = np.array([VOT_SKIP], dtype=np.float64)
-        overlaps = vot_overlaps(masked, poly, bound)
+        overlaps = vot_burnin_overlaps(traj, poly, bound, burnin)
         n_fail = sum(1 for region in traj if is_code(region, VOT_FAILURE))
         pooled.append(overlaps)
         failures += n_fail

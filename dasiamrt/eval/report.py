@@ -34,6 +34,10 @@ def _cell(value: Any, digits: int = 4) -> str:
     return "-" if not np.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _score(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def markdown(report: Dict[str, Any]) -> str:
     """The report as markdown: a summary table, then per-attribute scores when there are any."""
     kind = report["protocol"]
@@ -86,8 +90,8 @@ def _curves(plt: Any, report: Dict[str, Any], out: Path) -> List[Path]:
                            "Success rate", "AO")]}.get(kind, [])
     for name, xs, curve_key, score_key, xlabel, ylabel, tag in figures:
         fig, ax = plt.subplots(figsize=(5.5, 4))
-        for label, r in sorted(trackers.items(), key=lambda kv: -kv[1]["summary"][score_key]):
-            ax.plot(xs, r["summary"][curve_key], label=f"{label} [{tag} {r['summary'][score_key]:.3f}]")
+        for label, r in sorted(trackers.items(), key=lambda kv: -(kv[1]["summary"][score_key] or 0.0)):
+            ax.plot(xs, r["summary"][curve_key], label=f"{label} [{tag} {_score(r['summary'][score_key])}]")
         ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02), xlim=(xs[0], xs[-1]), title=report["dataset"])
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left" if curve_key == "success_curve" else "lower right", fontsize=8)
@@ -97,7 +101,7 @@ def _curves(plt: Any, report: Dict[str, Any], out: Path) -> List[Path]:
         fig, ax = plt.subplots(figsize=(5.5, 4))
         for label, r in trackers.items():
             curve = r["summary"]["eao_curve"]
-            ax.plot(np.arange(1, len(curve) + 1), curve, label=f"{label} [EAO {r['summary']['eao']:.3f}]")
+            ax.plot(np.arange(1, len(curve) + 1), curve, label=f"{label} [EAO {_score(r['summary']['eao'])}]")
         low, high = next(iter(trackers.values()))["summary"]["eao_interval"]
         ax.axvspan(low, high, color="grey", alpha=0.15, label=f"interval [{low}, {high}]")
         ax.set(xlabel="Sequence length (frames)", ylabel="Expected average overlap", ylim=(0, 1.02),
@@ -117,7 +121,8 @@ def _attribute_bars(plt: Any, report: Dict[str, Any], out: Path) -> List[Path]:
     fig, ax = plt.subplots(figsize=(max(5.5, 0.9 * len(attrs) * max(1, len(trackers)) / 2 + 3), 4))
     width = 0.8 / len(trackers)
     for i, (label, r) in enumerate(trackers.items()):
-        values = [r["attributes"].get(a, {}).get(key, np.nan) for a in attrs]
+        values = [r["attributes"].get(a, {}).get(key) for a in attrs]
+        values = [np.nan if v is None else v for v in values]
         ax.bar(np.arange(len(attrs)) + (i - (len(trackers) - 1) / 2) * width, values, width, label=label)
     ax.set_xticks(np.arange(len(attrs)))
     ax.set_xticklabels(attrs, rotation=30, ha="right")

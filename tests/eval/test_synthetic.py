@@ -186,3 +186,15 @@ def test_object_boxes_match_their_pixels():
                                    [box[0], box[1], box[0] + box[2], box[1] + box[3]], atol=1.0)
         checked += 1
     assert checked >= 2
+
+
+def test_frames_after_and_reappeared():
+    from dasiamrt.eval.synthetic import frames_after
+
+    mask = np.array([0, 1, 1, 0, 0, 0, 1, 0, 0], bool)
+    np.testing.assert_array_equal(frames_after(mask, 2), [0, 0, 0, 1, 1, 0, 0, 1, 1])
+    np.testing.assert_array_equal(frames_after(np.ones(4, bool), 2), np.zeros(4, bool))  # never ends
+    seq = make_sequence("out-of-view", 5, num_frames=150)
+    back = np.nonzero(seq.attributes["reappeared"])[0]
+    last_out = np.nonzero(seq.attributes["out_of_view"])[0].max()
+    assert back[0] == last_out + 1 and len(back) == 30 and np.isfinite(seq.boxes_xywh[back]).all()
