@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from ..config import TrackerConfig, get_preset
 from ..errors import ConfigError, ModelError
@@ -33,7 +33,7 @@ def add_tracker_switches(parser: argparse.ArgumentParser) -> None:
 
 def tracker_overrides(base: TrackerConfig, args: argparse.Namespace) -> TrackerConfig:
     """Apply the tracker switches of ``args`` to ``base``."""
-    changes: dict[str, Any] = {}
+    changes: Dict[str, Any] = {}
     if getattr(args, "da", None) is not None:
         changes["distractor"] = {"enabled": args.da}
     if getattr(args, "long_term", None) is not None:
@@ -62,7 +62,7 @@ def make_tracker(args: argparse.Namespace, config: Optional[TrackerConfig] = Non
     info = read_model_dir(model)
     cfg = tracker_overrides(config or (get_preset(args.preset).tracker if args.preset else info.tracker), args)
     backend = args.backend or "ort"
-    options: dict[str, Any] = {"threads": args.threads} if backend == "ort" else {}
+    options: Dict[str, Any] = {"threads": args.threads} if backend == "ort" else {}
     return Tracker.from_model(model, backend=backend, config=cfg, **options)
 
 
