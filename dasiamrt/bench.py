@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, IO, List, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -84,35 +84,15 @@ def _stats(values: Sequence[float]) -> Dict[str, float]:
 
 
 def machine_info() -> Dict[str, Any]:
-    """CPU, cores, OS, library versions, and the GPU when one is visible."""
-    info: Dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
-                            "cores": os.cpu_count(), "cpu": _cpu_name()}
-    for name in ("numpy", "cv2", "onnxruntime", "torch", "tensorrt"):
+    """CPU, cores, OS, library versions, and the GPU/driver/CUDA/TensorRT when present."""
+    from .bench_env import system_info
+
+    info: Dict[str, Any] = dict(system_info(), platform=platform.platform(), cores=os.cpu_count())
+    for name in ("numpy", "cv2", "torch"):
         module = sys.modules.get(name)
-        if module is None and name in ("numpy", "cv2", "onnxruntime"):
-            try:
-                module = __import__(name)
-            except ImportError:
-                module = None
         if module is not None:
             info[name] = getattr(module, "__version__", "?")
-    try:
-        from .gpu_info import gpu_info  # provided with the TensorRT backend
-
-        info["gpu"] = gpu_info()
-    except ImportError:
-        info["gpu"] = None
     return info
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_frames(source: Optional[str], count: int) -> List[np.ndarray]:

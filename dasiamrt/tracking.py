@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import IO, List, Optional, Sequence, Tuple, Union
 
 from .runtime.geometry import check_init_box
-from .runtime.tracker import TrackResult, Tracker
+from .runtime.tracker import Tracker, TrackResult
 from .sources import BoxWriter, VideoWriter, draw_result, open_source
 from .sources.frames import FrameSource
 

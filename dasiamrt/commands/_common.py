@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from ..config import TrackerConfig, get_preset
 from ..errors import ConfigError, ModelError
@@ -49,7 +49,7 @@ def add_tracker_switches(parser: argparse.ArgumentParser) -> None:
 
 def tracker_overrides(base: TrackerConfig, args: argparse.Namespace) -> TrackerConfig:
     """Apply the tracker switches of ``args`` to ``base``."""
-    changes: dict[str, Any] = {}
+    changes: Dict[str, Any] = {}
     if getattr(args, "da", None) is not None:
         changes["distractor"] = {"enabled": args.da}
     if getattr(args, "long_term", None) is not None:

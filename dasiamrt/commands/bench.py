@@ -19,15 +19,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_precision_arg(p)
     p.add_argument("--sizes", default="255,767", help="comma-separated search sizes (default: 255,767)")
     p.add_argument("--da", choices=("off", "on", "both"), default="both", help="distractor-aware rows")
-    p.add_argument("--frames", type=int, default=30, help="measured frames per case (default: 30)")
+    p.add_argument("--frames", type=int, default=20, help="measured frames per case (default: 20)")
     p.add_argument("--warmup", type=int, default=3, help="tracked frames discarded per case")
     p.add_argument("--source", help="video to use instead of the bundled clip (needs --init)")
     p.add_argument("--init", metavar="X,Y,W,H", help="initial box on --source's first frame")
+    p.add_argument("--ort-device", choices=("cpu", "cuda", "tensorrt"), default=None,
+                   help="ONNX Runtime execution provider (onnxruntime-gpu for cuda/tensorrt; default: best available)")
     p.add_argument("--json", metavar="FILE", help="also write the results and machine description here")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="instead of measuring: merge bench reports (e.g. from several GPUs) into one markdown "
+                        "table and a PNG bar chart (--png)")
+    p.add_argument("--png", metavar="FILE", help="chart path for --merge (default: bench_merged.png beside the first)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.merge:
+        return _merge(args)
     from ..bench import random_model_dir, run_bench, write_json_atomic
     from ..runtime.model_dir import read_model_dir
     from ..runtime.tracker import Tracker
@@ -38,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
     model = args.model or str(random_model_dir(args.preset))
     info = read_model_dir(model)
     options: Dict[str, Any] = backend_options(args, args.backend)
+    if args.backend == "ort" and args.ort_device:
+        from ..runtime.backends.ort_providers import providers_for
+
+        options["providers"] = providers_for(args.ort_device)
     da_modes = {"off": [False], "on": [True], "both": [False, True]}[args.da]
 
     def make_tracker(changes: Dict[str, Any]) -> Tracker:
@@ -53,4 +65,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{machine['cpu']}, {machine['cores']} cores; onnxruntime {machine.get('onnxruntime', '-')}")
     if args.json:
         write_json_atomic(args.json, report.to_json())
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..bench_merge import merge_reports
+
+    markdown, png = merge_reports([Path(p) for p in args.merge], Path(args.png) if args.png else None)
+    print(markdown)
+    if png is not None:
+        print(f"dasiamrt bench: chart written to {png}", file=sys.stderr)
     return 0

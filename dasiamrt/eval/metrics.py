@@ -3,7 +3,8 @@
 One-pass evaluation (OTB, UAV123/UAV20L, LaSOT, synthetic), :func:`ope_sequence`:
     The OTB/UAV MATLAB toolkits' ``calcSeqErrRobust`` (also pysot's ``success_overlap``):
     * frame 0 is the initialisation: its prediction is replaced by the ground truth;
-    * a prediction with a NaN, or a width or height <= 0, repeats the previous frame's box;
+    * a prediction with a NaN, or a width or height <= 0, repeats the previous frame's box (where the
+      ground truth is not NaN);
     * success: share of frames with IoU strictly above each of 21 thresholds 0, 0.05, .., 1;
       the score (AUC) is the mean of the 21 values; per sequence, then averaged over sequences;
     * precision: share of frames whose centre error is <= each of 0..50 px; the score is at 20 px;
@@ -51,10 +52,12 @@ VOT_INIT, VOT_FAILURE, VOT_SKIP = 1, 2, 0
 VOT_BURNIN, VOT_SKIPPING = 10, 5
 
 
-def _carry_forward(pred: np.ndarray) -> np.ndarray:
+def _carry_forward(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """The toolkits' repair: an invalid prediction repeats the previous one where the ground truth is valid."""
     out = np.array(pred, dtype=np.float64, copy=True)
     for t in range(1, len(out)):
-        if np.isnan(out[t]).any() or out[t, 2] <= 0 or out[t, 3] <= 0:
+        invalid = np.isnan(out[t]).any() or out[t, 2] <= 0 or out[t, 3] <= 0
+        if invalid and not np.isnan(gt[t]).any():
             out[t] = out[t - 1]
     return out
 
@@ -76,7 +79,7 @@ def ope_sequence(pred_xywh: np.ndarray, gt_xywh: np.ndarray, absent: Optional[np
     pred = np.asarray(pred_xywh, dtype=np.float64)
     if pred.shape != gt.shape:
         raise ValueError(f"prediction shape {pred.shape} != ground truth shape {gt.shape}")
-    pred = _carry_forward(pred)
+    pred = _carry_forward(pred, gt)
     pred[0] = gt[0]
     valid = np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
     iou = np.full(len(gt), -1.0)
@@ -161,6 +164,17 @@ def vot_overlaps(trajectory: Sequence[np.ndarray], polygons: np.ndarray,
     return out
 
 
+def vot_burnin_overlaps(trajectory: Sequence[np.ndarray], polygons: np.ndarray,
+                        bound_wh: Optional[Tuple[float, float]] = None, burnin: int = VOT_BURNIN) -> np.ndarray:
+    """(T,) overlaps that count for accuracy: NaN on code frames and on the ``burnin`` frames from each init."""
+    masked = list(trajectory)
+    for t, region in enumerate(trajectory):
+        if is_code(region, VOT_INIT):
+            for k in range(t, min(t + burnin, len(masked))):
+                masked[k] = np.array([VOT_SKIP], dtype=np.float64)
+    return vot_overlaps(masked, polygons, bound_wh)
+
+
 def vot_accuracy_robustness(trajectories: Sequence[Sequence[np.ndarray]], polygons: Sequence[np.ndarray],
                             bounds: Sequence[Optional[Tuple[float, float]]], burnin: int = VOT_BURNIN
                             ) -> Dict[str, object]:
@@ -179,12 +193,7 @@ def vot_accuracy_robustness(trajectories: Sequence[Sequence[np.ndarray]], polygo
     pooled: List[np.ndarray] = []
     failures, frames, per_seq = 0, 0, {}
     for i, (traj, poly, bound) in enumerate(zip(trajectories, polygons, bounds)):
-        masked = list(traj)
-        for t, region in enumerate(traj):
-            if is_code(region, VOT_INIT):
-                for k in range(t, min(t + burnin, len(masked))):
-                    masked[k] = np.array([VOT_SKIP], dtype=np.float64)
-        overlaps = vot_overlaps(masked, poly, bound)
+        overlaps = vot_burnin_overlaps(traj, poly, bound, burnin)
         n_fail = sum(1 for region in traj if is_code(region, VOT_FAILURE))
         pooled.append(overlaps)
         failures += n_fail

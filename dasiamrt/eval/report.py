@@ -26,12 +26,16 @@ _COLUMNS = {
 }
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, (int, np.integer)):
         return str(int(value))
-    return "-" if not np.isfinite(value) else f"{value:.3f}"
+    return "-" if not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _score(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def markdown(report: Dict[str, Any]) -> str:
@@ -43,7 +47,8 @@ def markdown(report: Dict[str, Any]) -> str:
              f"Protocol: {report['convention']}.", "",
              "| Tracker | " + " | ".join(c for c, _ in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for label, result in trackers.items():
-        lines.append(f"| {label} | " + " | ".join(_cell(result["summary"].get(k)) for _, k in cols) + " |")
+        cells = [_cell(result["summary"].get(k), 1 if k in ("fps", "robustness") else 4) for _, k in cols]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     attrs = sorted({a for r in trackers.values() for a in r["attributes"]})
     if attrs:
         key = "accuracy" if kind == "vot" else "auc"
@@ -51,7 +56,7 @@ def markdown(report: Dict[str, Any]) -> str:
                       f"sequences, per-frame attributes over their frames):", "",
                   "| Attribute | " + " | ".join(trackers) + " |", "|---" * (len(trackers) + 1) + "|"]
         for attr in attrs:
-            cells = [_cell(r["attributes"].get(attr, {}).get(key)) for r in trackers.values()]
+            cells = [_cell(r["attributes"].get(attr, {}).get(key), 3) for r in trackers.values()]
             lines.append(f"| {attr} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -85,8 +90,8 @@ def _curves(plt: Any, report: Dict[str, Any], out: Path) -> List[Path]:
                            "Success rate", "AO")]}.get(kind, [])
     for name, xs, curve_key, score_key, xlabel, ylabel, tag in figures:
         fig, ax = plt.subplots(figsize=(5.5, 4))
-        for label, r in sorted(trackers.items(), key=lambda kv: -kv[1]["summary"][score_key]):
-            ax.plot(xs, r["summary"][curve_key], label=f"{label} [{tag} {r['summary'][score_key]:.3f}]")
+        for label, r in sorted(trackers.items(), key=lambda kv: -(kv[1]["summary"][score_key] or 0.0)):
+            ax.plot(xs, r["summary"][curve_key], label=f"{label} [{tag} {_score(r['summary'][score_key])}]")
         ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02), xlim=(xs[0], xs[-1]), title=report["dataset"])
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left" if curve_key == "success_curve" else "lower right", fontsize=8)
@@ -96,7 +101,7 @@ def _curves(plt: Any, report: Dict[str, Any], out: Path) -> List[Path]:
         fig, ax = plt.subplots(figsize=(5.5, 4))
         for label, r in trackers.items():
             curve = r["summary"]["eao_curve"]
-            ax.plot(np.arange(1, len(curve) + 1), curve, label=f"{label} [EAO {r['summary']['eao']:.3f}]")
+            ax.plot(np.arange(1, len(curve) + 1), curve, label=f"{label} [EAO {_score(r['summary']['eao'])}]")
         low, high = next(iter(trackers.values()))["summary"]["eao_interval"]
         ax.axvspan(low, high, color="grey", alpha=0.15, label=f"interval [{low}, {high}]")
         ax.set(xlabel="Sequence length (frames)", ylabel="Expected average overlap", ylim=(0, 1.02),
@@ -116,7 +121,8 @@ def _attribute_bars(plt: Any, report: Dict[str, Any], out: Path) -> List[Path]:
     fig, ax = plt.subplots(figsize=(max(5.5, 0.9 * len(attrs) * max(1, len(trackers)) / 2 + 3), 4))
     width = 0.8 / len(trackers)
     for i, (label, r) in enumerate(trackers.items()):
-        values = [r["attributes"].get(a, {}).get(key, np.nan) for a in attrs]
+        values = [r["attributes"].get(a, {}).get(key) for a in attrs]
+        values = [np.nan if v is None else v for v in values]
         ax.bar(np.arange(len(attrs)) + (i - (len(trackers) - 1) / 2) * width, values, width, label=label)
     ax.set_xticks(np.arange(len(attrs)))
     ax.set_xticklabels(attrs, rotation=30, ha="right")

@@ -120,12 +120,14 @@ def score_vot(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:
         over, fails = [], 0
         for seq, traj, poly, bound in zip(dataset, trajs, polys, bounds):
             mask = seq.attributes.get(key, np.zeros(len(seq), bool))
-            o = metrics.vot_overlaps(traj, poly, bound)
+            o = metrics.vot_burnin_overlaps(traj, poly, bound)
             over.append(o[mask])
             fails += sum(1 for t, r in enumerate(traj) if mask[t] and metrics.is_code(r, metrics.VOT_FAILURE))
         allo = np.concatenate(over)
-        if np.isfinite(allo).any():
-            attributes[key] = {"accuracy": float(np.nanmean(allo)), "failures": int(fails)}
+        accuracy = float(np.nanmean(allo)) if np.isfinite(allo).any() else float("nan")
+        frames = sum(int(seq.attributes.get(key, np.zeros(0, bool)).sum()) for seq in dataset)
+        if frames:
+            attributes[key] = {"accuracy": accuracy, "failures": int(fails), "frames": frames}
     return {"summary": summary, "per_sequence": per_sequence, "attributes": attributes}
 
 

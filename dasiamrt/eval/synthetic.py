@@ -41,6 +41,10 @@ PRESETS: Dict[str, SceneSpec] = {
     "mixed": SceneSpec(n_lookalikes=2, n_others=1, n_occlusions=1, n_out_of_view=1),
 }
 
+#: Frames after the target comes back (from out of view or full occlusion) flagged ``reappeared``.
+REAPPEARED_SPAN = 30
+#: Per-frame attributes written by :func:`write_otb_layout` (and read back by the OTB reader).
+ATTRIBUTES = ("full_occlusion", "out_of_view", "occluded", "distractor_near", "reappeared")
 #: Layer kinds, in the vocabulary of :class:`~dasiamrt.eval.render.Layer`.
 KINDS = ("target", "lookalike", "other", "occluder")
 
@@ -76,7 +80,8 @@ class SyntheticSequence:
         boxes_xywh: (T, 4) float64 target boxes, 0-based (x, y, w, h); NaN rows when out of view.
         attributes: per-frame (T,) bool arrays: ``occluded`` (>= 50% hidden by objects in front),
             ``full_occlusion`` (>= 99% hidden), ``out_of_view`` (no part in the frame),
-            ``distractor_near`` (a look-alike in view, centre within 2 target sides).
+            ``distractor_near`` (a look-alike in view, centre within 2 target sides), ``reappeared``
+            (the :data:`REAPPEARED_SPAN` frames after an out-of-view or full-occlusion span: re-detection).
         visible_fraction: (T,) float64, share of the target neither hidden nor outside the frame
             (coarse: 8x8 samples).
         size_wh: (W, H) of the frames.
@@ -113,8 +118,9 @@ class SyntheticSequence:
             in_view = render.in_view(layer, self.cam_xy, self.size_wh)
             dist = np.hypot(*(layer.center_xy - self.target.center_xy).T)
             near |= in_view & ~out & (dist < 2.0 * side)
-        attrs = {"occluded": (hidden >= 0.5) & ~out, "full_occlusion": (hidden >= 0.99) & ~out,
-                 "out_of_view": out, "distractor_near": near}
+        full = (hidden >= 0.99) & ~out
+        attrs = {"occluded": (hidden >= 0.5) & ~out, "full_occlusion": full, "out_of_view": out,
+                 "distractor_near": near, "reappeared": frames_after(out | full, REAPPEARED_SPAN) & ~out & ~full}
         return attrs, visible
 
     def object_boxes(self, kinds: Iterable[str] = KINDS) -> List[Tuple[str, np.ndarray]]:
@@ -153,6 +159,16 @@ class SyntheticSequence:
             render.draw(frame, layer.sprite, layer.center_xy[t] - self.cam_xy[t], layer.size_wh[t],
                         float(layer.angle_deg[t]), velocity, self.spec.blur)
         return frame
+
+
+def frames_after(mask: np.ndarray, span: int) -> np.ndarray:
+    """(T,) bool: the ``span`` frames that follow the end of each run of True in ``mask`` (T,)."""
+    mask = np.asarray(mask, dtype=bool)
+    out = np.zeros_like(mask)
+    ends = np.nonzero(mask[:-1] & ~mask[1:])[0] + 1  # first frame after each run
+    for end in ends:
+        out[end:end + span] = True
+    return out
 
 
 def _spec(preset: str, overrides: Dict[str, object]) -> SceneSpec:
@@ -211,8 +227,8 @@ def write_otb_layout(sequences: Iterable[SyntheticSequence], root: Union[str, Pa
 
     Per sequence: ``root/<name>/img/0001.jpg ...`` and ``groundtruth_rect.txt`` (one ``x,y,w,h`` line
     per frame, 1-based as OTB's MATLAB-era files; ``NaN,NaN,NaN,NaN`` out of view, as UAV123), plus
-    LaSOT-style attribute files ``full_occlusion.txt``, ``out_of_view.txt``, ``occluded.txt`` and
-    ``distractor_near.txt`` (one comma-separated line of 0/1 per file). Each file is written atomically.
+    LaSOT-style attribute files ``<attribute>.txt`` for each of :data:`ATTRIBUTES` (one comma-separated
+    line of 0/1 per file). Each file is written atomically.
 
     Returns:
         The sequence folders, in input order.
@@ -233,7 +249,7 @@ def write_otb_layout(sequences: Iterable[SyntheticSequence], root: Union[str, Pa
             lines.append("NaN,NaN,NaN,NaN" if np.isnan(box).any()
                          else ",".join(f"{v:.3f}" for v in (box[0] + 1, box[1] + 1, box[2], box[3])))
         atomic_write_text(folder / "groundtruth_rect.txt", "\n".join(lines) + "\n")
-        for key in ("full_occlusion", "out_of_view", "occluded", "distractor_near"):
+        for key in ATTRIBUTES:
             flags = ",".join(str(int(v)) for v in seq.attributes[key])
             atomic_write_text(folder / f"{key}.txt", flags + "\n")
         folders.append(folder)

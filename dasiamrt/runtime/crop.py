@@ -8,23 +8,22 @@ first frame's per-channel mean truncated to uint8. The region is resized bilinea
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from .geometry import round_half_away
+from .geometry import Coords, round_half_away
 
 
 def channel_mean(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """Per-channel mean of a frame truncated to uint8 (3,): the official padding value."""
-    return np.mean(image, axis=(0, 1)).astype(np.uint8)
+    mean: NDArray[np.uint8] = np.mean(image, axis=(0, 1)).astype(np.uint8)
+    return mean
 
 
 def get_subwindow(
     image: NDArray[np.uint8],
-    center_xy: Sequence[float],
+    center_xy: Coords,
     model_size: int,
     original_size: int,
     pad_value: NDArray[np.uint8],
@@ -55,7 +54,7 @@ def get_subwindow(
         ix1, iy1 = min(x0 + size, width), min(y0 + size, height)
         if ix1 > ix0 and iy1 > iy0:
             # One C pass: copy the visible part and pad around it with the mean colour.
-            patch = cv2.copyMakeBorder(
+            patch = cv2.copyMakeBorder(  # type: ignore[assignment]
                 image[iy0:iy1, ix0:ix1], iy0 - y0, y0 + size - iy1, ix0 - x0, x0 + size - ix1,
                 cv2.BORDER_CONSTANT, value=tuple(int(v) for v in pad_value),
             )
@@ -63,7 +62,7 @@ def get_subwindow(
             patch = np.empty((size, size, image.shape[2]), dtype=np.uint8)
             patch[:] = pad_value
     if size != model_size:
-        patch = cv2.resize(patch, (model_size, model_size))
+        patch = cv2.resize(patch, (model_size, model_size))  # type: ignore[assignment]
     return patch
 
 

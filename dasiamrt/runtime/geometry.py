@@ -14,12 +14,15 @@ Crop sides:
 from __future__ import annotations
 
 import math
-from typing import Sequence, Tuple
+from typing import Any, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import BoxError
+
+#: A pair or quadruple of coordinates: a sequence of floats or a float numpy array.
+Coords = Union[Sequence[float], NDArray[Any]]
 
 
 def round_half_away(value: float) -> int:
@@ -27,7 +30,7 @@ def round_half_away(value: float) -> int:
     return int(math.floor(abs(value) + 0.5)) * (1 if value >= 0 else -1)
 
 
-def context_size(size_wh: Sequence[float], context_amount: float) -> float:
+def context_size(size_wh: Coords, context_amount: float) -> float:
     """s_z, the side of the square template region (image pixels, not rounded)."""
     w, h = float(size_wh[0]), float(size_wh[1])
     pad = context_amount * (w + h)
@@ -47,7 +50,7 @@ def xywh_to_center(bbox_xywh: Sequence[float]) -> Tuple[NDArray[np.float64], NDA
     return np.array([x + w / 2, y + h / 2]), np.array([w, h])
 
 
-def center_to_xywh(center_xy: Sequence[float], size_wh: Sequence[float]) -> Tuple[float, float, float, float]:
+def center_to_xywh(center_xy: Coords, size_wh: Coords) -> Tuple[float, float, float, float]:
     """0-based top-left box of a centre and size."""
     w, h = float(size_wh[0]), float(size_wh[1])
     return (float(center_xy[0]) - w / 2, float(center_xy[1]) - h / 2, w, h)

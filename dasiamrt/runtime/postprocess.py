@@ -8,10 +8,11 @@ Shapes (A anchors, S score-map side, N = A * S * S proposals, anchor-major order
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+
+from .geometry import Coords
 
 
 def foreground_scores(cls_logits: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -19,7 +20,8 @@ def foreground_scores(cls_logits: NDArray[np.float32]) -> NDArray[np.float32]:
     logits = np.asarray(cls_logits, dtype=np.float32).reshape(2, -1)
     top = logits.max(axis=0)
     e = np.exp(logits - top)
-    return (e[1] / (e[0] + e[1])).astype(np.float32)
+    fg: NDArray[np.float32] = (e[1] / (e[0] + e[1])).astype(np.float32)
+    return fg
 
 
 def decode(delta: NDArray[np.float32], anchors: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -43,7 +45,7 @@ def _change(r: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def size_penalty(
-    boxes: NDArray[np.float32], target_size_crop: Sequence[float], penalty_k: float
+    boxes: NDArray[np.float32], target_size_crop: Coords, penalty_k: float
 ) -> NDArray[np.float64]:
     """exp(-(r_c * s_c - 1) * penalty_k): penalise change of scale s_c and aspect ratio r_c.
 
@@ -83,7 +85,7 @@ def select(
     scores: NDArray[np.float32],
     boxes: NDArray[np.float32],
     window: NDArray[np.float64],
-    target_size_crop: Sequence[float],
+    target_size_crop: Coords,
     penalty_k: float,
     window_influence: float,
 ) -> Selection:

@@ -143,7 +143,7 @@ class Tracker:
         self.fusion = da.FusionState()
         if cfg.distractor.enabled:
             b1 = da.beta(1, cfg.distractor.eta)
-            self.backend.reset_fusion(cls_kernels[0], b1)
+            self.backend.reset_fusion(da.difference_form(cls_kernels[0]), b1)
             self.fusion = da.FusionState(t=1, total=b1)
 
     def track(self, frame: NDArray[np.uint8]) -> TrackResult:
@@ -160,7 +160,9 @@ class Tracker:
         t0 = time.perf_counter()
         x_blob = to_blob(get_subwindow(frame, state.center_xy, plan.instance_size, round_half_away(s_x), state.pad_value))
         t1 = time.perf_counter()
-        out = self.backend.search(x_blob, want_features=cfg.distractor.enabled)
+        # a backend that fuses on the device (TensorRT) reads the features there: no copy back
+        on_device = getattr(self.backend, "fuses_on_device", False)
+        out = self.backend.search(x_blob, want_features=cfg.distractor.enabled and not on_device)
         t2 = time.perf_counter()
         scores = foreground_scores(out.cls)
         boxes = decode(out.delta, grid.anchors)

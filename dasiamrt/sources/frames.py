@@ -65,17 +65,26 @@ class CaptureSource(FrameSource):
     """A ``cv2.VideoCapture`` on a file, camera index, pipeline or URL."""
 
     def __init__(self, target: Union[int, str], description: str) -> None:
-        self.description = description
         backend = cv2.CAP_GSTREAMER if isinstance(target, str) and "!" in target else cv2.CAP_ANY
-        self._cap = cv2.VideoCapture(target, backend)
-        if not self._cap.isOpened():
-            raise SourceError(f"cannot open {description}: check the path/index/URL (and that OpenCV was built with the needed backend)")
-        self._first: Optional[Frame] = None
-        ok, frame = self._cap.read()
+        self._open(cv2.VideoCapture(target, backend), description,
+                   "check the path/index/URL, that the file is a readable video, and that OpenCV has the needed backend")
+
+    def _open(self, cap: "cv2.VideoCapture", description: str, hint: str) -> Frame:
+        """Keep ``cap`` (already configured by a subclass) and read its first frame for the first ``read()``.
+
+        Raises:
+            SourceError: ``cap`` did not open or gives no frame (``hint`` says what to check).
+        """
+        self.description = description
+        self._cap = cap
+        if not cap.isOpened():
+            raise SourceError(f"cannot open {description}: {hint}")
+        ok, frame = cap.read()
         if not ok or frame is None:
-            self._cap.release()
-            raise SourceError(f"cannot read a frame from {description}: the file is empty, corrupt or not a video")
-        self._first = _as_bgr(frame)
+            cap.release()
+            raise SourceError(f"{description} gives no frames (empty, corrupt or not a video): {hint}")
+        self._first: Optional[Frame] = _as_bgr(frame)
+        return self._first
 
     @property
     def fps(self) -> Optional[float]:

@@ -16,8 +16,11 @@ from ..errors import SourceError
 CSV_HEADER = ("frame", "x", "y", "w", "h", "score", "state")
 
 
-class _AtomicFile:
-    """A temp file beside ``path`` renamed onto it by ``commit()``; ``abort()`` removes it."""
+class AtomicFile:
+    """A temp file beside ``path`` renamed onto it by ``commit()``; ``abort()`` removes it.
+
+    The final file gets the usual permissions (0666 minus the umask), not mkstemp's 0600.
+    """
 
     def __init__(self, path: Path, suffix: str) -> None:
         self.path = Path(path)
@@ -28,6 +31,9 @@ class _AtomicFile:
         self.tmp = Path(tmp)
 
     def commit(self) -> None:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
@@ -41,7 +47,7 @@ class BoxWriter:
     """
 
     def __init__(self, path: os.PathLike[str] | str) -> None:
-        self._file = _AtomicFile(Path(path), ".csv")
+        self._file = AtomicFile(Path(path), ".csv")
         self._fh: IO[str] = open(self._file.tmp, "w", newline="")
         self._csv = csv.writer(self._fh)
         self._csv.writerow(CSV_HEADER)
@@ -72,7 +78,7 @@ class VideoWriter:
     """MP4 (mp4v) writer that opens on the first frame; same atomic semantics as :class:`BoxWriter`."""
 
     def __init__(self, path: os.PathLike[str] | str, fps: float = 30.0) -> None:
-        self._file = _AtomicFile(Path(path), Path(path).suffix or ".mp4")
+        self._file = AtomicFile(Path(path), Path(path).suffix or ".mp4")
         self.fps = fps
         self._writer: Optional[cv2.VideoWriter] = None
 

@@ -135,3 +135,12 @@ def test_vot_eao_interval():
         expected = 1.0 - ((low - 1 + high - 1) / 2) / 499
         assert metrics.vot_eao(curve, edition) == pytest.approx(expected)
     assert metrics.EAO_INTERVALS[2016] == (108, 371) and metrics.EAO_INTERVALS[2019] == (46, 291)
+
+
+def test_ope_repair_only_where_ground_truth_is_known():
+    gt = np.array([[0, 0, 10, 10], NAN4, [0, 0, 10, 10]], float)
+    pred = np.array([[0, 0, 10, 10], [0, 0, 0, 0], [0, 0, 0, 0]], float)
+    # frame 1: GT NaN, the empty box stays; frame 2 repeats frame 1's empty box -> IoU 0 (OTB toolkit)
+    np.testing.assert_allclose(metrics.ope_sequence(pred, gt)["iou"], [1, -1, 0])
+    gt[1] = [0, 0, 10, 10]
+    np.testing.assert_allclose(metrics.ope_sequence(pred, gt)["iou"], [1, 1, 1])

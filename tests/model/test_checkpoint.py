@@ -8,7 +8,15 @@ import torch
 
 from dasiamrt.config import NETWORKS
 from dasiamrt.errors import CheckpointError
-from dasiamrt.model import SiamRPNBIG, SiamRPNotb, SiamRPNvot, build_network, detect_network, load_network, save_checkpoint
+from dasiamrt.model import (
+    SiamRPNBIG,
+    SiamRPNotb,
+    SiamRPNvot,
+    build_network,
+    detect_network,
+    load_network,
+    save_checkpoint,
+)
 
 
 def test_official_key_names_and_shapes():

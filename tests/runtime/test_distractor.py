@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dasiamrt.config import DistractorConfig, PRESETS
+from dasiamrt.config import PRESETS, DistractorConfig
 from dasiamrt.runtime import distractor as da
 from dasiamrt.runtime.backends.ort import OrtBackend
 from dasiamrt.runtime.model_dir import read_model_dir
@@ -55,15 +55,32 @@ def test_kernel_update_graph_equals_kernel_head_on_windows(tiny_model_dir, tiny_
     rng = np.random.default_rng(2)
     features = rng.normal(size=(1, 64, 22, 22)).astype(np.float32)
     acc = rng.normal(size=(10, 64, 4, 4)).astype(np.float32)
+    acc = da.difference_form(acc)
     cells, weights = [(4, 5), (10, 1), (4, 5)], np.array([1.2, -0.3, -0.3], np.float32)
     acc_out, fused = backend.kernel_update(features, da.window_indices(cells, 22), weights, acc, 0.25)
     with torch.no_grad():
-        expected = torch.from_numpy(acc.copy())
+        expected = acc.copy()
         for (r, c), w in zip(cells, weights):
             window = torch.from_numpy(features[:, :, r : r + 6, c : c + 6])
-            expected += float(w) * tiny_net.conv_cls1(window).view(10, 64, 4, 4)
-    np.testing.assert_allclose(acc_out, expected.numpy(), rtol=1e-4, atol=1e-4)
+            expected += float(w) * da.difference_form(tiny_net.conv_cls1(window).view(10, 64, 4, 4).numpy())
+    np.testing.assert_allclose(acc_out, expected, rtol=1e-4, atol=1e-4)
+    assert not acc_out[:5].any()  # background rows stay zero
     np.testing.assert_allclose(fused, acc_out * 0.25, rtol=1e-6)
+
+
+def test_difference_form_scores_identically(tiny_model_dir):
+    from dasiamrt.runtime.postprocess import foreground_scores
+
+    backend = OrtBackend(read_model_dir(tiny_model_dir))
+    rng = np.random.default_rng(4)
+    cls_k, reg_k = backend.template(rng.uniform(0, 255, (1, 3, 127, 127)).astype(np.float32))
+    x = rng.uniform(0, 255, (1, 3, 255, 255)).astype(np.float32)
+    backend.set_kernels(cls_k[0], reg_k[0])
+    full = backend.search(x)
+    backend.set_kernels(da.difference_form(cls_k[0]), reg_k[0])
+    diff = backend.search(x)
+    np.testing.assert_allclose(foreground_scores(diff.cls), foreground_scores(full.cls), atol=1e-5)
+    np.testing.assert_array_equal(diff.delta, full.delta)
 
 
 def test_beta_schedule_follows_the_paper():
@@ -106,7 +123,7 @@ def test_running_tracker_fused_kernel_equals_eq4(tiny_model_dir, tiny_net, clip_
     cfg = info.tracker.replace(distractor={"enabled": True, "threshold": 0.3})
     tracker = Tracker(backend, cfg)
     tracker.init(clip_frames[0], (221.0, 11.0, 225.0, 169.0))
-    initial = backend._cls_kernel.copy()
+    initial = da.difference_form(backend._cls_kernel)
     results = [tracker.track(f) for f in clip_frames[1:12]]
     assert len(backend.log) == len(results)
     # Eq. 4 recomputed: (b_1 K(z) + sum_t sum_n w_tn K(window_tn)) / sum_t b_t, with K from torch.
@@ -120,7 +137,7 @@ def test_running_tracker_fused_kernel_equals_eq4(tiny_model_dir, tiny_net, clip_
             for n, w in enumerate(weights):
                 r, c = divmod(int(index[36 * n]), side)
                 window = torch.from_numpy(features[:, :, r : r + 6, c : c + 6])
-                acc += float(w) * tiny_net.conv_cls1(window).view(10, 64, 4, 4)
+                acc += float(w) * torch.from_numpy(da.difference_form(tiny_net.conv_cls1(window).view(10, 64, 4, 4).numpy()))
     np.testing.assert_allclose(backend._cls_kernel, (acc / total).numpy(), rtol=1e-4, atol=1e-5)
     # and the score map of the next search is the explicit Eq. 2/4 sum of the separate correlations
     x = np.random.default_rng(0).uniform(0, 255, (1, 3, 255, 255)).astype(np.float32)

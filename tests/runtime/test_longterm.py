@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dasiamrt.config import LongTermConfig, PRESETS
+from dasiamrt.config import PRESETS, LongTermConfig
 from dasiamrt.runtime import longterm as lt
 from dasiamrt.runtime.tracker import Tracker
 from tests.fakes import ScriptedBackend

@@ -42,7 +42,7 @@ OTB2015 = sorted(set(TB50) | set(
     "Human7 Human8 Jogging KiteSurf Lemming Man Mhyang MountainBike Rubik Singer1 Skater Skater2 Subway Suv "
     "Tiger1 Toy Trans Twinnings Vase".split()))
 #: Per-frame attribute files (one comma-separated line of 0/1), as ``synthetic.write_otb_layout`` writes them.
-ATTRIBUTE_FILES = ("full_occlusion", "out_of_view", "occluded", "distractor_near")
+ATTRIBUTE_FILES = ("full_occlusion", "out_of_view", "occluded", "distractor_near", "reappeared")
 VERSIONS = {"otb2013": OTB2013, "otb2015": OTB2015, "otb100": OTB2015, "tb50": TB50, "otb": None}
 
 _GT = re.compile(r"^groundtruth_rect(?:\.(\d+))?\.txt$", re.IGNORECASE)

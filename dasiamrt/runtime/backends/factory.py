@@ -41,9 +41,9 @@ def create_backend(name: str, info: Optional[ModelInfo] = None, **options: Any) 
     if name == "torch":
         if info is not None and "weights" not in options:
             raise ConfigError("the torch backend runs from weights: use --weights FILE --preset P instead of --model")
-        return cls(**options)
+        return cls(**options)  # type: ignore[no-any-return]
     if info is None:
         raise ConfigError(f"the {name} backend needs an exported model folder (--model DIR)")
     if hasattr(cls, "from_model"):
-        return cls.from_model(info, **options)
-    return cls(info, **options)
+        return cls.from_model(info, **options)  # type: ignore[no-any-return]
+    return cls(info, **options)  # type: ignore[no-any-return]

@@ -30,12 +30,21 @@ def _import_ort() -> Any:
     return ort
 
 
+def default_providers(ort: Any) -> List[str]:
+    """CUDA first where onnxruntime-gpu provides it, else the CPU."""
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 class OrtBackend(Backend):
     """Backend on ONNX Runtime sessions.
 
     Args:
         info: the model folder.
-        providers: ONNX Runtime execution providers, in order of preference (default CPU).
+        providers: ONNX Runtime execution providers, in order of preference (default: CUDA where
+            onnxruntime-gpu offers it, else CPU).
         threads: intra-op threads (0: ONNX Runtime's default, one per core).
         precision: which graphs to run: the folder's own ("fp32") or a variant recorded in
             ``model.json`` ("int8": the Q/DQ graphs of ``dasiamrt calibrate``).
@@ -54,7 +63,7 @@ class OrtBackend(Backend):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.providers = list(providers) if providers else ["CPUExecutionProvider"]
+        self.providers = list(providers) if providers else default_providers(ort)
         self._sessions: Dict[str, Any] = {}
         for role in ("template", "search", "kernel_update"):
             if role in graphs:

@@ -52,7 +52,7 @@ class TorchBackend(Backend):
 
     @staticmethod
     def _np(tensor: Any) -> Array:
-        return tensor.detach().cpu().numpy().astype(np.float32, copy=False)
+        return tensor.detach().cpu().numpy().astype(np.float32, copy=False)  # type: ignore[no-any-return]
 
     def template(self, crops: Array) -> Tuple[Array, Array]:
         with self._torch.no_grad():

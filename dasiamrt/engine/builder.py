@@ -1,0 +1,235 @@
+"""``dasiamrt build``: the exported ONNX graphs -> TensorRT plans + one JSON manifest per engine.
+
+Layout: ``<model>/engines/<precision>/{template,search,kernel_update}.plan`` and ``<name>.json``
+(:mod:`dasiamrt.runtime.backends.trt_manifest`), plus ``<name>.fp16.onnx`` where the precision plan
+parses an fp16 graph. Every check (model folder, TensorRT, GPU, precision on this TensorRT) runs
+before anything is written, and every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .. import __version__
+from ..errors import ConfigError, MissingDependencyError
+from ..runtime.backends.trt_manifest import (
+    DeviceInfo,
+    EngineManifest,
+    ProfileInfo,
+    sha256_file,
+    write_atomic,
+    write_manifest,
+)
+from . import trt_compat as compat
+from .precision import PrecisionPlan, plan_precision
+from .profiles import ModelInfo, engine_profiles, read_model_info
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Options of ``dasiamrt build``.
+
+    Attributes:
+        precision: "fp32", "fp16" or "int8" (int8 needs the Q/DQ graphs of ``dasiamrt calibrate``).
+        workspace_mb: builder scratch memory limit in MiB (None: TensorRT's default, all free memory).
+        timing_cache: file to read the timing cache from (if it exists) and write it back to.
+        strongly_typed: on TensorRT 10, build fp16 from the fp16 graph, strongly typed, instead of
+            with the FP16 builder flag (always so on 11).
+        n_max: largest number of distractors per template batch (default: the model's DistractorConfig).
+        extra_sizes: search sides to build profiles for besides the tracker's own and 767.
+        out_dir: where engines go (default ``<model>/engines/<precision>``).
+    """
+
+    precision: str = "fp16"
+    workspace_mb: Optional[int] = None
+    timing_cache: Optional[Path] = None
+    strongly_typed: bool = False
+    n_max: Optional[int] = None
+    extra_sizes: Tuple[int, ...] = ()
+    out_dir: Optional[Path] = None
+
+    def __post_init__(self) -> None:
+        if self.workspace_mb is not None and self.workspace_mb <= 0:
+            raise ConfigError(f"--workspace must be a positive number of MiB, not {self.workspace_mb}")
+        if self.n_max is not None and self.n_max < 0:
+            raise ConfigError(f"n_max must be >= 0, not {self.n_max}")
+
+
+def engine_dir(model_dir: Path, precision: str) -> Path:
+    """Default engine folder of a model and precision."""
+    return Path(model_dir) / "engines" / precision
+
+
+def graph_for(info: ModelInfo, name: str, plan: PrecisionPlan, out_dir: Path, write: bool = True) -> Path:
+    """The ONNX file to parse for engine ``name`` under ``plan`` (writes the fp16 variant if needed).
+
+    Raises:
+        ConfigError: int8 without the Q/DQ graphs.
+    """
+    src = info.graph(name)
+    if plan.graph == "qdq" and name != "kernel_update":
+        qdq = info.root / f"{name}.int8.onnx"
+        if not qdq.is_file():
+            raise ConfigError(f"int8 needs {qdq.name} (Q/DQ graph): run `dasiamrt calibrate --model {info.root}` first")
+        return qdq
+    if plan.graph in ("fp16", "qdq"):  # the fusion graph stays fp16 under int8 (heads in higher precision)
+        fp16_file = f"{src.name[: -len('.onnx')]}.fp16.onnx"  # dasiamrt.export.fp16.fp16_name, without onnx
+        exported = info.root / fp16_file
+        if exported.is_file():  # written by `dasiamrt export --precision fp16`
+            return exported
+        dst = Path(out_dir) / fp16_file
+        if write:
+            try:
+                from ..export.fp16 import convert_file
+            except ImportError:
+                raise MissingDependencyError(
+                    "onnx",
+                    "an fp16 engine from fp32 graphs",
+                    "pip install onnx, or export with `dasiamrt export --precision fp16` where onnx is installed",
+                ) from None
+            convert_file(str(src), str(dst))
+        return dst
+    return src
+
+
+def _build_one(
+    trt: Any,
+    trt_logger: Any,
+    features: compat.TrtFeatures,
+    plan: PrecisionPlan,
+    onnx_path: Path,
+    profiles: Sequence[ProfileInfo],
+    options: BuildOptions,
+    cache: bytes,
+    name: str,
+) -> Tuple[bytes, bytes]:
+    """Build one engine; returns (plan bytes, updated timing cache bytes)."""
+    builder = trt.Builder(trt_logger)
+    network = builder.create_network(compat.network_flags(trt, features, plan.strongly_typed))
+    parser = compat.parse_onnx(trt, network, trt_logger, onnx_path.read_bytes(), str(onnx_path))
+    config = builder.create_builder_config()
+    compat.set_workspace(trt, config, options.workspace_mb)
+    compat.set_builder_flags(trt, config, features, plan.builder_flags)
+    compat.clear_builder_flags(trt, config, plan.cleared_flags)
+    compat.load_timing_cache(config, cache)
+    shapes = [{n: (r.min, r.opt, r.max) for n, r in p.inputs.items()} for p in profiles]
+    compat.add_profiles(builder, config, compat.network_input_shapes(network), shapes)
+    started = time.perf_counter()
+    data = compat.build_serialized(builder, network, config, name)
+    logger.info("built the %s engine in %.1f s (%s)", name, time.perf_counter() - started, plan.describe())
+    new_cache = compat.serialize_timing_cache(config)
+    del parser  # the parser owns weights the network referenced until the build finished
+    return data, new_cache
+
+
+def _prepare(
+    model_dir: Path, options: BuildOptions
+) -> Tuple[ModelInfo, Any, compat.TrtFeatures, DeviceInfo, PrecisionPlan]:
+    """Every check of a build, in order, before anything is written."""
+    info = read_model_info(Path(model_dir))
+    trt = compat.import_tensorrt("dasiamrt build", "")
+    from ..runtime.cuda_device import query_gpu
+
+    gpu = query_gpu()
+    features = compat.detect_features(trt)
+    compat.require_supported(features)
+    plan = plan_precision(options.precision, features, options.strongly_typed)
+    device = DeviceInfo(features.version, gpu.name, gpu.compute_capability)
+    return info, trt, features, device, plan
+
+
+def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
+    """Build every engine of a model and write plans + manifests.
+
+    Returns:
+        Paths of the written plan files.
+
+    Raises:
+        ModelError: the model folder is missing or malformed.
+        MissingDependencyError / BackendError: no TensorRT, no CUDA binding, no GPU, TensorRT too old.
+        ConfigError: a precision this TensorRT or this model cannot build.
+    """
+    info, trt, features, device, plan = _prepare(Path(model_dir), options)
+    out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
+    profiles = engine_profiles(info, options.n_max, options.extra_sizes)
+    trt_logger = compat.make_logger(trt)
+    cache_path = options.timing_cache
+    cache = cache_path.read_bytes() if cache_path and cache_path.is_file() else b""
+    graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}  # fp16 conversion, before any build
+    written = []
+    for name, profs in profiles.items():
+        onnx_path = graphs[name]
+        data, cache = _build_one(trt, trt_logger, features, plan, onnx_path, profs, options, cache, name)
+        plan_path = out_dir / f"{name}.plan"
+        write_atomic(plan_path, data)
+        write_manifest(
+            out_dir,
+            EngineManifest(
+                engine=name,
+                plan_file=plan_path.name,
+                plan_sha256=sha256_file(plan_path),
+                precision=options.precision,
+                device=device,
+                onnx_file=str(onnx_path),
+                onnx_sha256=sha256_file(onnx_path),
+                profiles=list(profs),
+                build_options=_recorded_options(info, options, plan),
+            ),
+        )
+        written.append(plan_path)
+    if cache_path is not None:
+        write_atomic(Path(cache_path), cache)
+    return written
+
+
+def _recorded_options(info: ModelInfo, options: BuildOptions, plan: PrecisionPlan) -> Dict[str, Any]:
+    recorded = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
+    recorded.update(
+        model_dir=str(info.root),
+        graph=plan.graph,
+        strongly_typed=plan.strongly_typed,
+        builder_flags=list(plan.builder_flags),
+        cleared_flags=list(plan.cleared_flags),
+        dasiamrt_version=__version__,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    return recorded
+
+
+def trtexec_lines(model_dir: Path, options: BuildOptions, trt_version: Optional[str] = None) -> List[str]:
+    """The trtexec commands equivalent to :func:`build_engines` (see :mod:`.trtexec`).
+
+    ``trt_version`` picks the flags for a TensorRT that is not installed here (e.g. "8.5.2" for
+    JetPack 5.1); by default the installed one is used. fp16 graphs are written when needed.
+    """
+    from .trtexec import trtexec_commands
+
+    info = read_model_info(Path(model_dir))
+    features = (
+        compat.features_for_version(trt_version) if trt_version else compat.detect_features(compat.import_tensorrt())
+    )
+    plan = plan_precision(options.precision, features, options.strongly_typed)
+    out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
+    profiles = engine_profiles(info, options.n_max, options.extra_sizes)
+    graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}
+    dynamic = {name: _dynamic_inputs(path) for name, path in graphs.items()}
+    return trtexec_commands(graphs, profiles, plan, out_dir, options.workspace_mb, options.timing_cache, dynamic)
+
+
+def _dynamic_inputs(path: Path) -> List[str]:
+    """Inputs of an ONNX graph with a symbolic or unknown dimension."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    out = []
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if any(d.dim_param or not d.HasField("dim_value") for d in dims):
+            out.append(value.name)
+    return out

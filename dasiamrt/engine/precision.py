@@ -1,0 +1,81 @@
+"""The precision plan: how each TensorRT version is told to build fp32 / fp16 / int8 engines.
+
+TensorRT 11 removed weak typing (``BuilderFlag.FP16``/``INT8``, calibrators): precision is written
+into the ONNX graph (an fp16 graph, a Q/DQ graph) and the network is strongly typed. TensorRT 10
+offers both routes; 8.5/8.6 only the builder-flag route. The same graphs run in ONNX Runtime on a
+CPU, which is how their accuracy is measured (``benchmarks/README.md``).
+
+=========  ======================  ===========================  =========================
+precision  TensorRT 8.5 / 8.6      10.x                         11.x
+=========  ======================  ===========================  =========================
+fp32       fp32 graph              fp32 graph                   fp32 graph, strongly typed
+fp16       fp32 graph + FP16 flag  flag, or fp16 graph strongly fp16 graph, strongly typed
+                                   typed (``strongly_typed``)
+int8       Q/DQ graph + INT8 flag  Q/DQ graph + INT8 flag, or   Q/DQ graph, strongly typed
+           (+FP16)                 strongly typed
+=========  ======================  ===========================  =========================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+from ..errors import ConfigError
+from .trt_compat import TrtFeatures
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class PrecisionPlan:
+    """How to build one precision on one TensorRT.
+
+    Attributes:
+        precision: what the user asked for ("fp32", "fp16", "int8").
+        graph: which ONNX variant to parse: "fp32", "fp16" (fp16 weights and compute, fp32 I/O) or
+            "qdq" (INT8 Q/DQ graph from ``dasiamrt calibrate``).
+        strongly_typed: create the network with ``STRONGLY_TYPED`` (types come from the graph).
+        builder_flags: ``trt.BuilderFlag`` member names to set.
+        cleared_flags: ``trt.BuilderFlag`` member names to clear where they exist: fp32 clears TF32
+            (on by default on Ampere/Orin, it rounds convolution inputs to a 10-bit mantissa).
+    """
+
+    precision: str
+    graph: str
+    strongly_typed: bool
+    builder_flags: Tuple[str, ...]
+    cleared_flags: Tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        route = "strongly typed" if self.strongly_typed else ("flags " + "+".join(self.builder_flags) or "fp32")
+        return f"{self.precision}: {self.graph} graph, {route}"
+
+
+def plan_precision(precision: str, features: TrtFeatures, strongly_typed: bool = False) -> PrecisionPlan:
+    """Choose the graph variant, network flags and builder flags for ``precision``.
+
+    Args:
+        precision: "fp32", "fp16" or "int8".
+        features: the installed TensorRT (:func:`~.trt_compat.detect_features`).
+        strongly_typed: on TensorRT 10, prefer the strongly typed route (fp16/Q-DQ graph) over
+            builder flags. Implied on 11; refused where the flag does not exist.
+
+    Raises:
+        ConfigError: unknown precision, or ``strongly_typed`` on a TensorRT without it.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if strongly_typed and not (features.strongly_typed_flag or features.always_strongly_typed):
+        raise ConfigError(f"TensorRT {features.version} cannot build strongly typed networks: drop --strongly-typed")
+    typed = features.always_strongly_typed or strongly_typed
+    if precision == "fp32":
+        return PrecisionPlan("fp32", "fp32", features.always_strongly_typed, (), ("TF32",))
+    if precision == "fp16":
+        if typed:
+            return PrecisionPlan("fp16", "fp16", True, ())
+        return PrecisionPlan("fp16", "fp32", False, ("FP16",))
+    # int8: explicit quantization (Q/DQ) in every route; the INT8 flag enables it on weakly typed builds.
+    if typed:
+        return PrecisionPlan("int8", "qdq", True, ())
+    return PrecisionPlan("int8", "qdq", False, ("INT8", "FP16"))

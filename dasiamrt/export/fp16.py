@@ -1,0 +1,154 @@
+"""fp32 ONNX graph -> fp16 graph (fp16 weights and compute, fp32 inputs and outputs).
+
+This is how fp16 is expressed to strongly typed TensorRT builds (11.x always, 10.x by choice): the
+precision is in the graph, not in a builder flag. The graph's interface is unchanged (fp32 in and
+out), so the runtime, ONNX Runtime and the engine builder treat both variants alike; a ``Cast``
+after each float input and before each float output does the conversion inside the graph.
+
+Only the ONNX helper API is used (no onnxconverter-common). Graphs with sub-graphs (If/Loop) are
+not supported; the dasiamrt graphs have none.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+FP16_MAX = float(np.finfo(np.float16).max)
+_SUFFIX = "__fp16"
+
+
+def _to_fp16_tensor(tensor: TensorProto) -> TensorProto:
+    """A float32 TensorProto as float16, saturated to +-65504 (not inf)."""
+    values = numpy_helper.to_array(tensor)
+    clipped = np.clip(values, -FP16_MAX, FP16_MAX)
+    if np.any(clipped != values):
+        logger.warning(
+            "%s: %d values beyond the fp16 range were saturated", tensor.name, int(np.sum(clipped != values))
+        )
+    return numpy_helper.from_array(clipped.astype(np.float16), tensor.name)
+
+
+def _convert_constants(graph: onnx.GraphProto) -> None:
+    for i, init in enumerate(graph.initializer):
+        if init.data_type == TensorProto.FLOAT:
+            graph.initializer[i].CopyFrom(_to_fp16_tensor(init))
+    for node in graph.node:
+        if any(attr.type == onnx.AttributeProto.GRAPH for attr in node.attribute):
+            raise ModelError(f"node {node.name or node.op_type} has a sub-graph: fp16 conversion does not support it")
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.TENSOR and attr.t.data_type == TensorProto.FLOAT:
+                attr.t.CopyFrom(_to_fp16_tensor(attr.t))
+            if node.op_type == "Cast" and attr.name == "to" and attr.i == TensorProto.FLOAT:
+                attr.i = TensorProto.FLOAT16
+
+
+def _rename_uses(nodes: List[onnx.NodeProto], renames: Dict[str, str]) -> None:
+    for node in nodes:
+        for j, name in enumerate(node.input):
+            if name in renames:
+                node.input[j] = renames[name]
+
+
+def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Convert an fp32 graph to fp16 compute with fp32 I/O.
+
+    Args:
+        model: a float32 ONNX model (not modified).
+
+    Returns:
+        A new model: float initializers/constants in fp16, a Cast to fp16 after every float32 input
+        and a Cast to fp32 before every float32 output; inputs and outputs keep names and types.
+
+    Raises:
+        ModelError: the graph has sub-graphs.
+    """
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    _convert_constants(graph)
+    head: List[onnx.NodeProto] = []
+    renames = {}
+    for value in graph.input:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT:
+            renames[value.name] = value.name + _SUFFIX
+            head.append(
+                helper.make_node(
+                    "Cast", [value.name], [renames[value.name]], to=TensorProto.FLOAT16, name=f"cast_in_{value.name}"
+                )
+            )
+    _rename_uses(list(graph.node), renames)
+    tail: List[onnx.NodeProto] = []
+    for value in graph.output:
+        if value.type.tensor_type.elem_type != TensorProto.FLOAT:
+            continue
+        inner = value.name + _SUFFIX
+        for node in graph.node:
+            for j, name in enumerate(node.output):
+                if name == value.name:
+                    node.output[j] = inner
+        _rename_uses(list(graph.node), {value.name: inner})
+        tail.append(
+            helper.make_node("Cast", [inner], [value.name], to=TensorProto.FLOAT, name=f"cast_out_{value.name}")
+        )
+    nodes = head + list(graph.node) + tail
+    del graph.node[:]
+    graph.node.extend(nodes)
+    # Intermediate type annotations are stale (float -> float16); let consumers re-infer them.
+    del graph.value_info[:]
+    onnx.checker.check_model(out)
+    return out
+
+
+def convert_file(src: str, dst: str) -> None:
+    """Convert the graph at ``src`` and write it to ``dst`` atomically."""
+    from ..runtime.backends.trt_manifest import write_atomic
+
+    model = convert_to_fp16(onnx.load(src))
+    write_atomic(Path(dst), model.SerializeToString())
+
+
+FP16_KEY = "fp16_graphs"
+
+
+def fp16_name(graph_file: str) -> str:
+    """``search.onnx`` -> ``search.fp16.onnx``."""
+    stem = graph_file[:-5] if graph_file.endswith(".onnx") else graph_file
+    return f"{stem}.fp16.onnx"
+
+
+def write_fp16_variants(model_dir: str | Path) -> Dict[str, Path]:
+    """Write ``<name>.fp16.onnx`` next to each graph of a model folder and list them in ``model.json``.
+
+    ``model.json`` gains ``"fp16_graphs": {role: {"file", "sha256"}}``; ``dasiamrt build`` parses these
+    for strongly typed fp16 engines, and ONNX Runtime runs them like the fp32 graphs.
+
+    Returns:
+        role -> written path.
+    """
+    import json
+
+    from .. import spec
+    from ..runtime.backends.trt_manifest import sha256_file, write_atomic
+
+    root = Path(model_dir)
+    manifest_path = root / spec.MODEL_MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    written: Dict[str, Path] = {}
+    for role, entry in manifest["graphs"].items():
+        dst = root / fp16_name(entry["file"])
+        convert_file(str(root / entry["file"]), str(dst))
+        written[role] = dst
+    manifest[FP16_KEY] = {role: {"file": p.name, "sha256": sha256_file(p)} for role, p in written.items()}
+    write_atomic(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    logger.info("wrote fp16 graphs: %s", ", ".join(p.name for p in written.values()))
+    return written

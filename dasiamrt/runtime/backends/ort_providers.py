@@ -1,0 +1,84 @@
+"""ONNX Runtime execution providers: CPU, CUDA and TensorRT (the onnxruntime-gpu route to the GPU).
+
+The lead's ORT backend (``ort.py``) asks :func:`providers_for` for the ``providers`` argument of
+``onnxruntime.InferenceSession``. ``onnxruntime`` and ``onnxruntime-gpu`` both install the module
+``onnxruntime``; with both installed the CPU one can win and the GPU providers vanish, which is
+why the error below says to keep only one of them.
+
+Provider option names are ONNX Runtime's documented ones (``device_id``; TensorRT:
+``trt_fp16_enable``, ``trt_engine_cache_enable``, ``trt_engine_cache_path``,
+``trt_max_workspace_size``). ``trt_fp16_enable`` is a weak-typing builder flag, which TensorRT 11
+removed: there, run the fp16 graph (``<name>.fp16.onnx``) with fp16 off.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ...errors import BackendError, ConfigError
+
+DEVICES = ("cpu", "cuda", "tensorrt")
+_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+
+Provider = Tuple[str, Dict[str, Any]]
+
+
+def providers_for(
+    device: str,
+    device_id: int = 0,
+    fp16: bool = False,
+    cache_dir: Optional[str] = None,
+    workspace_mb: Optional[int] = None,
+    available: Optional[Sequence[str]] = None,
+) -> List[Provider]:
+    """Providers (with options), best first, for ``device`` "cpu", "cuda" or "tensorrt".
+
+    Each GPU list falls back to the next provider for nodes it cannot run (TensorRT -> CUDA -> CPU).
+
+    Args:
+        device: which execution provider to lead with.
+        device_id: CUDA device index.
+        fp16: TensorRT provider only: let TensorRT use fp16 kernels (TensorRT <= 10).
+        cache_dir: TensorRT provider only: cache built engines here (first run builds, later runs load).
+        workspace_mb: TensorRT provider only: builder workspace limit.
+        available: provider names of the installed onnxruntime (default: asked from onnxruntime).
+
+    Raises:
+        ConfigError: unknown device, or fp16/cache options without the TensorRT provider.
+        BackendError: the provider is not in this onnxruntime (one line with the pip fix).
+    """
+    if device not in DEVICES:
+        raise ConfigError(f"unknown ONNX Runtime device {device!r}: choose one of {', '.join(DEVICES)}")
+    if device != "tensorrt" and (fp16 or cache_dir or workspace_mb):
+        raise ConfigError("fp16, engine cache and workspace options apply to the 'tensorrt' ONNX Runtime device only")
+    if available is None:
+        import onnxruntime
+
+        available = onnxruntime.get_available_providers()
+    name = _NAMES[device]
+    if name not in available:
+        raise BackendError(
+            f"this onnxruntime has no {name} (it has {', '.join(available)}): "
+            "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu "
+            "(keep only the GPU package; on a Jetson use the onnxruntime-gpu wheel for your JetPack)"
+        )
+    cpu: Provider = (_NAMES["cpu"], {})
+    cuda: Provider = (_NAMES["cuda"], {"device_id": device_id})
+    if device == "cpu":
+        return [cpu]
+    if device == "cuda":
+        return [cuda, cpu]
+    trt_opts: Dict[str, Any] = {"device_id": device_id, "trt_fp16_enable": bool(fp16)}
+    if cache_dir:
+        trt_opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir))
+    if workspace_mb:
+        trt_opts["trt_max_workspace_size"] = int(workspace_mb) << 20
+    chain = [(_NAMES["tensorrt"], trt_opts)]
+    if _NAMES["cuda"] in available:
+        chain.append(cuda)
+    return chain + [cpu]
+
+
+def split(providers: List[Provider]) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """(names, options) as ``InferenceSession(path, providers=names, provider_options=options)`` takes them."""
+    return [p for p, _ in providers], [o for _, o in providers]

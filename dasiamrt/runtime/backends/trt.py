@@ -1,0 +1,348 @@
+"""The TensorRT backend: plans from ``dasiamrt build``, CUDA buffers, one stream, device-side DA fusion.
+
+* Loads ``template``, ``search`` and (optional) ``kernel_update`` plans after checking their
+  manifests against the running GPU and TensorRT (a mismatch names the rebuild command).
+* One execution context per search size (its optimization profile), each with its own buffers and
+  optional CUDA graph: switching 255 <-> 767 is choosing a context.
+* I/O bound by tensor name (``set_tensor_address``, ``execute_async_v3``: identical from TensorRT
+  8.5 to 11, so there is no version branch here), pinned host staging, one stream, and only cls,
+  delta (and features when asked) copied back.
+* Distractor-aware fusion (:meth:`reset_fusion`, :meth:`fuse`): the search features, the running
+  sum and the fused kernel never leave the device; the fusion engine writes the fused kernel into
+  the very buffer the search contexts read as ``cls_kernel`` (see :mod:`.trt_buffers`). Per fuse
+  only the window indices (36 N int), their N weights and ``inv_total`` go host -> device.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ... import spec
+from ...errors import BackendError, ModelError
+from ..cuda_device import CudaDevice, open_device
+from .base import Array, Backend, SearchOutput
+from .trt_buffers import BufferTable, profile_slots, shared_key
+from .trt_manifest import (
+    DeviceInfo,
+    EngineManifest,
+    check_compatible,
+    import_tensorrt,
+    make_logger,
+    read_manifest,
+    sha256_file,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Context:
+    """One execution context bound to one profile, with its device buffers and host staging."""
+
+    key: int
+    context: Any
+    ptrs: Dict[str, int]
+    host: Dict[str, np.ndarray]
+    graph: Optional[int] = None
+    inputs: Dict[str, Tuple[int, ...]] = field(default_factory=dict)
+
+
+class TensorRTBackend(Backend):
+    """TensorRT engines behind the :class:`~.base.Backend` protocol.
+
+    Args:
+        engine_dir: folder with ``<name>.plan`` and ``<name>.json`` (``<model>/engines/<precision>``).
+        model_dir: the model folder (named in rebuild hints).
+        cuda_graphs: capture each search context's execution in a CUDA graph.
+        binding: CUDA binding ("cuda-python", "pycuda"; default: the first installed).
+        trt: a ``tensorrt`` module (tests pass a fake); device: a :class:`CudaDevice` (tests pass a fake).
+    """
+
+    name = "trt"
+    #: the fusion reads the search features on the device: callers need not ask for them on the host.
+    fuses_on_device = True
+
+    def __init__(
+        self,
+        engine_dir: Path,
+        model_dir: Optional[Path] = None,
+        cuda_graphs: bool = True,
+        binding: Optional[str] = None,
+        trt: Any = None,
+        device: Optional[CudaDevice] = None,
+    ) -> None:
+        super().__init__()
+        self.trt = trt if trt is not None else import_tensorrt()
+        self.device = device if device is not None else open_device(binding)
+        self._engines: Dict[str, Any] = {}
+        self._template: Optional[_Context] = None
+        self._acc_ptrs: List[int] = []
+        try:
+            self._open(Path(engine_dir), str(model_dir or Path(engine_dir).parent.parent), cuda_graphs)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_model(cls, model: Any, config: Any = None, precision: str = "fp16", **opts: Any) -> "TensorRTBackend":
+        """The backend for ``<model>/engines/<precision>``.
+
+        Args:
+            model: the model folder, or its :class:`~dasiamrt.runtime.model_dir.ModelInfo` (the factory's).
+            config: unused (the engines' profiles already follow the tracker settings they were built for).
+            precision: which engine folder to load ("fp32", "fp16", "int8").
+            opts: ``cuda_graphs``, ``binding`` (and ``trt``/``device`` in tests).
+        """
+        # a ModelInfo has .graphs; a Path also has .root (the filesystem root), so test for .graphs
+        root = Path(model.root) if hasattr(model, "graphs") else Path(model)
+        return cls(root / "engines" / precision, model_dir=root, **opts)
+
+    # -- loading -------------------------------------------------------------------------------
+    def _open(self, engine_dir: Path, model_dir: str, cuda_graphs: bool) -> None:
+        gpu = self.device.info()
+        here = DeviceInfo(str(self.trt.__version__), gpu.name, gpu.compute_capability)
+        self.manifests: Dict[str, EngineManifest] = {}
+        for name in ("template", "search", "kernel_update"):
+            if name == "kernel_update" and not (engine_dir / "kernel_update.json").is_file():
+                continue
+            manifest = read_manifest(engine_dir, name, model_dir, precision=engine_dir.name)
+            check_compatible(manifest, here, model_dir)
+            self.manifests[name] = manifest
+        self.supports_fusion = "kernel_update" in self.manifests
+        self._trt_logger = make_logger(self.trt)  # must outlive the runtime and its engines
+        self._runtime = self.trt.Runtime(self._trt_logger)
+        for name, manifest in self.manifests.items():
+            self._engines[name] = self._deserialize(engine_dir, manifest)
+        self.stream = self.device.stream()
+        self.buffers = BufferTable(self.device.malloc)
+        self._template = self._context("template", 0)
+        self._search = {p.key: self._context("search", i) for i, p in enumerate(self.manifests["search"].profiles)}
+        self._fusion: Dict[int, _Context] = {}
+        if self.supports_fusion:
+            self._fusion = {
+                p.key: self._context("kernel_update", i) for i, p in enumerate(self.manifests["kernel_update"].profiles)
+            }
+            self._acc_ptrs = [self.buffers.ptrs["acc/0"], self.buffers.ptrs["acc/1"]]
+        self._kernel_host = {
+            n: self.device.pinned(s, np.float32)
+            for n, s in zip((spec.CLS_KERNEL, spec.REG_KERNEL), self._search_inputs_shapes())
+        }
+        if cuda_graphs:
+            for ctx in self._search.values():
+                ctx.graph = self._capture(ctx)
+        self._last_key: Optional[int] = None
+        logger.info(
+            "TensorRT %s on %s: search contexts %s, %.1f MiB of I/O buffers, CUDA graphs %s",
+            here.tensorrt_version,
+            gpu.name,
+            sorted(self._search),
+            self.buffers.total_bytes / 2**20,
+            "on" if cuda_graphs else "off",
+        )
+
+    def _deserialize(self, engine_dir: Path, manifest: EngineManifest) -> Any:
+        path = engine_dir / manifest.plan_file
+        if not path.is_file() or sha256_file(path) != manifest.plan_sha256:
+            raise ModelError(f"{path} is missing or does not match its manifest: rebuild with `dasiamrt build`")
+        engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
+        if engine is None:
+            raise BackendError(f"TensorRT could not load {path} (see its log): rebuild with `dasiamrt build`")
+        return engine
+
+    def _search_inputs_shapes(self) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+        first = self.manifests["search"].profiles[0]
+        return first.inputs[spec.CLS_KERNEL].max, first.inputs[spec.REG_KERNEL].max
+
+    def _context(self, name: str, index: int) -> _Context:
+        """Create the context of profile ``index`` of engine ``name``, bind every tensor to its buffer."""
+        engine = self._engines[name]
+        profile = self.manifests[name].profiles[index]
+        context = engine.create_execution_context()
+        context.set_optimization_profile_async(index, self.stream)
+        dtypes = {
+            n: np.dtype(self.trt.nptype(engine.get_tensor_dtype(n)))
+            for n in list(profile.inputs) + list(profile.outputs)
+        }
+        ctx = _Context(profile.key, context, {}, {})
+        for slot in profile_slots(profile, dtypes).values():
+            key = shared_key(name, profile.key, slot.name, spec.score_size)
+            ctx.ptrs[slot.name] = self.buffers.get(key, slot.nbytes)
+            context.set_tensor_address(slot.name, ctx.ptrs[slot.name])
+            if slot.is_input:
+                ctx.inputs[slot.name] = slot.shape
+                context.set_input_shape(slot.name, slot.shape)
+            if key.startswith(f"{name}/"):  # private buffers get host staging; shared ones stay on the device
+                ctx.host[slot.name] = self.device.pinned(slot.shape, slot.dtype)
+        return ctx
+
+    def _capture(self, ctx: _Context) -> Optional[int]:
+        """Record one execution of ``ctx`` as a CUDA graph; None (plain enqueues) where that fails."""
+        self._enqueue(ctx.context)  # the first enqueue does deferred setup that must not be captured
+        self.device.synchronize(self.stream)
+        try:
+            self.device.begin_capture(self.stream)
+        except BackendError as err:
+            logger.warning("CUDA graphs off (%s)", err)
+            return None
+        ok, graph = False, None
+        try:
+            ok = bool(ctx.context.execute_async_v3(self.stream))
+        finally:
+            try:
+                graph = self.device.end_capture(self.stream)
+            except BackendError as err:
+                logger.warning("CUDA graph capture of the %d context failed (%s): it runs without one", ctx.key, err)
+        # A refused enqueue records nothing: replaying that graph would return stale outputs.
+        return graph if ok else None
+
+    def _enqueue(self, context: Any) -> None:
+        if not context.execute_async_v3(self.stream):
+            raise BackendError("TensorRT refused to run the engine (see its log): rebuild with `dasiamrt build`")
+
+    def _run(self, ctx: _Context) -> None:
+        if ctx.graph is not None:
+            self.device.launch_graph(ctx.graph, self.stream)
+        else:
+            self._enqueue(ctx.context)
+
+    # -- the protocol ------------------------------------------------------------------------------
+    def template(self, crops: Array) -> Tuple[Array, Array]:
+        ctx = self._template
+        if ctx is None:
+            raise RuntimeError("template() on a closed TensorRT backend")
+        n = int(crops.shape[0])
+        n_max = ctx.inputs[spec.TEMPLATE_INPUT][0]
+        if not 1 <= n <= n_max:
+            raise BackendError(f"the template engine takes 1..{n_max} exemplars, not {n}: rebuild with a larger n_max")
+        staging = ctx.host[spec.TEMPLATE_INPUT][:n]
+        np.copyto(staging, crops, casting="same_kind")
+        ctx.context.set_input_shape(spec.TEMPLATE_INPUT, tuple(crops.shape))
+        self.device.memcpy_htod_async(ctx.ptrs[spec.TEMPLATE_INPUT], staging, self.stream)
+        self._enqueue(ctx.context)
+        outs = []
+        for name in (spec.CLS_KERNEL, spec.REG_KERNEL):
+            host = ctx.host[name][:n]
+            self.device.memcpy_dtoh_async(host, ctx.ptrs[name], self.stream)
+            outs.append(host)
+        self.device.synchronize(self.stream)
+        return outs[0].copy(), outs[1].copy()
+
+    def set_kernels(self, cls_kernel: Array, reg_kernel: Array) -> None:
+        super().set_kernels(cls_kernel, reg_kernel)
+        self._fused_on_device = False
+        for name, value in ((spec.CLS_KERNEL, cls_kernel), (spec.REG_KERNEL, reg_kernel)):
+            np.copyto(self._kernel_host[name], value, casting="same_kind")
+            self.device.memcpy_htod_async(self.buffers.ptrs[name], self._kernel_host[name], self.stream)
+        self.device.synchronize(self.stream)
+
+    def search(self, crop: Array, want_features: bool = False) -> SearchOutput:
+        self._kernels()  # raises before set_kernels
+        size = int(crop.shape[-1])
+        ctx = self._search.get(size)
+        if ctx is None:
+            raise BackendError(
+                f"the search engine has no profile for {size} (it has {sorted(self._search)}): "
+                "rebuild with `dasiamrt build` for this tracker configuration"
+            )
+        np.copyto(ctx.host[spec.SEARCH_INPUT], crop, casting="same_kind")
+        self.device.memcpy_htod_async(ctx.ptrs[spec.SEARCH_INPUT], ctx.host[spec.SEARCH_INPUT], self.stream)
+        self._run(ctx)
+        names = [spec.CLS_OUTPUT, spec.REG_OUTPUT] + ([spec.FEATURE_OUTPUT] if want_features else [])
+        outs = {}
+        for name in names:
+            host = ctx.host.get(name)
+            if host is None:  # features live in a shared buffer: stage them on demand
+                host = ctx.host[name] = self.device.pinned(
+                    self.manifests["search"].profile_for(size)[1].outputs[name], np.float32
+                )
+            self.device.memcpy_dtoh_async(host, ctx.ptrs[name], self.stream)
+            outs[name] = host
+        self.device.synchronize(self.stream)
+        self._last_key = size
+        feats = outs[spec.FEATURE_OUTPUT].copy() if want_features else None
+        return SearchOutput(outs[spec.CLS_OUTPUT].copy(), outs[spec.REG_OUTPUT].copy(), feats)
+
+    # -- distractor-aware fusion on the device ----------------------------------------------------
+    def reset_fusion(self, cls_kernel: Array, weight: float) -> None:
+        """Running sum A = weight * K(z), written to the device (one copy per template)."""
+        self._require_fusion()
+        host = self._kernel_host[spec.CLS_KERNEL]
+        np.multiply(np.float32(weight), cls_kernel, out=host, casting="same_kind")
+        self.device.memcpy_htod_async(self._acc_ptrs[0], host, self.stream)
+        self.device.synchronize(self.stream)
+
+    def fuse(self, window_index: NDArray[np.int64], window_weight: Array, inv_total: float) -> None:
+        """A += sum_n w_n K(window_n) over the last search's features; the search's cls kernel := A * inv_total.
+
+        Args:
+            window_index: (N * 36,) flat indices of N 6x6 windows in one (S+5)^2 feature plane.
+            window_weight: (N,) weights.
+            inv_total: 1 / sum of the frame weights.
+
+        Only the indices, the N weights and ``inv_total`` are copied host -> device.
+        """
+        self._require_fusion()
+        if self._last_key is None:
+            raise RuntimeError("fuse() needs reset_fusion() and a search() first")
+        s = spec.score_size(self._last_key)
+        ctx = self._fusion.get(s)
+        if ctx is None:
+            raise BackendError(
+                f"the kernel_update engine has no profile for score size {s}: rebuild with `dasiamrt build`"
+            )
+        n = int(np.shape(window_weight)[0])
+        n_hi = ctx.inputs[spec.WINDOW_WEIGHT][0]
+        if not 1 <= n <= n_hi or np.shape(window_index) != (36 * n,):
+            raise BackendError(f"kernel_update takes 1..{n_hi} windows (36 indices each), not {np.shape(window_index)}")
+        staged: Dict[str, Tuple[Any, int]] = {
+            spec.WINDOW_INDEX: (window_index, 36 * n),
+            spec.WINDOW_WEIGHT: (window_weight, n),
+        }
+        for name, (value, length) in staged.items():
+            host = ctx.host[name][:length]
+            np.copyto(host, value, casting="same_kind")  # int64 -> int32 where TensorRT 8.x made the input int32
+            ctx.context.set_input_shape(name, (length,))
+            self.device.memcpy_htod_async(ctx.ptrs[name], host, self.stream)
+        ctx.host[spec.INV_TOTAL][0] = inv_total
+        self.device.memcpy_htod_async(ctx.ptrs[spec.INV_TOTAL], ctx.host[spec.INV_TOTAL], self.stream)
+        acc_in, acc_out = self._acc_ptrs
+        ctx.context.set_tensor_address(spec.ACC, acc_in)
+        ctx.context.set_tensor_address(spec.ACC_OUTPUT, acc_out)
+        self._enqueue(ctx.context)
+        self._acc_ptrs = [acc_out, acc_in]  # ping-pong: TensorRT must not read and write one buffer
+        self._fused_on_device = True
+
+    def _kernels(self) -> Tuple[Array, Array]:
+        if getattr(self, "_fused_on_device", False):
+            return np.empty(0, np.float32), np.empty(0, np.float32)
+        return super()._kernels()
+
+    def fused_kernel(self) -> Array:
+        """The cls kernel the search contexts read now (10, F, 4, 4), copied back (for tests/debugging)."""
+        host = np.empty_like(self._kernel_host[spec.CLS_KERNEL])
+        self.device.memcpy_dtoh_async(host, self.buffers.ptrs[spec.CLS_KERNEL], self.stream)
+        self.device.synchronize(self.stream)
+        return host
+
+    def _require_fusion(self) -> None:
+        if not self.supports_fusion:
+            raise BackendError(
+                "these engines have no kernel_update engine: export with it and rebuild (`dasiamrt build`)"
+            )
+
+    def close(self) -> None:
+        """Drop contexts and engines, then free every CUDA resource. Idempotent."""
+        for attr in ("_search", "_fusion"):
+            getattr(self, attr, {}).clear()
+        self._template = None
+        self._engines.clear()
+        self._runtime = None
+        device = getattr(self, "device", None)
+        if device is not None:
+            device.close()

@@ -1,0 +1,196 @@
+"""Profiles from the model contract, the build flow on fake TensorRT modules, trtexec lines, no-GPU errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dasiamrt.config import get_preset
+from dasiamrt.engine import trt_compat as compat
+from dasiamrt.engine.builder import BuildOptions, build_engines, trtexec_lines
+from dasiamrt.engine.profiles import engine_profiles, read_model_info, search_sizes
+from dasiamrt.runtime.backends.trt_manifest import read_manifest
+from dasiamrt.runtime.cuda_device import GpuInfo
+from tests.engine.fake_trt import make_fake_trt
+
+
+def test_search_sizes_include_lost_size():
+    assert search_sizes(get_preset("paper").tracker) == (255, 767)
+    assert search_sizes(get_preset("big").tracker) == (271, 287, 767)
+    assert search_sizes(get_preset("vot").tracker, (287, 271)) == (271, 287, 767)
+
+
+def test_profiles_follow_the_contract(tiny_model):
+    info = read_model_info(tiny_model[0])
+    f, c = info.network.feature_out, info.network.feature_channels
+    n_max = info.tracker.distractor.n_max
+    profiles = engine_profiles(info)
+    (tpl,) = profiles["template"]
+    assert tpl.inputs["template"].min == (1, 3, 127, 127) and tpl.inputs["template"].max == (n_max + 1, 3, 127, 127)
+    assert tpl.outputs["cls_kernel"] == (n_max + 1, 10, f, 4, 4)
+    keys = [p.key for p in profiles["search"]]
+    assert keys == [255, 767]  # tiny preset: 255 search + the long-term 767
+    for p in profiles["search"]:
+        s = (p.key - 127) // 8 + 1
+        assert p.inputs["search"].min == p.inputs["search"].max == (1, 3, p.key, p.key)  # static: one context each
+        assert p.outputs["cls"] == (1, 10, s, s) and p.outputs["delta"] == (1, 20, s, s)
+        assert p.outputs["search_features"] == (1, c, s + 5, s + 5)
+    assert [p.key for p in profiles["kernel_update"]] == [17, 81]
+    ku = profiles["kernel_update"][1]
+    assert ku.inputs["search_features"].opt == (1, c, 86, 86)
+    assert ku.inputs["window_index"].min == (36,) and ku.inputs["window_index"].max == (36 * (n_max + 1),)
+    assert ku.inputs["window_weight"].max == (n_max + 1,) and ku.outputs["fused"] == (10, f, 4, 4)
+
+
+@pytest.fixture()
+def fake_env(monkeypatch):
+    def install(version):
+        trt = make_fake_trt(version)
+        monkeypatch.setattr(compat, "import_tensorrt", lambda *a: trt)
+        monkeypatch.setattr(
+            "dasiamrt.runtime.cuda_device.query_gpu", lambda *a, **k: GpuInfo("Orin", "8.7", "12.2", "12.2", 8000)
+        )
+        return trt
+
+    return install
+
+
+@pytest.mark.parametrize(
+    "version, precision, typed",
+    [
+        ("8.5.2.2", "fp16", False),
+        ("10.3.0.30", "fp16", True),
+        ("11.0.0.114", "fp16", False),
+        ("10.3.0.30", "fp32", False),
+    ],
+)
+def test_build_with_fake_tensorrt(tiny_model, tmp_path, fake_env, version, precision, typed):
+    fake_env(version)
+    cache = tmp_path / "timing.cache"
+    cache.write_bytes(b"old")
+    out = tmp_path / "engines"
+    plans = build_engines(
+        tiny_model[0], BuildOptions(precision, workspace_mb=256, timing_cache=cache, strongly_typed=typed, out_dir=out)
+    )
+    assert [p.name for p in plans] == ["template.plan", "search.plan", "kernel_update.plan"]
+    search = json.loads((out / "search.plan").read_bytes())
+    assert len(search["profiles"]) == 2
+    # only the dynamic input (search H) gets profile shapes; the kernels are static in the graph
+    assert set(search["profiles"][0]) == {"search"} and search["profiles"][1]["search"][0] == [1, 3, 767, 767]
+    assert search["pools"] == {"WORKSPACE": 256 << 20}
+    fp16_graph = precision == "fp16" and (version.startswith("11") or typed)
+    want_flags = ["-TF32"] if precision == "fp32" else ([] if fp16_graph else ["FP16"])
+    assert search["builder_flags"] == want_flags
+    assert (out / "search.fp16.onnx").is_file() == fp16_graph
+    # the timing cache is threaded through the three builds and written back
+    assert cache.read_bytes() == b"old+++"
+    m = read_manifest(out, "search")
+    assert m.device.gpu_name == "Orin" and m.device.tensorrt_version == version and m.precision == precision
+    assert [p.key for p in m.profiles] == [255, 767]
+    assert m.build_options["graph"] == ("fp16" if fp16_graph else "fp32")
+    assert m.build_options["cleared_flags"] == (["TF32"] if precision == "fp32" else [])
+    assert len(m.onnx_sha256) == 64 and not [f for f in os.listdir(out) if f.startswith(".")]  # no temp files left
+
+
+def test_int8_without_qdq_graph_is_refused_before_writing(tiny_model, tmp_path, fake_env):
+    from dasiamrt.errors import ConfigError
+
+    fake_env("10.3.0.30")
+    with pytest.raises(ConfigError, match="dasiamrt calibrate"):
+        build_engines(tiny_model[0], BuildOptions("int8", out_dir=tmp_path / "e"))
+    assert not (tmp_path / "e").exists()
+
+
+@pytest.mark.parametrize(
+    "version, want, unwanted",
+    [
+        ("8.5.2", ["--fp16"], ["--stronglyTyped"]),
+        ("10.3", ["--fp16"], ["--stronglyTyped"]),
+        ("11.0", ["--stronglyTyped"], ["--fp16"]),
+    ],
+)
+def test_trtexec_lines(tiny_model, tmp_path, version, want, unwanted):
+    lines = trtexec_lines(tiny_model[0], BuildOptions("fp16", workspace_mb=512, out_dir=tmp_path), trt_version=version)
+    assert len(lines) == 1 + 2 + 2  # template, search x2 sizes, kernel_update x2 sizes (one profile per trtexec engine)
+    search_767 = [ln for ln in lines if "search_767.plan" in ln][0]
+    assert "--minShapes=search:1x3x767x767" in search_767 and "--maxShapes=search:1x3x767x767" in search_767
+    assert "cls_kernel" not in search_767  # static inputs need no shapes
+    assert "--memPoolSize=workspace:512" in search_767
+    tpl = lines[0]
+    assert "--minShapes=template:1x3x127x127" in tpl and "--maxShapes=template:9x3x127x127" in tpl
+    for flag in want:
+        assert all(flag in ln for ln in lines)
+    for flag in unwanted:
+        assert not any(flag in ln for ln in lines)
+    onnx_of = {ln.split("--onnx=")[1].split()[0] for ln in lines}
+    assert all(p.endswith(".fp16.onnx") for p in onnx_of) == version.startswith("11")
+
+
+def test_trtexec_fp32_turns_tf32_off(tiny_model, tmp_path):
+    lines = trtexec_lines(tiny_model[0], BuildOptions("fp32", out_dir=tmp_path), trt_version="8.6.2")
+    assert all("--noTF32" in ln and "--fp16" not in ln for ln in lines)
+
+
+def _run_cli(*args, cwd):
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    return subprocess.run(
+        [sys.executable, "-m", "dasiamrt.cli", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+def _tree(path):
+    return sorted((r, tuple(sorted(f))) for r, _, f in os.walk(path))
+
+
+def test_build_cli_without_tensorrt_or_gpu_fails_cleanly(tiny_model, tmp_path):
+    try:
+        import tensorrt  # noqa: F401
+
+        pytest.skip("TensorRT is installed here")
+    except ImportError:
+        pass
+    before = _tree(tiny_model[0])
+    result = _run_cli(
+        "build",
+        "--model",
+        str(tiny_model[0]),
+        "--precision",
+        "fp16",
+        "--timing-cache",
+        str(tmp_path / "c"),
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tensorrt" in lines[0].lower() and "Traceback" not in result.stderr
+    assert _tree(tiny_model[0]) == before and not os.listdir(tmp_path)
+
+
+def test_exported_fp16_graphs_are_listed_and_used(tiny_model, tmp_path, fake_env):
+    import shutil
+
+    from dasiamrt.export.fp16 import write_fp16_variants
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model[0], model)
+    written = write_fp16_variants(model)
+    assert sorted(p.name for p in written.values()) == [
+        "kernel_update.fp16.onnx",
+        "search.fp16.onnx",
+        "template.fp16.onnx",
+    ]
+    manifest = json.loads((model / "model.json").read_text())
+    assert (
+        manifest["fp16_graphs"]["search"]["file"] == "search.fp16.onnx"
+        and len(manifest["fp16_graphs"]["search"]["sha256"]) == 64
+    )
+    read_model_info(model)  # the runtime's reader still accepts the folder
+    fake_env("11.0.0.114")
+    out = tmp_path / "engines"
+    build_engines(model, BuildOptions("fp16", out_dir=out))
+    assert read_manifest(out, "search").onnx_file == str(model / "search.fp16.onnx")
+    assert not (out / "search.fp16.onnx").exists()  # nothing converted again

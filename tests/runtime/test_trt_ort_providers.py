@@ -1,0 +1,56 @@
+"""Provider selection for ONNX Runtime (CPU / CUDA / TensorRT execution providers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dasiamrt.errors import BackendError, ConfigError
+from dasiamrt.runtime.backends.ort_providers import providers_for, split
+
+GPU = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_chains_fall_back_in_order():
+    assert [p for p, _ in providers_for("tensorrt", available=GPU)] == GPU
+    assert [p for p, _ in providers_for("cuda", device_id=1, available=GPU)] == GPU[1:]
+    assert providers_for("cuda", device_id=1, available=GPU)[0][1] == {"device_id": 1}
+    assert providers_for("cpu", available=["CPUExecutionProvider"]) == [("CPUExecutionProvider", {})]
+
+
+def test_tensorrt_options():
+    (name, opts), *_ = providers_for("tensorrt", fp16=True, cache_dir="/tmp/c", workspace_mb=64, available=GPU)
+    assert opts == {
+        "device_id": 0,
+        "trt_fp16_enable": True,
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": "/tmp/c",
+        "trt_max_workspace_size": 64 << 20,
+    }
+
+
+def test_missing_provider_is_one_line_with_the_fix():
+    with pytest.raises(BackendError) as err:
+        providers_for("cuda", available=["CPUExecutionProvider"])
+    assert "pip install onnxruntime-gpu" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError):
+        providers_for("cuda", fp16=True, available=GPU)
+    with pytest.raises(ConfigError):
+        providers_for("npu", available=GPU)
+
+
+def test_cpu_chain_runs_in_the_installed_onnxruntime(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    names, options = split(providers_for("cpu"))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=names, provider_options=options)
+    np.testing.assert_array_equal(sess.run(None, {"x": np.array([-1, 2], np.float32)})[0], [0, 2])
