@@ -224,10 +224,12 @@ def _quantize_with_ranges(q: Any, model_path: Path, out: Path, ranges: Any, meth
         return
     from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
     from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
     model = load_model_with_shape_infer(model_path)
+    op_types = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))  # quantize_static's default
     quantizer = QDQQuantizer(model, kwargs["per_channel"], kwargs["reduce_range"], kwargs["weight_type"],
-                             kwargs["activation_type"], ranges, kwargs["nodes_to_quantize"], [], None,
+                             kwargs["activation_type"], ranges, kwargs["nodes_to_quantize"], [], op_types,
                              kwargs["extra_options"])
     quantizer.quantize_model()
     quantizer.model.save_model_to_file(str(out))

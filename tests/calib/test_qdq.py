@@ -153,3 +153,30 @@ def test_conv_output_form_quantises_every_backbone_conv_output(int8_model, tmp_p
             backbone = [n for n in model.graph.node if n.op_type == "Conv" and "featureExtract" in n.name]
             quantised_out = [consumers.get(n.output[0], []) == ["QuantizeLinear"] for n in backbone]
             assert all(quantised_out) if expect else not any(quantised_out), (role, expect)
+
+
+def test_fallback_quantizer_for_older_onnxruntime_gives_the_same_graph(int8_model, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import onnxruntime as ort
+    import onnxruntime.quantization as q
+
+    from dasiamrt.calib.qdq import quantize_graph
+
+    calib = load_calibration(int8_model)
+    session = ort.InferenceSession(str(int8_model / "template.onnx"), providers=["CPUExecutionProvider"])
+
+    def without_cache_parameter(model_input, model_output, calibration_data_reader=None, **kwargs):
+        raise AssertionError("the fallback must not call quantize_static")
+
+    monkeypatch.setattr(q, "quantize_static", without_cache_parameter)  # an ONNX Runtime before the cache option
+    out = tmp_path / "template.int8.onnx"
+    quantize_graph(Path(int8_model / "template.onnx"), out, calib, "template", session)
+    fallback, default = onnx.load(str(out)), onnx.load(str(int8_model / "template.int8.onnx"))
+    assert [n.op_type for n in fallback.graph.node] == [n.op_type for n in default.graph.node]
+    z = calib.blobs("template")[:2]
+    a = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {spec.TEMPLATE_INPUT: z})
+    b = ort.InferenceSession(str(int8_model / "template.int8.onnx"),
+                             providers=["CPUExecutionProvider"]).run(None, {spec.TEMPLATE_INPUT: z})
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
