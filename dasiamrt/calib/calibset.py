@@ -154,7 +154,7 @@ def _check_crops(name: str, arr: NDArray[Any], side: int, min_crops: int) -> Non
                                f"expected uint8 (3, {side}, {side}): collect the set again with 'dasiamrt calibrate'")
     if len(arr) < min_crops:
         raise CalibrationError(f"calibration array {name} has {len(arr)} crop(s), fewer than {min_crops}: "
-                               "collect more frames (longer clips or a larger --per-input)")
+                               f"collect again with --per-input {min_crops} or more")
 
 
 def validate(calib: CalibrationSet, min_crops: int = MIN_CROPS) -> None:
