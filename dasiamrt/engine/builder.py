@@ -24,6 +24,7 @@ from ..runtime.backends.trt_manifest import (
     write_atomic,
     write_manifest,
 )
+from ..runtime.model_dir import precision_graphs
 from . import trt_compat as compat
 from .precision import PrecisionPlan, plan_precision
 from .profiles import ModelInfo, engine_profiles, read_model_info
@@ -70,14 +71,11 @@ def graph_for(info: ModelInfo, name: str, plan: PrecisionPlan, out_dir: Path, wr
     """The ONNX file to parse for engine ``name`` under ``plan`` (writes the fp16 variant if needed).
 
     Raises:
-        ConfigError: int8 without the Q/DQ graphs.
+        ModelError: int8 without the Q/DQ graphs recorded in ``model.json`` by ``dasiamrt calibrate``.
     """
     src = info.graph(name)
     if plan.graph == "qdq" and name != "kernel_update":
-        qdq = info.root / f"{name}.int8.onnx"
-        if not qdq.is_file():
-            raise ConfigError(f"int8 needs {qdq.name} (Q/DQ graph): run `dasiamrt calibrate --model {info.root}` first")
-        return qdq
+        return precision_graphs(info, "int8")[name]
     if plan.graph in ("fp16", "qdq"):  # the fusion graph stays fp16 under int8 (heads in higher precision)
         fp16_file = f"{src.name[: -len('.onnx')]}.fp16.onnx"  # dasiamrt.export.fp16.fp16_name, without onnx
         exported = info.root / fp16_file

@@ -97,10 +97,10 @@ def test_build_with_fake_tensorrt(tiny_model, tmp_path, fake_env, version, preci
 
 
 def test_int8_without_qdq_graph_is_refused_before_writing(tiny_model, tmp_path, fake_env):
-    from dasiamrt.errors import ConfigError
+    from dasiamrt.errors import ModelError
 
     fake_env("10.3.0.30")
-    with pytest.raises(ConfigError, match="dasiamrt calibrate"):
+    with pytest.raises(ModelError, match="dasiamrt calibrate"):
         build_engines(tiny_model[0], BuildOptions("int8", out_dir=tmp_path / "e"))
     assert not (tmp_path / "e").exists()
 
