@@ -10,12 +10,10 @@ off), so the 767 row is what a ``lost`` frame costs.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -146,12 +144,14 @@ def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], 
 
 
 def write_json_atomic(path: str, data: Dict[str, Any]) -> None:
-    """Write JSON via a temp file + rename."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, target)
+    """Write a report as JSON, atomically (missing folders are created: the measurements are not lost).
+
+    Raises:
+        SourceError: the file cannot be written.
+    """
+    from .fileio import atomic_write_json
+
+    atomic_write_json(path, data)
 
 
 def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes: Sequence[bool], frames: int,

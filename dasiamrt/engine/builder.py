@@ -16,12 +16,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import __version__
 from ..errors import ConfigError, MissingDependencyError
+from ..fileio import atomic_write_bytes, sha256_file
 from ..runtime.backends.trt_manifest import (
     DeviceInfo,
     EngineManifest,
     ProfileInfo,
-    sha256_file,
-    write_atomic,
     write_manifest,
 )
 from . import trt_compat as compat
@@ -167,7 +166,7 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
         onnx_path = graphs[name]
         data, cache = _build_one(trt, trt_logger, features, plan, onnx_path, profs, options, cache, name)
         plan_path = out_dir / f"{name}.plan"
-        write_atomic(plan_path, data)
+        atomic_write_bytes(plan_path, data)
         write_manifest(
             out_dir,
             EngineManifest(
@@ -184,7 +183,7 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
         )
         written.append(plan_path)
     if cache_path is not None:
-        write_atomic(Path(cache_path), cache)
+        atomic_write_bytes(Path(cache_path), cache)
     return written
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Dict, Optional, Sequence
 
-from ..sources.writers import AtomicFile
+from ..fileio import AtomicFile
 from .control import parse_udp_address
 
 log = logging.getLogger(__name__)

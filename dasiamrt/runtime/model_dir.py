@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, Dict, Mapping
 from .. import spec
 from ..config import NetworkConfig, TrackerConfig
 from ..errors import ConfigError, ModelError
+from ..fileio import sha256_file  # noqa: F401 - also imported from here by export
 
 FORMAT_VERSION = 1
 
@@ -48,15 +48,6 @@ class ModelInfo:
             return self.graphs[role]
         except KeyError:
             raise ModelError(f"{self.root} has no {role} graph: re-export it with 'dasiamrt export'") from None
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_model_dir(model_dir: str | os.PathLike[str], verify: bool = False) -> ModelInfo:
