@@ -58,6 +58,11 @@ def test_corrupt_video(tmp_path, tiny_model_dir):
     bad.write_bytes(b"\x00garbage" * 100)
     rc = main(["track", str(bad), "--init", "1,2,3,4", "--model", str(tiny_model_dir)])
     assert rc == 2
+    # FFmpeg's own "moov atom not found" must not come before the one error line
+    proc = subprocess.run([sys.executable, "-m", "dasiamrt.cli", "track", str(bad), "--init", "1,2,3,4", "--model",
+                           str(tiny_model_dir)], capture_output=True, text=True, timeout=120)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "cannot open video" in lines[0], proc.stderr
 
 
 def test_bench_prints_table_and_json(tiny_model_dir, tmp_path, capsys):
