@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, List, Optional, Sequence, Tuple, Union
 
+from .errors import ConfigError
 from .runtime.geometry import check_init_box
 from .runtime.tracker import Tracker, TrackResult
 from .sources import BoxWriter, VideoWriter, draw_result, open_source
@@ -65,7 +66,10 @@ def run_tracking(
 
     Raises:
         SourceError, BoxError: bad source or initial box.
+        ConfigError: ``max_frames`` < 1 (nothing would be tracked or written).
     """
+    if max_frames is not None and max_frames < 1:
+        raise ConfigError(f"--max-frames must be at least 1 (the init frame), got {max_frames}")
     frames = source if isinstance(source, FrameSource) else open_source(source)
     summary = TrackingSummary()
     total = getattr(frames, "frame_count", None)

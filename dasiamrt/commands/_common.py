@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ..config import TrackerConfig, get_preset
 from ..errors import ConfigError, ModelError
@@ -29,6 +29,25 @@ def add_tracker_switches(parser: argparse.ArgumentParser) -> None:
                        help="long-term 255 -> 767 search switching on")
     group.add_argument("--no-long-term", dest="long_term", action="store_false", help="long-term switching off")
     group.add_argument("--search-size", type=int, default=None, help="search-crop side (255, 271, 287...)")
+
+
+def parse_search_sizes(text: str, flag: str = "--sizes") -> Tuple[int, ...]:
+    """``"255,767"`` -> (255, 767), each checked by :func:`dasiamrt.spec.check_search_size`.
+
+    Raises:
+        ConfigError: a part is not an integer, or not a supported search size.
+    """
+    from ..spec import check_search_size
+
+    sizes = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            sizes.append(check_search_size(int(part)))
+        except ValueError:
+            raise ConfigError(f"{flag} takes comma-separated integers such as 255,767, got {text!r}") from None
+    return tuple(sizes)
 
 
 def tracker_overrides(base: TrackerConfig, args: argparse.Namespace) -> TrackerConfig:

@@ -26,10 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.builder import BuildOptions, build_engines, trtexec_lines
+    from ._common import parse_search_sizes
 
-    from ..spec import check_search_size
-
-    sizes = tuple(check_search_size(int(s)) for s in args.sizes.split(",") if s.strip())
+    sizes = parse_search_sizes(args.sizes)
     options = BuildOptions(
         precision=args.precision,
         workspace_mb=args.workspace,

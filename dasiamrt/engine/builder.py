@@ -210,9 +210,12 @@ def trtexec_lines(model_dir: Path, options: BuildOptions, trt_version: Optional[
     from .trtexec import trtexec_commands
 
     info = read_model_info(Path(model_dir))
-    features = (
-        compat.features_for_version(trt_version) if trt_version else compat.detect_features(compat.import_tensorrt())
-    )
+    if trt_version:
+        features = compat.features_for_version(trt_version)
+    else:
+        trt = compat.import_tensorrt("dasiamrt build --print-trtexec",
+                                     ", or give --trt-version (e.g. 8.5.2 for JetPack 5.1) for that TensorRT's lines")
+        features = compat.detect_features(trt)
     plan = plan_precision(options.precision, features, options.strongly_typed)
     out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
     profiles = engine_profiles(info, options.n_max, options.extra_sizes)
