@@ -78,7 +78,12 @@ def check_init_box(bbox_xywh: Sequence[float], image_shape: Sequence[int]) -> Tu
 
 
 def iou_xywh(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
-    """IoU of boxes (..., 4) in x, y, w, h (broadcasting)."""
+    """IoU of boxes (..., 4) in x, y, w, h (broadcasting); 0 where the union is empty.
+
+    A box covers [x, x + w) x [y, y + h) with area w * h (no "+1" pixel convention); a negative
+    width or height gives no intersection, so IoU 0. :func:`dasiamrt.eval.boxes.iou_xywh` adds the
+    benchmark conventions (NaN boxes, clipping to the image) on top of this one.
+    """
     ax2, ay2 = a[..., 0] + a[..., 2], a[..., 1] + a[..., 3]
     bx2, by2 = b[..., 0] + b[..., 2], b[..., 1] + b[..., 3]
     iw = np.clip(np.minimum(ax2, bx2) - np.maximum(a[..., 0], b[..., 0]), 0, None)
