@@ -104,3 +104,16 @@ def test_bench_prints_table_and_json(tiny_model_dir, tmp_path, capsys):
     data = json.loads(report.read_text())
     assert data["machine"]["cores"] >= 1 and len(data["results"]) == 2
     assert data["results"][0]["frames"] == 3
+
+
+def test_demo_with_a_model_folder(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "demo"
+    rc = main(["demo", "--model", str(tiny_model_dir), "--out", str(out), "--threads", "1", "--no-da"])
+    assert rc == 0
+    rows = list(csv.reader((out / "boxes.csv").open()))
+    import cv2
+
+    frames = int(cv2.VideoCapture(str(DEMO_CLIP)).get(cv2.CAP_PROP_FRAME_COUNT))
+    assert len(rows) == frames + 1 and rows[1][:5] == ["0", *(f"{v:.3f}" for v in DEMO_INIT_XYWH)]
+    assert sorted(p.name for p in out.iterdir()) == ["boxes.csv", "tracked.mp4"]
+    assert f"{frames} frames" in capsys.readouterr().out

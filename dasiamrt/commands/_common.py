@@ -14,7 +14,9 @@ def add_model_args(parser: argparse.ArgumentParser, allow_default: bool = True) 
     default = " (default: the bundled model)" if allow_default else ""
     group.add_argument("--model", metavar="DIR", help=f"exported model folder{default}")
     group.add_argument("--weights", metavar="FILE", help="PyTorch checkpoint (official .model files too); needs torch")
-    group.add_argument("--preset", default=None, help="preset of --weights: big, vot, otb, paper, tiny")
+    group.add_argument("--preset", default=None,
+                       help="big, vot, otb, paper or tiny: the layout of --weights (default vot); with --model, "
+                            "track with this preset's settings instead of those stored in the model")
     group.add_argument("--backend", choices=("ort", "torch", "trt"), default=None,
                        help="inference backend (default: ort for --model, torch for --weights)")
     group.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
