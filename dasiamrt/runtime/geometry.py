@@ -60,7 +60,8 @@ def check_init_box(bbox_xywh: Sequence[float], image_shape: Sequence[int]) -> Tu
     """Validate an initial box against the frame.
 
     Raises:
-        BoxError: wrong length, non-finite values, non-positive size, or no overlap with the frame.
+        BoxError: wrong length, non-finite values, a side under one pixel (no template crop can be cut
+            around it), or no overlap with the frame.
     """
     values = tuple(float(v) for v in bbox_xywh)
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
@@ -69,6 +70,8 @@ def check_init_box(bbox_xywh: Sequence[float], image_shape: Sequence[int]) -> Tu
     height, width = int(image_shape[0]), int(image_shape[1])
     if w <= 0 or h <= 0:
         raise BoxError(f"initial box {x:g},{y:g},{w:g},{h:g} has no area: width and height must be > 0")
+    if w < 1 or h < 1:
+        raise BoxError(f"initial box {x:g},{y:g},{w:g},{h:g} is smaller than a pixel: width and height must be >= 1")
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise BoxError(
             f"initial box {x:g},{y:g},{w:g},{h:g} lies outside the {width}x{height} frame: "
