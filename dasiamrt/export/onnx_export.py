@@ -28,9 +28,10 @@ import torch
 from .. import spec
 from ..config import Preset, TrackerConfig
 from ..errors import SourceError
+from ..fileio import sha256_file
 from ..model import KernelUpdate, SearchBranch, SiamRPN, TemplateBranch
 from ..runtime.distractor import window_indices
-from ..runtime.model_dir import FORMAT_VERSION, sha256_file
+from ..runtime.model_dir import FORMAT_VERSION
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping
 from .. import spec
 from ..config import NetworkConfig, TrackerConfig
 from ..errors import ConfigError, ModelError
-from ..fileio import sha256_file  # noqa: F401 - also imported from here by export
+from ..fileio import sha256_file as sha256_file  # re-exported: part of this module's API
 
 FORMAT_VERSION = 1
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...errors import BackendError, MissingDependencyError, ModelError
-from ...fileio import atomic_write_json, sha256_file  # noqa: F401 - sha256_file: part of this module's API
+from ...fileio import atomic_write_json
+from ...fileio import sha256_file as sha256_file  # re-exported: part of this module's API
 
 MANIFEST_FORMAT = "dasiamrt-engine/1"
 #: Engines of a model: ``<model>/engines/<precision>/<name>.plan`` + ``<name>.json``.
