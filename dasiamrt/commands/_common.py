@@ -20,6 +20,22 @@ def add_model_args(parser: argparse.ArgumentParser, allow_default: bool = True) 
     group.add_argument("--backend", choices=("ort", "torch", "trt"), default=None,
                        help="inference backend (default: ort for --model, torch for --weights)")
     group.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
+    add_precision_arg(group)
+
+
+def add_precision_arg(parser: Any) -> None:
+    """``--precision fp32|fp16|int8`` (default: the backend's; int8 on ort runs the graphs of 'dasiamrt calibrate')."""
+    parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
+                        help="graphs/engines to run (default: fp32 for ort, the trt backend's default for trt; "
+                             "int8 needs 'dasiamrt calibrate' first)")
+
+
+def backend_options(args: argparse.Namespace, backend: str) -> dict[str, Any]:
+    """Backend keyword options from ``--threads`` and ``--precision``."""
+    options: dict[str, Any] = {"threads": args.threads} if backend == "ort" else {}
+    if getattr(args, "precision", None) is not None and backend in ("ort", "trt"):
+        options["precision"] = args.precision
+    return options
 
 
 def add_tracker_switches(parser: argparse.ArgumentParser) -> None:
@@ -83,8 +99,7 @@ def make_tracker(args: argparse.Namespace, config: Optional[TrackerConfig] = Non
     info = read_model_dir(model)
     cfg = tracker_overrides(config or (get_preset(args.preset).tracker if args.preset else info.tracker), args)
     backend = args.backend or "ort"
-    options: Dict[str, Any] = {"threads": args.threads} if backend == "ort" else {}
-    return Tracker.from_model(model, backend=backend, config=cfg, **options)
+    return Tracker.from_model(model, backend=backend, config=cfg, **backend_options(args, backend))
 
 
 def default_model() -> Any:

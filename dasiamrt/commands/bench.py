@@ -5,6 +5,8 @@ import argparse
 import sys
 from typing import Any, Dict
 
+from ._common import add_precision_arg, backend_options
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time the tracking loop and each stage (FPS, median/p90 ms)",
@@ -14,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="vot", help="network when no --model is given (default: vot)")
     p.add_argument("--backend", choices=("ort", "torch", "trt"), default="ort")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
+    add_precision_arg(p)
     p.add_argument("--sizes", default="255,767", help="comma-separated search sizes (default: 255,767)")
     p.add_argument("--da", choices=("off", "on", "both"), default="both", help="distractor-aware rows")
     p.add_argument("--frames", type=int, default=20, help="measured frames per case (default: 20)")
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     sizes = [check_search_size(int(s)) for s in args.sizes.split(",") if s.strip()]
     model = args.model or str(random_model_dir(args.preset))
     info = read_model_dir(model)
-    options: Dict[str, Any] = {"threads": args.threads} if args.backend == "ort" else {}
+    options: Dict[str, Any] = backend_options(args, args.backend)
     if args.backend == "ort" and args.ort_device:
         from ..runtime.backends.ort_providers import providers_for
 
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         return Tracker.from_model(model, backend=args.backend, config=info.tracker.replace(**changes), **options)
 
     name = args.model or f"{args.preset} (random weights)"
-    print(f"dasiamrt bench: {name}, backend {args.backend}, {args.frames} frames per case", file=sys.stderr)
+    print(f"dasiamrt bench: {name}, backend {args.backend} {args.precision or ''}, {args.frames} frames per case",
+          file=sys.stderr)
     report = run_bench(make_tracker, name, sizes, da_modes, args.frames, args.warmup, args.source,
                        parse_box(args.init) if args.init else None)
     print(report.table())

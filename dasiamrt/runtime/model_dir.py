@@ -3,6 +3,9 @@
 ``model.json`` (written by :mod:`dasiamrt.export`) holds: ``format``, ``preset``, ``network``
 (name, width, feature_out, feature_channels), ``tracker`` (TrackerConfig fields), ``opset``,
 ``precision``, and ``graphs``: ``{template|search|kernel_update: {file, sha256, inputs, outputs}}``.
+Optional ``variants``: ``{int8: {graphs: {template|search: {file, sha256}}, ...}}`` (other precisions
+of some graphs, written by ``dasiamrt calibrate``; ``fp16_graphs`` of ``dasiamrt export --precision fp16``
+has the same role); roles a variant lacks run the fp32 graph.
 """
 from __future__ import annotations
 
@@ -86,3 +89,29 @@ def read_model_dir(model_dir: str | os.PathLike[str], verify: bool = False) -> M
             raise ModelError(f"{path} does not match the sha256 in {manifest_path}: re-export the model")
     return ModelInfo(root, manifest.get("preset", network.name), network, tracker,
                      manifest.get("precision", "fp32"), graphs, manifest)
+
+
+def precision_graphs(info: ModelInfo, precision: str) -> Dict[str, Path]:
+    """Graph role -> path for ``precision``: the folder's graphs, with a variant's graphs in place of theirs.
+
+    Raises:
+        ModelError: the folder has no such variant, or a variant graph is missing.
+    """
+    if precision == info.precision:
+        return dict(info.graphs)
+    variant = info.manifest.get("variants", {}).get(precision)
+    if variant is None and isinstance(info.manifest.get(f"{precision}_graphs"), Mapping):
+        # "fp16_graphs", written by 'dasiamrt export --precision fp16'
+        variant = {"graphs": info.manifest[f"{precision}_graphs"]}
+    if not isinstance(variant, Mapping) or not variant.get("graphs"):
+        hint = (f"dasiamrt calibrate --model {info.root} --source VIDEO --init x,y,w,h" if precision == "int8"
+                else f"dasiamrt export --precision {precision} ...")
+        raise ModelError(f"{info.root} has no {precision} graphs: create them with '{hint}'")
+    graphs = dict(info.graphs)
+    for role, entry in variant["graphs"].items():
+        path = info.root / entry["file"]
+        if not path.is_file():
+            raise ModelError(f"{path} is missing ({precision} {role} graph of {info.root}): "
+                             "write it again ('dasiamrt calibrate' for int8, 'dasiamrt export' for fp16)")
+        graphs[role] = path
+    return graphs

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from ... import spec
 from ...errors import BackendError, MissingDependencyError, ModelError
-from ..model_dir import ModelInfo
+from ..model_dir import ModelInfo, precision_graphs
 from .base import Array, Backend, SearchOutput
 
 log = logging.getLogger(__name__)
@@ -46,23 +46,28 @@ class OrtBackend(Backend):
         providers: ONNX Runtime execution providers, in order of preference (default: CUDA where
             onnxruntime-gpu offers it, else CPU).
         threads: intra-op threads (0: ONNX Runtime's default, one per core).
+        precision: which graphs to run: the folder's own ("fp32") or a variant recorded in
+            ``model.json`` ("int8": the Q/DQ graphs of ``dasiamrt calibrate``).
     """
 
     name = "ort"
     supports_fusion = True
 
-    def __init__(self, info: ModelInfo, providers: Optional[Sequence[Any]] = None, threads: int = 0) -> None:
+    def __init__(self, info: ModelInfo, providers: Optional[Sequence[Any]] = None, threads: int = 0,
+                 precision: str = "fp32") -> None:
         super().__init__()
         ort = _import_ort()
         self.info = info
+        self.precision = precision
+        graphs = precision_graphs(info, precision)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.providers = list(providers) if providers else default_providers(ort)
         self._sessions: Dict[str, Any] = {}
         for role in ("template", "search", "kernel_update"):
-            if role in info.graphs:
-                self._sessions[role] = self._open(ort, info.graph(role), options)
+            if role in graphs:
+                self._sessions[role] = self._open(ort, graphs[role], options)
         if "template" not in self._sessions or "search" not in self._sessions:
             raise ModelError(f"{info.root} lacks a template or search graph: re-export the model")
         self.supports_fusion = "kernel_update" in self._sessions

@@ -1,0 +1,180 @@
+"""INT8 (Q/DQ, ONNX Runtime CPU) against fp32: score maps, boxes on real clips, success AUC on synthetic sequences.
+
+Usage: python benchmarks/int8_accuracy.py [--work DIR] [--clip-frames 150] [--sequences 8] [--seq-frames 100]
+
+Model: the bundled trained tiny model when the package has one (dasiamrt/assets/models/tiny), else the
+tiny network with seeded random weights (said in the output). Calibration ("tracking" set): ground
+truth of synthetic sequences (seeds 100..105, never evaluated) plus the fp32 tracker's boxes on the
+bundled clip. The "noise" set has the same counts, every crop uniform random noise; "unit-range" feeds
+the tracking crops scaled to 0..1 (classifier-style preprocessing, not what the tracker feeds). Evaluation:
+score-map error on held-out crops (synthetic seeds 500..502), per-frame IoU of INT8 to fp32 boxes
+on the real clips, success AUC (OTB protocol) on held-out synthetic sequences (seeds 1000..).
+Prints markdown tables and writes ``<work>/int8_accuracy.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP, DEMO_INIT_XYWH
+from dasiamrt.calib.api import collect, default_search_sizes
+from dasiamrt.calib.calibset import CalibrationSet, save_calibration
+from dasiamrt.calib.collect import CollectConfig
+from dasiamrt.calib.compare import box_agreement, score_map_errors, track_boxes
+from dasiamrt.calib.variants import write_int8_variant
+from dasiamrt.runtime.backends.ort import OrtBackend
+from dasiamrt.runtime.model_dir import read_model_dir
+from dasiamrt.runtime.tracker import Tracker
+
+DATA = Path("/work/shared/data")
+#: real clips without ground truth and a first-frame box picked by eye (0-based x, y, w, h).
+CLIPS: List[Tuple[str, Path, Tuple[float, float, float, float], bool]] = [
+    ("bundled box.mp4 (in calibration)", DEMO_CLIP, DEMO_INIT_XYWH, True),
+    ("box.mp4 640x480", DATA / "box.mp4", (295.0, 15.0, 300.0, 225.0), False),
+    ("cup.mp4 640x480", DATA / "cup.mp4", (305.0, 125.0, 110.0, 258.0), False),
+]
+VARIANTS = [("percentile", "backbone", "tracking"), ("minmax", "backbone", "tracking"),
+            ("entropy", "backbone", "tracking"), ("percentile", "all", "tracking"), ("percentile", "backbone", "noise"),
+            ("minmax", "backbone", "noise"), ("percentile", "backbone", "unit-range")]
+
+
+def model_folder(work: Path) -> Tuple[Path, str]:
+    """The bundled trained model if present, else a seeded random-weight tiny model."""
+    if (BUNDLED_MODEL / "model.json").is_file():
+        return BUNDLED_MODEL, "bundled trained tiny model"
+    from dasiamrt.config import PRESETS
+    from dasiamrt.export import export_model
+    from dasiamrt.model import build_network
+
+    folder = work / "fp32"
+    if not (folder / "model.json").is_file():
+        export_model(build_network(PRESETS["tiny"].network, seed=0), PRESETS["tiny"], folder, check=False)
+    return folder, "tiny network, random weights (seed 0): no trained model in this tree"
+
+
+def noise_like(calib: CalibrationSet, seed: int) -> CalibrationSet:
+    """Same counts and manifest, every crop replaced by uniform noise (a bad calibration set)."""
+    rng = np.random.default_rng(seed)
+    arrays = {k: (rng.integers(0, 256, v.shape, dtype=np.uint8) if v.dtype == np.uint8 else v.copy())
+              for k, v in calib.arrays.items()}
+    manifest = dict(calib.manifest, source=["uniform noise"])
+    return CalibrationSet(arrays, manifest)
+
+
+class UnitRangeSet(CalibrationSet):
+    """The tracking set fed as 0..1 floats (the usual image-classifier preprocessing, wrong for this network)."""
+
+    def blobs(self, name: str) -> np.ndarray:
+        return (self.arrays[name].astype(np.float32) / 255.0).astype(np.float32)
+
+
+def synthetic_auc(model: Path, precision: str, spec: str) -> Tuple[float, List[np.ndarray]]:
+    """Mean success AUC of the model's tracker over the synthetic set ``spec``, and its boxes per sequence."""
+    from dasiamrt.eval.datasets import load_dataset
+    from dasiamrt.eval.metrics import ope_sequence, ope_summary
+
+    info = read_model_dir(model)
+    curves, boxes = [], []
+    for seq in load_dataset(spec).sequences:
+        with Tracker(OrtBackend(info, precision=precision), info.tracker) as tracker:
+            pred = track_boxes(tracker, seq.frames, seq.init_xywh, len(seq))
+        curves.append(ope_sequence(pred, seq.gt, seq.absent))
+        boxes.append(pred)
+    return float(ope_summary(curves)["auc"]), boxes
+
+
+def clip_boxes(model: Path, precision: str, frames: int) -> Dict[str, np.ndarray]:
+    from dasiamrt.sources import open_source
+
+    info = read_model_dir(model)
+    out = {}
+    for name, path, init, _ in CLIPS:
+        if not path.is_file():
+            continue
+        with open_source(str(path)) as src, Tracker(OrtBackend(info, precision=precision), info.tracker) as tracker:
+            out[name] = track_boxes(tracker, (f for _, f in src), init, frames)
+    return out
+
+
+def evaluate(model: Path, fp32: Dict[str, Any], held_out: CalibrationSet, args: argparse.Namespace) -> Dict[str, Any]:
+    info = read_model_dir(model)
+    errors = score_map_errors(OrtBackend(info), OrtBackend(info, precision="int8"), held_out)
+    clips = clip_boxes(model, "int8", args.clip_frames)
+    agreement = {name: box_agreement(fp32["clips"][name], boxes) for name, boxes in clips.items()}
+    auc, seq_boxes = synthetic_auc(model, "int8", args.synthetic)
+    seq_iou = float(np.mean([box_agreement(a, b)["mean_iou"] for a, b in zip(fp32["sequences"], seq_boxes)]))
+    return {"score_map": errors, "clips": agreement, "auc": auc, "auc_drop": fp32["auc"] - auc,
+            "synthetic_mean_iou_to_fp32": seq_iou}
+
+
+def tables(results: Dict[str, Any]) -> str:
+    lines = [f"Model: {results['model']}. fp32 success AUC on {results['synthetic']}: {results['fp32_auc']:.3f}.", "",
+             "| calibration | method | scope | calib. s | AUC int8 | AUC drop | IoU to fp32 (synthetic) | "
+             + " | ".join(f"IoU to fp32: {c}" for c in results["clip_names"]) + " | fg-prob max err 255 / 767 | "
+             "logit rel. L2 255 / 767 | argmax same 255 / 767 |",
+             "|" + "---|" * (10 + len(results["clip_names"]))]
+    for v in results["variants"]:
+        sm = v["score_map"]
+        sizes = sorted(sm, key=int)
+        cell = lambda key, fmt: " / ".join(format(sm[s][key], fmt) for s in sizes)  # noqa: E731
+        clips = " | ".join(f"{v['clips'][c]['mean_iou']:.3f} (min {v['clips'][c]['min_iou']:.2f})"
+                           for c in results["clip_names"])
+        lines.append(f"| {v['set']} | {v['method']} | {v['scope']} | {v['calib_seconds']:.0f} | {v['auc']:.3f} | "
+                     f"{v['auc_drop']:+.3f} | {v['synthetic_mean_iou_to_fp32']:.3f} | {clips} | "
+                     f"{cell('max_abs', '.3f')} | "
+                     f"{cell('rel_l2_logits', '.3f')} | {cell('argmax_agree', '.2f')} |")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", default="/tmp/dasiamrt-int8-bench", help="scratch folder (model copies, sets)")
+    p.add_argument("--clip-frames", type=int, default=150, help="frames per real clip (default 150)")
+    p.add_argument("--synthetic", default="synthetic:mixed:8:1000:100", help="held-out synthetic set")
+    p.add_argument("--per-input", type=int, default=32, help="calibration crops per input")
+    p.add_argument("--variants", default=None, help="comma list of method:scope:set (default: all seven)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    base, model_name = model_folder(work)
+    cfg = CollectConfig(per_input=args.per_input, seed=0, search_sizes=default_search_sizes(base))
+    good = collect(str(base), [str(DEMO_CLIP), "synthetic:mixed:6:100:80"], [DEMO_INIT_XYWH, None], cfg, max_frames=150)
+    held_out = collect(str(base), ["synthetic:mixed:3:500:60"], [None], CollectConfig(per_input=16, seed=1,
+                                                                                      search_sizes=cfg.search_sizes))
+    sets = {"tracking": good, "noise": noise_like(good, 1),
+            "unit-range": UnitRangeSet(good.arrays, dict(good.manifest))}
+    t0 = time.time()
+    fp32_auc, fp32_seq = synthetic_auc(base, "fp32", args.synthetic)
+    fp32 = {"auc": fp32_auc, "sequences": fp32_seq, "clips": clip_boxes(base, "fp32", args.clip_frames)}
+    print(f"fp32 reference: {time.time() - t0:.0f} s", file=sys.stderr)
+    chosen = [tuple(v.split(":")) for v in args.variants.split(",")] if args.variants else VARIANTS
+    results: Dict[str, Any] = {"model": model_name, "synthetic": args.synthetic, "fp32_auc": fp32_auc,
+                               "clip_names": list(fp32["clips"]), "clip_frames": args.clip_frames,
+                               "calibration_counts": good.counts(), "variants": []}
+    for method, scope, set_name in chosen:
+        folder = work / f"{set_name}-{method}-{scope}"
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(base, folder, ignore=shutil.ignore_patterns("*.int8.onnx", "calibration.*"))
+        save_calibration(sets[set_name], folder)
+        start = time.time()
+        write_int8_variant(folder, sets[set_name], method, scope)
+        entry = {"set": set_name, "method": method, "scope": scope, "calib_seconds": time.time() - start}
+        entry.update(evaluate(folder, fp32, held_out, args))
+        results["variants"].append(entry)
+        print(f"{set_name} {method} {scope}: AUC {entry['auc']:.3f} (fp32 {fp32_auc:.3f})", file=sys.stderr, flush=True)
+    print(tables(results))
+    (work / "int8_accuracy.json").write_text(json.dumps(results, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

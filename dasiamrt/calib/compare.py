@@ -1,0 +1,79 @@
+"""How far an INT8 model is from its fp32 model: score maps on crops, and boxes along whole tracks.
+
+Used by the tests and by ``benchmarks/int8_accuracy.py``. Score-map error compares the
+foreground probability maps (softmax over each anchor's bg/fg logit pair, as the tracker uses
+them); tracking agreement is the per-frame IoU of the boxes of two trackers run side by side.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Sequence, Tuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..runtime.backends.base import Backend
+from ..runtime.geometry import iou_xywh
+from ..runtime.postprocess import foreground_scores
+from .calibset import KERNEL_TEMPLATE, CalibrationSet, kernel_key, search_key
+
+
+def score_map_errors(reference: Backend, candidate: Backend, calib: CalibrationSet) -> Dict[int, Dict[str, float]]:
+    """Per search size: errors of ``candidate``'s score maps against ``reference``'s on the set's crops.
+
+    Each backend makes its own kernels from the set's first-frame templates (so template-graph
+    errors count too), then scores every search crop of that size.
+
+    Returns:
+        size -> {"max_abs": max |p_c - p_r| of foreground probabilities, "mean_abs": its mean,
+        "rel_l2_logits": ||l_c - l_r|| / ||l_r|| of the cls logits, "argmax_agree": share of crops
+        whose best anchor/cell is the same, "crops": count}.
+    """
+    templates = calib.blobs(KERNEL_TEMPLATE)
+    kernels = [backend.template(templates) for backend in (reference, candidate)]
+    out: Dict[int, Dict[str, float]] = {}
+    for size in calib.search_sizes:
+        crops, owners = calib.arrays[search_key(size)], calib.arrays[kernel_key(size)]
+        diffs: List[float] = []
+        peaks: List[float] = []
+        rel: List[float] = []
+        agree = 0
+        for crop, k in zip(crops, owners):
+            blob = crop[None].astype(np.float32)
+            logits = []
+            for backend, (cls_k, reg_k) in zip((reference, candidate), kernels):
+                backend.set_kernels(cls_k[k], reg_k[k])
+                logits.append(backend.search(blob).cls)
+            p_ref, p_cand = (foreground_scores(logit) for logit in logits)
+            diffs.append(float(np.abs(p_cand - p_ref).mean()))
+            peaks.append(float(np.abs(p_cand - p_ref).max()))
+            rel.append(float(np.linalg.norm(logits[1] - logits[0]) / max(np.linalg.norm(logits[0]), 1e-12)))
+            agree += int(np.argmax(p_ref) == np.argmax(p_cand))
+        out[size] = {"max_abs": max(peaks), "mean_abs": float(np.mean(diffs)), "rel_l2_logits": float(np.mean(rel)),
+                     "argmax_agree": agree / len(crops), "crops": float(len(crops))}
+    return out
+
+
+def track_boxes(tracker: Any, frames: Iterable[NDArray[np.uint8]], init_xywh: Sequence[float],
+                max_frames: int) -> NDArray[np.float64]:
+    """(T, 4) boxes of ``tracker`` on ``frames`` (row 0 = the init box), at most ``max_frames`` rows."""
+    boxes: List[Tuple[float, ...]] = []
+    for frame in frames:
+        if not boxes:
+            tracker.init(frame, init_xywh)
+            boxes.append(tuple(float(v) for v in init_xywh))
+        else:
+            boxes.append(tracker.track(frame).bbox_xywh)
+        if len(boxes) >= max_frames:
+            break
+    return np.asarray(boxes, dtype=np.float64)
+
+
+def box_agreement(boxes_a: NDArray[np.float64], boxes_b: NDArray[np.float64]) -> Dict[str, float]:
+    """Per-frame IoU of two trackers' boxes (frame 0, the shared init, excluded).
+
+    Returns:
+        {"mean_iou", "min_iou", "share_above_0.5", "frames"}.
+    """
+    iou = iou_xywh(boxes_a[1:], boxes_b[1:])
+    return {"mean_iou": float(iou.mean()), "min_iou": float(iou.min()),
+            "share_above_0.5": float((iou > 0.5).mean()), "frames": float(len(iou))}

@@ -1,0 +1,235 @@
+"""INT8 Q/DQ graphs (explicit quantization) of the template and search graphs, calibrated on tracking crops.
+
+What is quantised, and how (the form TensorRT's explicit quantization and ONNX Runtime both take):
+    * the backbone (every node upstream of the backbone features: Conv, MaxPool, Relu): weights
+      symmetric per output channel (int8, zero point 0), activations symmetric per tensor (int8,
+      zero point 0), biases left fp32 (TensorRT fuses them in float);
+    * not quantised: the dynamic-kernel correlation (a Conv whose weight is a graph input: its
+      kernels change every frame and with distractor fusion), the kernel heads ``conv_cls1`` /
+      ``conv_r1`` (template), the adjust heads ``conv_cls2`` / ``conv_r2`` / ``regress_adjust``
+      (search) and the ``kernel_update`` graph; ``scope="all"`` also quantises the constant-weight
+      heads (measured in ``benchmarks/int8.md``).
+Activation ranges come from the calibration set (:mod:`dasiamrt.calib.calibset`): ``entropy``
+(KL divergence, TensorRT's legacy default), ``percentile`` (99.999 % of |x|) or ``minmax``. Search
+crops of every size feed one histogram per tensor, one size at a time (ONNX Runtime's calibrators
+cannot stack tensors of different shapes).
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
+
+import numpy as np
+
+from .. import spec
+from ..errors import ConfigError, MissingDependencyError
+from .calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
+
+log = logging.getLogger(__name__)
+
+METHODS = ("entropy", "percentile", "minmax")
+DEFAULT_METHOD = "percentile"
+SCOPES = ("backbone", "all")
+#: crops per ONNX Runtime calibration pass (bounds the memory of the stored intermediate tensors).
+CHUNK = 4
+ROLES = ("template", "search")
+
+
+def _import_quant() -> Any:
+    try:
+        import onnx  # noqa: F401
+        from onnxruntime import quantization
+    except ImportError as err:
+        raise MissingDependencyError(err.name or "onnxruntime", "INT8 calibration",
+                                     "pip install 'dasiamrt[export,ort]'") from None
+    return quantization
+
+
+def _producers(model: Any) -> Dict[str, Any]:
+    return {out: node for node in model.graph.node for out in node.output}
+
+
+def _ancestors(model: Any, tensor: str) -> List[Any]:
+    """Nodes that ``tensor`` depends on (including its producer), in graph order."""
+    producers, seen, stack = _producers(model), set(), [tensor]
+    while stack:
+        node = producers.get(stack.pop())
+        if node is None or node.name in seen:
+            continue
+        seen.add(node.name)
+        stack.extend(node.input)
+    return [n for n in model.graph.node if n.name in seen]
+
+
+def feature_tensor(model: Any, role: str) -> str:
+    """Name of the backbone output: ``search_features`` in the search graph; in the template graph the
+    input of the Conv that makes the cls kernel (``conv_cls1``)."""
+    if role == "search":
+        return spec.FEATURE_OUTPUT
+    producers = _producers(model)
+    node = producers.get(spec.CLS_KERNEL)
+    while node is not None and node.op_type != "Conv":
+        node = producers.get(node.input[0])
+    if node is None:
+        raise ConfigError(f"the template graph has no Conv before {spec.CLS_KERNEL}: re-export the model")
+    return str(node.input[0])
+
+
+def _constant_weight_convs(model: Any) -> Set[str]:
+    consts = {init.name for init in model.graph.initializer}
+    consts |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    return {n.name for n in model.graph.node if n.op_type == "Conv" and n.input[1] in consts}
+
+
+def nodes_to_quantize(model: Any, role: str, scope: str = "backbone") -> List[str]:
+    """Names of the nodes to quantise in graph ``role`` ("template" or "search").
+
+    ``backbone``: Conv, MaxPool and Relu upstream of the backbone features. ``all``: also every other
+    Conv with constant weights (the heads). Convs with graph-input weights (the correlation) never.
+    """
+    if scope not in SCOPES:
+        raise ConfigError(f"unknown quantisation scope {scope!r}: choose one of {', '.join(SCOPES)}")
+    constant = _constant_weight_convs(model)
+    backbone = [n for n in _ancestors(model, feature_tensor(model, role))
+                if n.op_type in ("MaxPool", "Relu") or n.name in constant]
+    names = [n.name for n in backbone]
+    if scope == "all":
+        names += [n.name for n in model.graph.node if n.name in constant and n.name not in names]
+    return names
+
+
+class _Feeds:
+    """CalibrationDataReader over a list of input dicts (one ``get_next`` per dict)."""
+
+    def __init__(self, feeds: Sequence[Dict[str, np.ndarray]]) -> None:
+        self._it: Iterator[Dict[str, np.ndarray]] = iter(feeds)
+
+    def get_next(self) -> Optional[Dict[str, np.ndarray]]:
+        return next(self._it, None)
+
+
+def feed_groups(calib: CalibrationSet, role: str, template_session: Any) -> List[List[Dict[str, np.ndarray]]]:
+    """Calibration inputs of graph ``role``, grouped so that every group has one tensor shape.
+
+    Templates go in batches of :data:`CHUNK`; each search crop goes with the fp32 kernels of its
+    sequence's first-frame template (from ``template_session``, the fp32 template graph).
+    """
+    if role == "template":
+        crops = calib.blobs(TEMPLATE)
+        return [[{spec.TEMPLATE_INPUT: crops[i:i + CHUNK]} for i in range(0, len(crops), CHUNK)]]
+    cls_k, reg_k = template_session.run([spec.CLS_KERNEL, spec.REG_KERNEL],
+                                        {spec.TEMPLATE_INPUT: calib.blobs(KERNEL_TEMPLATE)})
+    groups = []
+    for size in calib.search_sizes:
+        crops, owners = calib.blobs(search_key(size)), calib.arrays[kernel_key(size)]
+        groups.append([{spec.SEARCH_INPUT: crops[i:i + 1], spec.CLS_KERNEL: cls_k[k],
+                        spec.REG_KERNEL: reg_k[k]} for i, k in enumerate(owners)])
+    return groups
+
+
+def _calibrator_options(method: str) -> Dict[str, Any]:
+    if method == "minmax":
+        return {"symmetric": True}
+    if method == "entropy":
+        return {"symmetric": True, "num_bins": 2048, "num_quantized_bins": 128}
+    return {"symmetric": True, "num_bins": 2048, "percentile": 99.999}
+
+
+def compute_ranges(model_path: Path, groups: Sequence[Sequence[Dict[str, np.ndarray]]], method: str,
+                   work_dir: Path) -> Any:
+    """Run ONNX Runtime's calibrator over ``groups`` (chunk by chunk) and return its ``TensorsData``."""
+    q = _import_quant()
+    kinds = {"minmax": q.CalibrationMethod.MinMax, "entropy": q.CalibrationMethod.Entropy,
+             "percentile": q.CalibrationMethod.Percentile}
+    calibrator = q.create_calibrator(model_path, None, augmented_model_path=str(work_dir / "augmented.onnx"),
+                                     calibrate_method=kinds[method], extra_options=_calibrator_options(method))
+    for group in groups:
+        # ONNX Runtime keeps every intermediate tensor of a pass in memory: big crops go one at a time.
+        side = next(iter(group[0].values())).shape[-1] if group else 0
+        per_pass = 1 if method == "minmax" or side > 300 else CHUNK
+        for i in range(0, len(group), per_pass):
+            calibrator.collect_data(_Feeds(group[i:i + per_pass]))
+    return calibrator.compute_data()
+
+
+def _quant_options(output_qdq: bool = False) -> Dict[str, Any]:
+    options: Dict[str, Any] = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False}
+    if not output_qdq:
+        # Conv outputs are not re-quantised: the next quantised node (MaxPool, Relu, Conv) quantises
+        # its input anyway, and the last backbone Conv hands float features to the fp32 heads (one
+        # rounding fewer; TensorRT runs such a Conv in INT8 with a float output). ONNX Runtime's CPU
+        # provider only fuses DQ -> Conv -> Q into an integer QLinearConv, so it runs this form in
+        # float (see benchmarks/int8.md for both forms' speed and accuracy).
+        options["OpTypesToExcludeOutputQuantization"] = ["Conv"]
+    return options
+
+
+def quantize_graph(model_path: Path, out_path: Path, calib: CalibrationSet, role: str, template_session: Any,
+                   method: str = DEFAULT_METHOD, scope: str = "backbone", output_qdq: bool = False) -> List[str]:
+    """Write the INT8 Q/DQ version of one fp32 graph.
+
+    Args:
+        model_path: fp32 graph (template.onnx or search.onnx).
+        out_path: where to write the Q/DQ graph (atomically).
+        calib: validated calibration set.
+        role: "template" or "search".
+        template_session: ONNX Runtime session of the fp32 template graph (search kernels).
+        method: activation range method (:data:`METHODS`).
+        scope: :data:`SCOPES`.
+        output_qdq: also quantise every Conv output (the DQ -> Conv -> Q form ONNX Runtime's CPU
+            provider runs with integer kernels).
+
+    Returns:
+        The names of the quantised nodes.
+    """
+    import onnx
+
+    q = _import_quant()
+    if method not in METHODS:
+        raise ConfigError(f"unknown calibration method {method!r}: choose one of {', '.join(METHODS)}")
+    nodes = nodes_to_quantize(onnx.load(str(model_path)), role, scope)
+    with tempfile.TemporaryDirectory(prefix="dasiamrt-qdq-") as tmp:
+        work = Path(tmp)
+        ranges = compute_ranges(model_path, feed_groups(calib, role, template_session), method, work)
+        kwargs: Dict[str, Any] = dict(
+            quant_format=q.QuantFormat.QDQ, per_channel=True, reduce_range=False,
+            activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8, nodes_to_quantize=nodes,
+            extra_options=_quant_options(output_qdq))
+        staged = out_path.with_name(f".{out_path.name}.tmp")
+        try:
+            _quantize_with_ranges(q, model_path, staged, ranges, method, work, kwargs)
+            os.replace(staged, out_path)
+        finally:
+            staged.unlink(missing_ok=True)
+    log.info("wrote %s (%d nodes quantised, %s calibration)", out_path, len(nodes), method)
+    return nodes
+
+
+def _quantize_with_ranges(q: Any, model_path: Path, out: Path, ranges: Any, method: str, work: Path,
+                          kwargs: Dict[str, Any]) -> None:
+    """``quantize_static`` on precomputed ranges (its JSON calibration cache), or ``QDQQuantizer`` on
+    ONNX Runtime releases without the cache parameter."""
+    kinds = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+    if "calibration_cache_path" in inspect.signature(q.quantize_static).parameters:
+        from onnxruntime.quantization.calibrate import save_tensors_data
+
+        cache = work / "ranges.json"
+        save_tensors_data(ranges, cache)
+        q.quantize_static(str(model_path), str(out), None, calibrate_method=getattr(q.CalibrationMethod, kinds[method]),
+                          calibration_cache_path=str(cache), **kwargs)
+        return
+    from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
+    from onnxruntime.quantization.quant_utils import load_model_with_shape_infer
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    model = load_model_with_shape_infer(model_path)
+    op_types = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))  # quantize_static's default
+    quantizer = QDQQuantizer(model, kwargs["per_channel"], kwargs["reduce_range"], kwargs["weight_type"],
+                             kwargs["activation_type"], ranges, kwargs["nodes_to_quantize"], [], op_types,
+                             kwargs["extra_options"])
+    quantizer.quantize_model()
+    quantizer.model.save_model_to_file(str(out))

@@ -1,0 +1,182 @@
+"""Q/DQ graph structure, INT8 close to fp32, the int8 variant in model.json, --precision int8."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from dasiamrt import spec
+from dasiamrt.assets import DEMO_INIT_XYWH
+from dasiamrt.calib.calibset import load_calibration
+from dasiamrt.calib.collect import CollectConfig, collect_crops
+from dasiamrt.calib.compare import box_agreement, score_map_errors, track_boxes
+from dasiamrt.calib.qdq import nodes_to_quantize
+from dasiamrt.calib.sources import gt_trajectory
+from dasiamrt.calib.variants import int8_graph_paths
+from dasiamrt.errors import ModelError
+from dasiamrt.runtime.backends.ort import OrtBackend
+from dasiamrt.runtime.model_dir import read_model_dir, sha256_file
+from dasiamrt.runtime.tracker import Tracker
+
+
+def _conv_inputs(model):
+    producers = {o: n for n in model.graph.node for o in n.output}
+    inits = {i.name: i for i in model.graph.initializer}
+    graph_inputs = {i.name for i in model.graph.input}
+    return producers, inits, graph_inputs
+
+
+@pytest.mark.parametrize("role", ["template", "search"])
+def test_backbone_quantised_correlation_and_heads_not(int8_model, role):
+    model = onnx.load(str(int8_model / f"{role}.int8.onnx"))
+    producers, inits, graph_inputs = _conv_inputs(model)
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    backbone = [n for n in convs if "featureExtract" in n.name]
+    assert len(backbone) == 5
+    for node in backbone:
+        act, weight = producers.get(node.input[0]), producers.get(node.input[1])
+        assert act is not None and act.op_type == "DequantizeLinear", node.name
+        assert weight is not None and weight.op_type == "DequantizeLinear", node.name
+        q_weight, scale, zero = (inits[name] for name in weight.input)
+        out_channels = numpy_helper.to_array(q_weight).shape[0]
+        assert numpy_helper.to_array(q_weight).dtype == np.int8
+        assert numpy_helper.to_array(scale).shape == (out_channels,)  # per output channel
+        assert not numpy_helper.to_array(zero).any()  # symmetric
+        act_zero = numpy_helper.to_array(inits[act.input[2]])
+        assert act_zero.dtype == np.int8 and act_zero.size == 1 and act_zero == 0  # symmetric per tensor
+        assert node.input[2] in inits and numpy_helper.to_array(inits[node.input[2]]).dtype == np.float32  # fp32 bias
+    others = [n for n in convs if n not in backbone]
+    correlation = [n for n in others if n.input[1] in graph_inputs]
+    assert len(correlation) == (2 if role == "search" else 0)
+    for node in others:  # heads and correlation: plain float inputs and weights
+        plain = [producers.get(i) is None or producers[i].op_type != "DequantizeLinear" for i in node.input[1:]]
+        assert all(plain), node.name
+        if node in correlation:
+            assert node.input[1] in (spec.CLS_KERNEL, spec.REG_KERNEL)
+    fp32 = onnx.load(str(int8_model / f"{role}.onnx"))
+    assert [i.name for i in model.graph.input] == [i.name for i in fp32.graph.input]
+    assert [o.name for o in model.graph.output] == [o.name for o in fp32.graph.output]
+
+
+def test_scope_all_adds_the_constant_weight_heads(tiny_model_dir):
+    model = onnx.load(str(tiny_model_dir / "search.onnx"))
+    backbone, everything = nodes_to_quantize(model, "search"), nodes_to_quantize(model, "search", "all")
+    heads = set(everything) - set(backbone)
+    assert {n.split("/")[1] for n in heads} == {"conv_cls2", "conv_r2", "regress_adjust"}
+    assert not any(n in ("/Conv", "/Conv_1") for n in everything)  # the correlation never
+
+
+def test_model_json_records_the_int8_variant(int8_model):
+    manifest = json.loads((int8_model / "model.json").read_text())
+    entry = manifest["variants"]["int8"]
+    assert entry["calibration_sha256"] == sha256_file(int8_model / "calibration.npz")
+    assert entry["method"] == "percentile" and entry["counts"]["search_767"] == 8
+    paths = int8_graph_paths(int8_model)
+    assert set(paths) == {"template", "search"}
+    for role, path in paths.items():
+        assert entry["graphs"][role]["sha256"] == sha256_file(path)
+    assert manifest["precision"] == "fp32" and manifest["graphs"]["search"]["file"] == "search.onnx"
+
+
+def test_int8_outputs_close_to_fp32_on_held_out_crops(int8_model, clip_frames):
+    info = read_model_dir(int8_model)
+    boxes = np.array([DEMO_INIT_XYWH] * 30, dtype=np.float64)  # frames 20..29: not the calibration frames
+    traj = gt_trajectory("held-out", clip_frames[20:30], boxes[:10], 9, np.random.default_rng(11), 0.5)
+    held_out = collect_crops([traj], CollectConfig(per_input=6, seed=11, search_sizes=(255, 767)))
+    errors = score_map_errors(OrtBackend(info), OrtBackend(info, precision="int8"), held_out)
+    for size, err in errors.items():
+        assert err["max_abs"] < 0.1, (size, err)  # foreground probabilities within 0.1 everywhere
+        assert err["rel_l2_logits"] < 0.1, (size, err)
+        assert err["max_abs"] > 0.0  # the INT8 graph really is a different computation
+
+
+def test_int8_tracker_follows_the_fp32_tracker(int8_model, clip_frames):
+    info = read_model_dir(int8_model)
+    fp32 = track_boxes(Tracker(OrtBackend(info), info.tracker), clip_frames, DEMO_INIT_XYWH, 25)
+    int8 = track_boxes(Tracker(OrtBackend(info, precision="int8"), info.tracker), clip_frames, DEMO_INIT_XYWH, 25)
+    agreement = box_agreement(fp32, int8)
+    assert agreement["frames"] == 24 and agreement["mean_iou"] > 0.9
+
+
+def test_int8_precision_needs_calibration(tiny_model_dir):
+    with pytest.raises(ModelError, match="dasiamrt calibrate"):
+        OrtBackend(read_model_dir(tiny_model_dir), precision="int8")
+    with pytest.raises(ModelError, match="no INT8 graphs"):
+        int8_graph_paths(tiny_model_dir)
+
+
+def test_bench_and_track_take_precision_int8(int8_model, tmp_path, capsys):
+    from dasiamrt.cli import main
+
+    assert main(["bench", "--model", str(int8_model), "--precision", "int8", "--sizes", "255", "--da", "off",
+                 "--frames", "2", "--warmup", "0"]) == 0
+    assert "| ort | int8 | 255 |" in capsys.readouterr().out
+    out = tmp_path / "boxes.csv"
+    from dasiamrt.assets import DEMO_CLIP
+
+    assert main(["track", str(DEMO_CLIP), "--init", ",".join(map(str, DEMO_INIT_XYWH)), "--model", str(int8_model),
+                 "--precision", "int8", "--max-frames", "3", "--out", str(out), "--quiet"]) == 0
+    assert len(out.read_text().strip().splitlines()) >= 3
+
+
+def test_recalibrating_from_a_saved_set_is_deterministic(int8_model, tmp_path):
+    import shutil
+
+    from dasiamrt.calib.variants import write_int8_variant
+
+    copy = tmp_path / "copy"
+    shutil.copytree(int8_model, copy)
+    write_int8_variant(copy, load_calibration(copy))
+    for role in ("template", "search"):
+        assert sha256_file(copy / f"{role}.int8.onnx") == sha256_file(int8_model / f"{role}.int8.onnx")
+
+
+def test_conv_output_form_quantises_every_backbone_conv_output(int8_model, tmp_path):
+    import shutil
+
+    from dasiamrt.calib.variants import write_int8_variant
+
+    copy = tmp_path / "qconv"
+    shutil.copytree(int8_model, copy)
+    entry = write_int8_variant(copy, load_calibration(copy), output_qdq=True)
+    assert entry["conv_outputs_quantized"] is True
+    for role in ("template", "search"):
+        default, qconv = (onnx.load(str(d / f"{role}.int8.onnx")) for d in (int8_model, copy))
+        for model, expect in ((default, False), (qconv, True)):
+            consumers = {}
+            for node in model.graph.node:
+                for name in node.input:
+                    consumers.setdefault(name, []).append(node.op_type)
+            backbone = [n for n in model.graph.node if n.op_type == "Conv" and "featureExtract" in n.name]
+            quantised_out = [consumers.get(n.output[0], []) == ["QuantizeLinear"] for n in backbone]
+            assert all(quantised_out) if expect else not any(quantised_out), (role, expect)
+
+
+def test_fallback_quantizer_for_older_onnxruntime_gives_the_same_graph(int8_model, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import onnxruntime as ort
+    import onnxruntime.quantization as q
+
+    from dasiamrt.calib.qdq import quantize_graph
+
+    calib = load_calibration(int8_model)
+    session = ort.InferenceSession(str(int8_model / "template.onnx"), providers=["CPUExecutionProvider"])
+
+    def without_cache_parameter(model_input, model_output, calibration_data_reader=None, **kwargs):
+        raise AssertionError("the fallback must not call quantize_static")
+
+    monkeypatch.setattr(q, "quantize_static", without_cache_parameter)  # an ONNX Runtime before the cache option
+    out = tmp_path / "template.int8.onnx"
+    quantize_graph(Path(int8_model / "template.onnx"), out, calib, "template", session)
+    fallback, default = onnx.load(str(out)), onnx.load(str(int8_model / "template.int8.onnx"))
+    assert [n.op_type for n in fallback.graph.node] == [n.op_type for n in default.graph.node]
+    z = calib.blobs("template")[:2]
+    a = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {spec.TEMPLATE_INPUT: z})
+    b = ort.InferenceSession(str(int8_model / "template.int8.onnx"),
+                             providers=["CPUExecutionProvider"]).run(None, {spec.TEMPLATE_INPUT: z})
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
