@@ -10,12 +10,10 @@ off), so the 767 row is what a ``lost`` frame costs.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -114,12 +112,13 @@ def load_frames(source: Optional[str], count: int) -> List[np.ndarray]:
 def random_model_dir(preset_name: str, seed: int = 0) -> Path:
     """An exported model of ``preset_name`` with seeded random weights, cached under ~/.cache/dasiamrt."""
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dasiamrt"
-    folder = cache / f"random-{preset_name}-seed{seed}"
+    preset = get_preset(preset_name)  # an unknown name fails here, before anything is exported
+    folder = cache / f"random-{preset.name}-seed{seed}"
     if not (folder / "model.json").is_file():
         from .export.api import export_from_args
 
-        log.info("exporting the %s network with random weights (seed %d) to %s", preset_name, seed, folder)
-        export_from_args(get_preset(preset_name), None, seed, str(folder), check=False)
+        log.info("exporting the %s network with random weights (seed %d) to %s", preset.name, seed, folder)
+        export_from_args(preset, None, seed, str(folder), check=False)
     return folder
 
 
@@ -138,6 +137,9 @@ def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], 
         loop.append(elapsed)
         for s in STAGES:
             stages[s].append(tracker.stage_seconds.get(s, 0.0))
+    if not loop:
+        raise SourceError(f"the clip has {len(frames)} frames, all used for init and {warmup} warm-up frames: "
+                          "use a longer clip or a smaller --warmup")
     cfg: TrackerConfig = tracker.config
     case = BenchCase(tracker.backend.name, getattr(tracker.backend, "precision", "fp32"), cfg.instance_size,
                      cfg.distractor.enabled)
@@ -146,12 +148,14 @@ def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], 
 
 
 def write_json_atomic(path: str, data: Dict[str, Any]) -> None:
-    """Write JSON via a temp file + rename."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, target)
+    """Write a report as JSON, atomically (missing folders are created: the measurements are not lost).
+
+    Raises:
+        SourceError: the file cannot be written.
+    """
+    from .fileio import atomic_write_json
+
+    atomic_write_json(path, data)
 
 
 def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes: Sequence[bool], frames: int,
@@ -162,6 +166,8 @@ def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes
 
     if source and init_box is None:
         raise ConfigError("--source needs --init x,y,w,h for its first frame")
+    if frames < 1 or warmup < 0:
+        raise ConfigError(f"--frames must be >= 1 and --warmup >= 0, got {frames} and {warmup}")
     clip = load_frames(source or str(DEMO_CLIP), frames + warmup + 1)
     box = init_box or DEMO_INIT_XYWH
     report = BenchReport(model_name, machine_info())

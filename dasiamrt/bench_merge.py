@@ -129,8 +129,9 @@ def _bar_chart(
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    from .runtime.backends.trt_manifest import write_atomic
     import io
+
+    from .fileio import atomic_write_bytes
 
     width = 0.8 / max(len(machines), 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows) + 2), 4))
@@ -145,5 +146,5 @@ def _bar_chart(
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
-    write_atomic(png, buf.getvalue())
+    atomic_write_bytes(png, buf.getvalue())
     return png

@@ -5,13 +5,16 @@ which adds its parser and sets ``func`` to a handler ``run(args) -> int``. A han
 dataclasses and calls one library function. Command modules import nothing heavy at module level.
 
 User mistakes raise :class:`~dasiamrt.errors.DasiamrtError`; they are printed as one line on stderr
-with exit status 2 and no traceback. Ctrl-C exits with 130.
+with exit status 2 and no traceback. Ctrl-C exits with 130. OpenCV's and FFmpeg's own warnings
+(``moov atom not found``, ``can't open camera by index``) are hidden unless ``--verbose``: the
+error line already says what failed and what to check.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import List, Optional
 
@@ -27,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dasiamrt", description="DaSiamRPN tracking: export, TensorRT engines, runtime, benchmarks."
     )
     parser.add_argument("--version", action="version", version=f"dasiamrt {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging, and OpenCV's and FFmpeg's own warnings")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -46,6 +50,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+    if not args.verbose:
+        _quiet_opencv()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -57,6 +63,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"dasiamrt {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_opencv() -> None:
+    """Keep OpenCV's logger and its FFmpeg backend from adding lines to a one-line error.
+
+    Both read their level from the environment when first used (cv2 is imported lazily, FFmpeg
+    registers on the first capture), so this works as long as no frame was read yet; a value the
+    user set is kept.
+    """
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 if __name__ == "__main__":  # pragma: no cover

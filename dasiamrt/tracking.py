@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, List, Optional, Sequence, Tuple, Union
 
+from .errors import ConfigError
 from .runtime.geometry import check_init_box
 from .runtime.tracker import Tracker, TrackResult
 from .sources import BoxWriter, VideoWriter, draw_result, open_source
-from .sources.frames import FrameSource
+from .sources.frames import Frame, FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -65,47 +66,73 @@ def run_tracking(
 
     Raises:
         SourceError, BoxError: bad source or initial box.
+        ConfigError: ``max_frames`` < 1 (nothing would be tracked or written).
     """
+    if max_frames is not None and max_frames < 1:
+        raise ConfigError(f"--max-frames must be at least 1 (the init frame), got {max_frames}")
     frames = source if isinstance(source, FrameSource) else open_source(source)
     summary = TrackingSummary()
     total = getattr(frames, "frame_count", None)
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
-    writers: List[Union[BoxWriter, VideoWriter]] = []
-    ok = False
+    outputs = _Outputs()
     try:
-        box_out = BoxWriter(csv_path) if csv_path else None
-        writers += [box_out] if box_out else []
-        video_out = VideoWriter(video_path, fps=frames.fps or 30.0) if video_path else None
-        writers += [video_out] if video_out else []
+        outputs.open(csv_path, video_path, frames.fps or 30.0)
         for index, frame in frames:
             if max_frames is not None and index >= max_frames:
                 break
-            if index == 0:
-                box = check_init_box(init_box_xywh, frame.shape)
-                tracker.init(frame, box)
-                result = TrackResult(box, 1.0, "tracking", 0, 0)
-            else:
-                start = time.perf_counter()
-                result = tracker.track(frame)
-                summary.seconds += time.perf_counter() - start
-            summary.results.append(result)
-            summary.frames += 1
-            if box_out:
-                box_out.write(index, result.bbox_xywh, result.score, result.state)
-            if video_out:
-                video_out.write(draw_result(frame, result.bbox_xywh, result.score, "init" if index == 0 else result.state))
+            result = _track_frame(tracker, index, frame, init_box_xywh, summary)
+            outputs.write(index, frame, result)
             if progress is not None and (index % 10 == 0 or index + 1 == total):
                 _progress(progress, index + 1, total, summary)
-        ok = summary.frames > 0
+        outputs.ok = summary.frames > 0
         return summary
     finally:
-        for writer in writers:
-            writer.close(ok=ok)
+        outputs.close()
         if not isinstance(source, FrameSource):
             frames.close()
         if progress is not None and summary.frames:
             progress.write("\n")
+
+
+def _track_frame(tracker: Tracker, index: int, frame: Frame, init_box_xywh: Sequence[float],
+                 summary: TrackingSummary) -> TrackResult:
+    """``init`` on frame 0 (result: the box itself, score 1), ``track`` after; timing into ``summary``."""
+    if index == 0:
+        box = check_init_box(init_box_xywh, frame.shape)
+        tracker.init(frame, box)
+        result = TrackResult(box, 1.0, "tracking", 0, 0)
+    else:
+        start = time.perf_counter()
+        result = tracker.track(frame)
+        summary.seconds += time.perf_counter() - start
+    summary.results.append(result)
+    summary.frames += 1
+    return result
+
+
+class _Outputs:
+    """The CSV and video of a run: committed by ``close()`` when ``ok``, else removed."""
+
+    def __init__(self) -> None:
+        self.boxes: Optional[BoxWriter] = None
+        self.video: Optional[VideoWriter] = None
+        self.ok = False
+
+    def open(self, csv_path: Optional[str], video_path: Optional[str], fps: float) -> None:
+        self.boxes = BoxWriter(csv_path) if csv_path else None
+        self.video = VideoWriter(video_path, fps=fps) if video_path else None
+
+    def write(self, index: int, frame: Frame, result: TrackResult) -> None:
+        if self.boxes is not None:
+            self.boxes.write(index, result.bbox_xywh, result.score, result.state)
+        if self.video is not None:
+            self.video.write(draw_result(frame, result.bbox_xywh, result.score, "init" if index == 0 else result.state))
+
+    def close(self) -> None:
+        for writer in (self.boxes, self.video):
+            if writer is not None:
+                writer.close(ok=self.ok)
 
 
 def _progress(stream: IO[str], done: int, total: Optional[int], summary: TrackingSummary) -> None:

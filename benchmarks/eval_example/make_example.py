@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from dasiamrt.eval.datasets import load_dataset  # noqa: E402
-from dasiamrt.eval.evaluate import evaluate  # noqa: E402
+from dasiamrt.eval.evaluation import evaluate  # noqa: E402
 from dasiamrt.eval.runner import run_dataset  # noqa: E402
 
 DATASET = "synthetic:mixed:4:0:80"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ..config import TrackerConfig, get_preset
 from ..errors import ConfigError, ModelError
@@ -14,7 +14,9 @@ def add_model_args(parser: argparse.ArgumentParser, allow_default: bool = True) 
     default = " (default: the bundled model)" if allow_default else ""
     group.add_argument("--model", metavar="DIR", help=f"exported model folder{default}")
     group.add_argument("--weights", metavar="FILE", help="PyTorch checkpoint (official .model files too); needs torch")
-    group.add_argument("--preset", default=None, help="preset of --weights: big, vot, otb, paper, tiny")
+    group.add_argument("--preset", default=None,
+                       help="big, vot, otb, paper or tiny: the layout of --weights (default vot); with --model, "
+                            "track with this preset's settings instead of those stored in the model")
     group.add_argument("--backend", choices=("ort", "torch", "trt"), default=None,
                        help="inference backend (default: ort for --model, torch for --weights)")
     group.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
@@ -45,6 +47,25 @@ def add_tracker_switches(parser: argparse.ArgumentParser) -> None:
                        help="long-term 255 -> 767 search switching on")
     group.add_argument("--no-long-term", dest="long_term", action="store_false", help="long-term switching off")
     group.add_argument("--search-size", type=int, default=None, help="search-crop side (255, 271, 287...)")
+
+
+def parse_search_sizes(text: str, flag: str = "--sizes") -> Tuple[int, ...]:
+    """``"255,767"`` -> (255, 767), each checked by :func:`dasiamrt.spec.check_search_size`.
+
+    Raises:
+        ConfigError: a part is not an integer, or not a supported search size.
+    """
+    from ..spec import check_search_size
+
+    sizes = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            sizes.append(check_search_size(int(part)))
+        except ValueError:
+            raise ConfigError(f"{flag} takes comma-separated integers such as 255,767, got {text!r}") from None
+    return tuple(sizes)
 
 
 def tracker_overrides(base: TrackerConfig, args: argparse.Namespace) -> TrackerConfig:

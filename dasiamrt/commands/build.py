@@ -8,8 +8,9 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("build", help="build TensorRT engines from an exported model")
-    p.add_argument("--model", required=True, type=Path, help="model folder written by `dasiamrt export`")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16")
+    p.add_argument("--model", required=True, type=Path, metavar="DIR", help="model folder written by `dasiamrt export`")
+    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16",
+                   help="engine precision (default: fp16)")
     p.add_argument("--workspace", type=int, default=None, metavar="MB", help="builder workspace limit in MiB")
     p.add_argument("--timing-cache", type=Path, default=None, metavar="FILE", help="read and update this timing cache")
     p.add_argument(
@@ -18,18 +19,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="TensorRT 10: build fp16 from the fp16 graph, strongly typed (always so on 11)",
     )
     p.add_argument("--sizes", default="", metavar="H,H", help="extra search sizes to build profiles for (e.g. 287)")
-    p.add_argument("--out", type=Path, default=None, help="engine folder (default MODEL/engines/PRECISION)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="engine folder (default MODEL/engines/PRECISION)")
     p.add_argument("--print-trtexec", action="store_true", help="print the equivalent trtexec commands, build nothing")
-    p.add_argument("--trt-version", default=None, help="with --print-trtexec: flags for this TensorRT (e.g. 8.5.2)")
+    p.add_argument("--trt-version", default=None, metavar="X.Y.Z", help="with --print-trtexec: flags for this TensorRT (e.g. 8.5.2)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.builder import BuildOptions, build_engines, trtexec_lines
+    from ._common import parse_search_sizes
 
-    from ..spec import check_search_size
-
-    sizes = tuple(check_search_size(int(s)) for s in args.sizes.split(",") if s.strip())
+    sizes = parse_search_sizes(args.sizes)
     options = BuildOptions(
         precision=args.precision,
         workspace_mb=args.workspace,

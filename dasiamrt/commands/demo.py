@@ -10,6 +10,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="track the printed box of the bundled clip with the bundled model (offline)",
                        description="Writes an annotated video and the per-frame CSV, prints FPS.")
     p.add_argument("--out", default="dasiamrt-demo", metavar="DIR", help="output folder (default: ./dasiamrt-demo)")
+    p.add_argument("--model", metavar="DIR", help="exported model folder (default: the bundled model)")
     p.add_argument("--backend", choices=("ort", "trt"), default="ort")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
     p.add_argument("--da", dest="da", action="store_true", default=None, help="distractor-aware tracking on")
@@ -19,16 +20,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..assets import DEMO_CLIP, DEMO_INIT_XYWH
+    from ..errors import SourceError
     from ..runtime.model_dir import read_model_dir
     from ..runtime.tracker import Tracker
     from ..tracking import run_tracking
     from ._common import default_model
 
-    model = default_model()
+    model = Path(args.model) if args.model else default_model()
     info = read_model_dir(model)
     config = info.tracker if args.da is None else info.tracker.replace(distractor={"enabled": args.da})
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SourceError(f"cannot create the output folder {out}: {err.strerror or err}") from None
     options = {"threads": args.threads} if args.backend == "ort" else {}
     with Tracker.from_model(str(model), backend=args.backend, config=config, **options) as tracker:
         summary = run_tracking(tracker, str(DEMO_CLIP), DEMO_INIT_XYWH, csv_path=str(out / "boxes.csv"),

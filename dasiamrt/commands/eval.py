@@ -82,7 +82,7 @@ class _Bar:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..eval.evaluate import evaluate
+    from ..eval.evaluation import evaluate
     from ..eval.report import markdown
 
     out = Path(args.out) if args.out else Path("runs") / "eval" / args.dataset.replace(":", "_").replace("/", "_")

@@ -73,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
             require_display(flag)
     if args.reconnect < 0:
         raise ConfigError(f"--reconnect must be >= 0, got {args.reconnect}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames must be at least 1, got {args.max_frames}")
+    if args.fps is not None and not args.fps > 0:  # 0 would fall back to the default rate unnoticed
+        raise ConfigError(f"--fps must be positive, got {args.fps:g}")
     box = parse_box(args.init) if args.init else None
     source = live_source(args.source, args.csi, parse_size(args.size) if args.size else None, args.fps,
                          args.realtime, args.flip)

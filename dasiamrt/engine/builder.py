@@ -16,12 +16,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import __version__
 from ..errors import ConfigError, MissingDependencyError
+from ..fileio import atomic_write_bytes, sha256_file
 from ..runtime.backends.trt_manifest import (
     DeviceInfo,
     EngineManifest,
     ProfileInfo,
-    sha256_file,
-    write_atomic,
     write_manifest,
 )
 from ..runtime.model_dir import precision_graphs
@@ -165,7 +164,7 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
         onnx_path = graphs[name]
         data, cache = _build_one(trt, trt_logger, features, plan, onnx_path, profs, options, cache, name)
         plan_path = out_dir / f"{name}.plan"
-        write_atomic(plan_path, data)
+        atomic_write_bytes(plan_path, data)
         write_manifest(
             out_dir,
             EngineManifest(
@@ -182,7 +181,7 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
         )
         written.append(plan_path)
     if cache_path is not None:
-        write_atomic(Path(cache_path), cache)
+        atomic_write_bytes(Path(cache_path), cache)
     return written
 
 
@@ -209,9 +208,12 @@ def trtexec_lines(model_dir: Path, options: BuildOptions, trt_version: Optional[
     from .trtexec import trtexec_commands
 
     info = read_model_info(Path(model_dir))
-    features = (
-        compat.features_for_version(trt_version) if trt_version else compat.detect_features(compat.import_tensorrt())
-    )
+    if trt_version:
+        features = compat.features_for_version(trt_version)
+    else:
+        trt = compat.import_tensorrt("dasiamrt build --print-trtexec",
+                                     ", or give --trt-version (e.g. 8.5.2 for JetPack 5.1) for that TensorRT's lines")
+        features = compat.detect_features(trt)
     plan = plan_precision(options.precision, features, options.strongly_typed)
     out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
     profiles = engine_profiles(info, options.n_max, options.extra_sizes)

@@ -27,10 +27,11 @@ same from 8.5 to 11, so it needs no branch; it calls :func:`require_tensor_api` 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
-from ..errors import BackendError
+from ..errors import BackendError, ConfigError
 from ..runtime.backends.trt_manifest import import_tensorrt, make_logger, parse_version
 
 logger = logging.getLogger(__name__)
@@ -239,8 +240,16 @@ def features_for_version(version: str) -> TrtFeatures:
     Facts from NVIDIA's release notes and migration guides: tensor API and memory pools since 8.5
     (our floor); STRONGLY_TYPED since 10.0 (9.x was never on Jetson); EXPLICIT_BATCH needed < 10;
     FP16/INT8 flags and calibrators removed in 11.0.
+
+    Raises:
+        ConfigError: ``version`` is not a version number, or names a TensorRT older than 8.5.
     """
-    major = parse_version(version).release[0]
+    if not re.fullmatch(r"\d+(\.\d+)*", version.strip()):
+        raise ConfigError(f"--trt-version takes a TensorRT version number such as 8.5.2 or 10.3, got {version!r}")
+    release = parse_version(version.strip()).release
+    if tuple(release[:2]) < (8, 5):
+        raise ConfigError(f"TensorRT {version} is not supported: dasiamrt needs TensorRT 8.5 or newer (JetPack 5.1+)")
+    major = release[0]
     return TrtFeatures(
         version=version,
         major=major,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["evaluate", "load_dataset", "make_sequence", "write_otb_layout"]
-_HOMES = {"evaluate": "evaluate", "load_dataset": "datasets", "make_sequence": "synthetic",
+_HOMES = {"evaluate": "evaluation", "load_dataset": "datasets", "make_sequence": "synthetic",
           "write_otb_layout": "synthetic"}
 
 

@@ -10,6 +10,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ..runtime import geometry
+
 
 def iou_xywh(a: np.ndarray, b: np.ndarray, bound_wh: Optional[Tuple[float, float]] = None) -> np.ndarray:
     """Intersection over union of paired boxes.
@@ -25,16 +27,8 @@ def iou_xywh(a: np.ndarray, b: np.ndarray, bound_wh: Optional[Tuple[float, float
     b = np.array(b, dtype=np.float64, ndmin=2)
     if bound_wh is not None:
         a, b = clip_xywh(a, bound_wh), clip_xywh(b, bound_wh)
-    x1 = np.maximum(a[:, 0], b[:, 0])
-    y1 = np.maximum(a[:, 1], b[:, 1])
-    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = np.clip(a[:, 2], 0, None) * np.clip(a[:, 3], 0, None)
-    area_b = np.clip(b[:, 2], 0, None) * np.clip(b[:, 3], 0, None)
-    union = area_a + area_b - inter
     with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+        iou = np.asarray(geometry.iou_xywh(a, b), dtype=np.float64)
     iou[np.isnan(a).any(axis=1) | np.isnan(b).any(axis=1)] = np.nan
     return np.clip(iou, 0.0, 1.0)
 

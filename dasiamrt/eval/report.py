@@ -13,8 +13,8 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from ..fileio import atomic_write_bytes, atomic_write_text
 from . import metrics
-from .io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Iterable, List, Optional, Sequence
 import numpy as np
 
 from ..errors import DatasetError
+from ..fileio import atomic_write_text
 from .datasets.base import read_numbers
-from .io import atomic_write_text
 
 
 def ope_path(results_dir: Path, name: str) -> Path:

@@ -25,8 +25,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 
 from ..errors import ConfigError
+from ..fileio import atomic_write_bytes, atomic_write_text
 from . import render
-from .io import atomic_write_bytes, atomic_write_text
 from .scene import SceneSpec, build_layers
 from .textures import list_photos
 

@@ -5,7 +5,7 @@ from typing import Optional
 
 from ..config import Preset
 from ..errors import MissingDependencyError
-from ..runtime.model_dir import sha256_file
+from ..fileio import sha256_file
 from .onnx_export import ExportReport, export_model
 
 

@@ -111,10 +111,10 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def convert_file(src: str, dst: str) -> None:
     """Convert the graph at ``src`` and write it to ``dst`` atomically."""
-    from ..runtime.backends.trt_manifest import write_atomic
+    from ..fileio import atomic_write_bytes
 
     model = convert_to_fp16(onnx.load(src))
-    write_atomic(Path(dst), model.SerializeToString())
+    atomic_write_bytes(Path(dst), model.SerializeToString())
 
 
 FP16_KEY = "fp16_graphs"
@@ -138,7 +138,7 @@ def write_fp16_variants(model_dir: str | Path) -> Dict[str, Path]:
     import json
 
     from .. import spec
-    from ..runtime.backends.trt_manifest import sha256_file, write_atomic
+    from ..fileio import atomic_write_json, sha256_file
 
     root = Path(model_dir)
     manifest_path = root / spec.MODEL_MANIFEST
@@ -149,6 +149,6 @@ def write_fp16_variants(model_dir: str | Path) -> Dict[str, Path]:
         convert_file(str(root / entry["file"]), str(dst))
         written[role] = dst
     manifest[FP16_KEY] = {role: {"file": p.name, "sha256": sha256_file(p)} for role, p in written.items()}
-    write_atomic(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    atomic_write_json(manifest_path, manifest)
     logger.info("wrote fp16 graphs: %s", ", ".join(p.name for p in written.values()))
     return written

@@ -27,9 +27,11 @@ import torch
 
 from .. import spec
 from ..config import Preset, TrackerConfig
+from ..errors import SourceError
+from ..fileio import sha256_file
 from ..model import KernelUpdate, SearchBranch, SiamRPN, TemplateBranch
 from ..runtime.distractor import window_indices
-from ..runtime.model_dir import FORMAT_VERSION, sha256_file
+from ..runtime.model_dir import FORMAT_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -155,16 +157,23 @@ def export_model(net: SiamRPN, preset: Preset, out_dir: str | os.PathLike[str],
         extra: more keys for ``model.json`` (e.g. the weights' sha256).
 
     Raises:
+        SourceError: ``out_dir`` cannot be created or written.
         RuntimeError: when the ONNX Runtime check exceeds the tolerance (an exporter bug).
     """
     net = net.eval()
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SourceError(f"{out_dir} is a file: give a folder for the model (--out DIR)")
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    except OSError as err:
+        raise SourceError(f"cannot write {out_dir}: {err.strerror or err}") from None
     try:
         report = _write(net, preset, tmp, tracker or preset.tracker, check, extra or {})
         out_dir.mkdir(exist_ok=True)
-        for item in tmp.iterdir():
+        # model.json last: a folder whose manifest is in place has all the graphs it names
+        for item in sorted(tmp.iterdir(), key=lambda p: p.name == spec.MODEL_MANIFEST):
             os.replace(item, out_dir / item.name)
         report.out_dir = out_dir
         return report

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Dict, Optional, Sequence
 
-from ..sources.writers import AtomicFile
+from ..fileio import AtomicFile
 from .control import parse_udp_address
 
 log = logging.getLogger(__name__)
@@ -86,22 +86,28 @@ class StreamSink(JsonSink):
 class FileSink(JsonSink):
     """Lines in a file, written to a temp file beside it (flushed per record) and renamed onto it on close.
 
-    The file therefore appears complete and never half-written, also after SIGINT/SIGTERM.
+    The file therefore appears complete and never half-written, also after SIGINT/SIGTERM. A run that
+    wrote no record (e.g. it stopped at a bad ``--init`` box) leaves no file, not an empty one.
     """
 
     def __init__(self, path: str) -> None:
         self._file = AtomicFile(Path(path), ".jsonl")
         self._fh: IO[str] = open(self._file.tmp, "w")
+        self._records = 0
         self.description = str(path)
 
     def write(self, record: Dict[str, Any]) -> None:
         self._fh.write(encode(record) + "\n")
         self._fh.flush()
+        self._records += 1
 
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
-            self._file.commit()
+            if self._records:
+                self._file.commit()
+            else:
+                self._file.abort()
 
 
 class UdpSink(JsonSink):

@@ -8,7 +8,6 @@ dasiamrt's own training checkpoints wrap the state_dict (``{"model": ..., ...}``
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
@@ -16,6 +15,7 @@ import torch
 
 from ..config import NETWORKS, NetworkConfig
 from ..errors import CheckpointError
+from ..fileio import AtomicFile
 from .siamrpn import SiamRPN
 
 _FIRST_CONV = "featureExtract.0.weight"
@@ -100,17 +100,9 @@ def save_checkpoint(
             no ``num_batches_tracked``, no ``extra``.
         extra: stored beside ``"model"`` (optimizer state, epoch, ...) when not legacy.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if legacy:
         obj: Any = {k: v for k, v in state_dict.items() if not k.endswith("num_batches_tracked")}
     else:
         obj = {"model": dict(state_dict), **extra}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp, _use_new_zipfile_serialization=not legacy)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with AtomicFile(path, ".tmp", make_parents=True) as out:
+        torch.save(obj, str(out.tmp), _use_new_zipfile_serialization=not legacy)

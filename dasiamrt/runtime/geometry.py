@@ -60,7 +60,8 @@ def check_init_box(bbox_xywh: Sequence[float], image_shape: Sequence[int]) -> Tu
     """Validate an initial box against the frame.
 
     Raises:
-        BoxError: wrong length, non-finite values, non-positive size, or no overlap with the frame.
+        BoxError: wrong length, non-finite values, a side under one pixel (no template crop can be cut
+            around it), or no overlap with the frame.
     """
     values = tuple(float(v) for v in bbox_xywh)
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
@@ -69,6 +70,8 @@ def check_init_box(bbox_xywh: Sequence[float], image_shape: Sequence[int]) -> Tu
     height, width = int(image_shape[0]), int(image_shape[1])
     if w <= 0 or h <= 0:
         raise BoxError(f"initial box {x:g},{y:g},{w:g},{h:g} has no area: width and height must be > 0")
+    if w < 1 or h < 1:
+        raise BoxError(f"initial box {x:g},{y:g},{w:g},{h:g} is smaller than a pixel: width and height must be >= 1")
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise BoxError(
             f"initial box {x:g},{y:g},{w:g},{h:g} lies outside the {width}x{height} frame: "
@@ -78,7 +81,12 @@ def check_init_box(bbox_xywh: Sequence[float], image_shape: Sequence[int]) -> Tu
 
 
 def iou_xywh(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
-    """IoU of boxes (..., 4) in x, y, w, h (broadcasting)."""
+    """IoU of boxes (..., 4) in x, y, w, h (broadcasting); 0 where the union is empty.
+
+    A box covers [x, x + w) x [y, y + h) with area w * h (no "+1" pixel convention); a negative
+    width or height gives no intersection, so IoU 0. :func:`dasiamrt.eval.boxes.iou_xywh` adds the
+    benchmark conventions (NaN boxes, clipping to the image) on top of this one.
+    """
     ax2, ay2 = a[..., 0] + a[..., 2], a[..., 1] + a[..., 3]
     bx2, by2 = b[..., 0] + b[..., 2], b[..., 1] + b[..., 3]
     iw = np.clip(np.minimum(ax2, bx2) - np.maximum(a[..., 0], b[..., 0]), 0, None)

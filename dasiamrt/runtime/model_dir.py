@@ -9,7 +9,6 @@ has the same role); roles a variant lacks run the fp32 graph.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, Dict, Mapping
 from .. import spec
 from ..config import NetworkConfig, TrackerConfig
 from ..errors import ConfigError, ModelError
+from ..fileio import sha256_file as sha256_file  # re-exported: part of this module's API
 
 FORMAT_VERSION = 1
 
@@ -51,15 +51,6 @@ class ModelInfo:
             return self.graphs[role]
         except KeyError:
             raise ModelError(f"{self.root} has no {role} graph: re-export it with 'dasiamrt export'") from None
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_model_dir(model_dir: str | os.PathLike[str], verify: bool = False) -> ModelInfo:

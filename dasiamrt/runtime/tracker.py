@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from .. import spec
 from ..config import TrackerConfig
-from ..errors import SourceError
+from ..errors import BackendError, SourceError
 from . import distractor as da
 from . import longterm as lt
 from .anchors import SearchGrid
@@ -76,11 +76,15 @@ class Tracker:
     Args:
         backend: runs the template and search graphs.
         config: tracker hyper-parameters (a preset's ``tracker`` or a variant of it).
+
+    Raises:
+        BackendError: distractor-aware tracking is on but ``backend`` cannot fuse kernels.
     """
 
     def __init__(self, backend: Backend, config: TrackerConfig) -> None:
         if config.distractor.enabled and not backend.supports_fusion:
-            raise ValueError(f"distractor-aware tracking needs kernel fusion, which the {backend.name} backend lacks")
+            raise BackendError(f"distractor-aware tracking needs kernel fusion, which the {backend.name} backend lacks "
+                               "here (no kernel_update graph/engine): re-export or rebuild the model, or use --no-da")
         self.backend = backend
         self.config = config
         self.grids: Dict[int, SearchGrid] = {

@@ -5,7 +5,7 @@
     * a folder of images (``.jpg .jpeg .png .bmp .tif .tiff .webp``, sorted by name, natural order),
     * a camera index (``"0"``, ``0``),
     * any OpenCV capture string: a GStreamer pipeline (contains ``!``) or a URL (``rtsp://``,
-      ``http://``...).
+      ``http://``...; opened with 5 s open/read timeouts, as ``dasiamrt live`` does).
 Frames are HxWx3 uint8 BGR.
 """
 from __future__ import annotations
@@ -151,8 +151,12 @@ def open_source(source: Union[str, int, os.PathLike[str]]) -> FrameSource:
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
         return CaptureSource(int(source), f"camera {int(source)}")
     text = os.fspath(source)
-    if "!" in text or "://" in text:
-        return CaptureSource(text, f"stream {text}")
+    if "!" in text:
+        return CaptureSource(text, f"pipeline {text}")
+    if "://" in text:
+        from .camera import StreamSource  # camera.py imports this module
+
+        return StreamSource(text)  # bounded open/read timeouts: a dead stream fails in seconds, not ~30 s
     path = Path(text)
     if path.is_dir():
         return ImageFolderSource(path)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Optional, Sequence, Tuple
 
@@ -12,32 +11,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import SourceError
+from ..fileio import AtomicFile
 
 CSV_HEADER = ("frame", "x", "y", "w", "h", "score", "state")
-
-
-class AtomicFile:
-    """A temp file beside ``path`` renamed onto it by ``commit()``; ``abort()`` removes it.
-
-    The final file gets the usual permissions (0666 minus the umask), not mkstemp's 0600.
-    """
-
-    def __init__(self, path: Path, suffix: str) -> None:
-        self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            raise SourceError(f"output folder {self.path.parent} does not exist: create it first")
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=suffix)
-        os.close(fd)
-        self.tmp = Path(tmp)
-
-    def commit(self) -> None:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.tmp.unlink(missing_ok=True)
 
 
 class BoxWriter:

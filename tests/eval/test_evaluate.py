@@ -13,7 +13,7 @@ from dasiamrt import cli
 from dasiamrt.errors import DatasetError
 from dasiamrt.eval import results as rio
 from dasiamrt.eval.datasets import load_dataset
-from dasiamrt.eval.evaluate import evaluate
+from dasiamrt.eval.evaluation import evaluate
 from dasiamrt.eval.synthetic import make_sequence, write_otb_layout
 
 cv2 = pytest.importorskip("cv2")
@@ -205,3 +205,15 @@ def test_got10k_test_split_runs_for_submission(tmp_path):
     np.testing.assert_allclose(np.loadtxt(result, delimiter=","), [[4, 5, 20, 10]] * 5)
     with pytest.raises(DatasetError, match="submitted to the GOT-10k server"):
         evaluate("got10k-test", root=tmp_path, results=[result.parent.parent])
+
+
+def test_package_level_evaluate_stays_the_function():
+    """``dasiamrt.eval.evaluate`` (the README's entry point) must not turn into a module once the
+    implementing submodule is imported (a submodule named like the function replaces it)."""
+    import importlib
+
+    import dasiamrt.eval as package
+
+    first = package.evaluate
+    importlib.import_module("dasiamrt.eval.evaluation")
+    assert callable(first) and package.evaluate is evaluate and first is evaluate

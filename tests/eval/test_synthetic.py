@@ -155,7 +155,7 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     import os
     import stat
 
-    from dasiamrt.eval.io import atomic_write_text
+    from dasiamrt.fileio import atomic_write_text
 
     path = atomic_write_text(tmp_path / "a" / "b.txt", "x")
     mask = os.umask(0)

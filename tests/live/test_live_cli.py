@@ -79,6 +79,13 @@ def test_target_is_required_and_realtime_needs_a_file(capsys):
     assert code == 2 and "--realtime" in err
 
 
+@pytest.mark.parametrize("flags, message", [(["--max-frames", "0"], "--max-frames must be at least 1"),
+                                            (["--realtime", "--fps", "0"], "--fps must be positive")])
+def test_numbers_that_would_be_ignored_are_refused(flags, message, capsys):
+    code, err = _main(["live", str(CLIP), "--model", "/nonexistent", "--init", "1,1,5,5", *flags], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
 def test_missing_file_fails_before_the_model_loads(capsys):
     code, err = _main(["live", str(CLIP) + ".missing", "--model", "/nonexistent", "--init", "1,1,5,5"], capsys)
     assert code == 2 and "no such file" in err

@@ -66,6 +66,14 @@ def test_file_sink_appears_only_when_closed(tmp_path):
     assert list(tmp_path.iterdir()) == [path]
 
 
+def test_file_sink_without_records_leaves_nothing(tmp_path):
+    path = tmp_path / "out.jsonl"
+    path.write_text("previous run\n")
+    open_sink(str(path)).close()
+    assert path.read_text() == "previous run\n"
+    assert list(tmp_path.iterdir()) == [path]
+
+
 def test_control_messages_parse_and_reject():
     assert parse_message('{"cmd": "init", "bbox": [1, 2, 3.5, 4]}') == ControlMessage("init", (1.0, 2.0, 3.5, 4.0))
     assert parse_message('{"cmd": "stop"}') == ControlMessage("stop")

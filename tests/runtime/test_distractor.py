@@ -151,5 +151,7 @@ def test_running_tracker_fused_kernel_equals_eq4(tiny_model_dir, tiny_net, clip_
 def test_da_needs_a_fusing_backend():
     from tests.fakes import ScriptedBackend
 
-    with pytest.raises(ValueError, match="kernel fusion"):
+    from dasiamrt.errors import BackendError
+
+    with pytest.raises(BackendError, match="kernel fusion"):
         Tracker(ScriptedBackend([0.5]), PRESETS["paper"].tracker)

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from ... import spec
 from ...errors import BackendError, ModelError
+from ...fileio import sha256_file
 from ..cuda_device import CudaDevice, open_device
 from .base import Array, Backend, SearchOutput
 from .trt_buffers import BufferTable, profile_slots, shared_key
@@ -35,7 +36,6 @@ from .trt_manifest import (
     import_tensorrt,
     make_logger,
     read_manifest,
-    sha256_file,
 )
 
 logger = logging.getLogger(__name__)

@@ -5,24 +5,23 @@ records both (plus precision, ONNX sha256, the optimization profiles with every 
 build options), so that loading a mismatched engine fails with the ``dasiamrt build`` command that
 rebuilds it, instead of a deserialization error deep inside TensorRT.
 
-This module is pure Python (json, hashlib): the engine builder writes manifests with it and the
+This module is pure Python (json, :mod:`dasiamrt.fileio`): the engine builder writes manifests with it and the
 runtime reads them, and its checks are unit-tested without TensorRT or a GPU.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ...errors import BackendError, MissingDependencyError, ModelError
+from ...fileio import atomic_write_json
+from ...fileio import sha256_file as sha256_file  # re-exported: part of this module's API
 
 MANIFEST_FORMAT = "dasiamrt-engine/1"
 #: Engines of a model: ``<model>/engines/<precision>/<name>.plan`` + ``<name>.json``.
@@ -232,35 +231,13 @@ def check_compatible(manifest: EngineManifest, here: DeviceInfo, model_dir: str)
     )
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def manifest_path(engine_dir: Path, name: str) -> Path:
     return Path(engine_dir) / f"{name}.json"
 
 
 def write_manifest(engine_dir: Path, manifest: EngineManifest) -> Path:
     path = manifest_path(engine_dir, manifest.engine)
-    write_atomic(path, (json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_json(path, manifest.to_dict(), sort_keys=True)
     return path
 
 

@@ -10,8 +10,8 @@ from typing import Any, Dict, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import DatasetError
+from ..fileio import atomic_write_text
 from .datasets import Dataset, load_dataset
-from .io import atomic_write_text
 from .report import write_report
 from .runner import Progress, run_dataset
 from .scoring import CONVENTIONS, score
