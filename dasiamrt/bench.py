@@ -171,6 +171,9 @@ def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes
     clip = load_frames(source or str(DEMO_CLIP), frames + warmup + 1)
     box = init_box or DEMO_INIT_XYWH
     report = BenchReport(model_name, machine_info())
+    if progress is not None:
+        progress.write(f"dasiamrt bench: {model_name}, {len(sizes) * len(da_modes)} cases, "
+                       f"{frames} measured frames each\n")
     for size in sizes:
         for da in da_modes:
             with make_tracker({"instance_size": size, "small_instance_size": None,

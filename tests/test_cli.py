@@ -39,6 +39,8 @@ def test_track_writes_csv_and_video(tiny_model_dir, tmp_path, capsys):
         (["track", str(DEMO_CLIP), "--init", "1,2,3,4", "--model", "/no/model"], "not a dasiamrt model folder"),
         (["track", str(DEMO_CLIP), "--init", "1,2,3,4", "--search-size", "300"], "search size 300"),
         (["bench", "--sizes", "300"], "search size 300"),
+        (["bench", "--sizes", "abc"], "abc"),
+        (["bench", "--json", "/nonexistent/folder/bench.json"], "does not exist"),
         (["track", str(DEMO_CLIP), "--init", "1,2,3,4", "--max-frames", "0"], "--max-frames must be at least 1"),
         (["bench", "--preset", "nope"], "unknown preset 'nope'"),
         (["build", "--model", "MODEL", "--print-trtexec", "--trt-version", "10.3", "--sizes", "abc"], "--sizes takes"),

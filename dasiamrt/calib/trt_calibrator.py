@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -30,6 +29,7 @@ import numpy as np
 
 from .. import spec
 from ..errors import CalibrationError
+from ..fileio import atomic_write_bytes
 from .calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
 
 log = logging.getLogger(__name__)
@@ -109,14 +109,6 @@ def template_kernels(calib: CalibrationSet, template_graph: str | os.PathLike[st
     return cls_k, reg_k
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 class _Feeder:
     """The calibrator's state, apart from the TensorRT base class: device buffers and the batch iterator."""
 
@@ -161,7 +153,7 @@ class _Feeder:
 
     def write_cache(self, cache: Any) -> None:
         if self.cache_path is not None:
-            _write_atomic(self.cache_path, bytes(cache))
+            atomic_write_bytes(self.cache_path, bytes(cache))
 
 
 def entropy_calibrator(batches: CalibrationBatches, device: Any, cache_path: Optional[str | os.PathLike[str]] = None,

@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(speed does not depend on the weights) on the bundled clip.")
     p.add_argument("--model", metavar="DIR", help="exported model folder (default: random weights of --preset)")
     p.add_argument("--preset", default="vot", help="network when no --model is given (default: vot)")
-    p.add_argument("--backend", choices=("ort", "torch", "trt"), default="ort")
+    p.add_argument("--backend", choices=("ort", "trt"), default="ort",
+                   help="ort (ONNX Runtime) or trt (TensorRT engines built by 'dasiamrt build')")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
     add_precision_arg(p)
     p.add_argument("--sizes", default="255,767", help="comma-separated search sizes (default: 255,767)")
@@ -36,13 +37,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.merge:
         return _merge(args)
-    from ..bench import random_model_dir, run_bench, write_json_atomic
+    import json
+
+    from ..config import get_preset
+    from ..fileio import AtomicFile
+    from ..tracking import parse_box
+    from ._common import parse_search_sizes
+
+    sizes = parse_search_sizes(args.sizes)
+    init = parse_box(args.init) if args.init else None
+    json_out = AtomicFile(args.json, ".json") if args.json else None  # a bad path fails before measuring
+    try:
+        if not args.model:
+            get_preset(args.preset)
+        report = _measure(args, sizes, init)
+        if json_out is not None:
+            json_out.tmp.write_text(json.dumps(report.to_json(), indent=2))
+            json_out.commit()
+    finally:
+        if json_out is not None:
+            json_out.abort()
+    return 0
+
+
+def _measure(args: argparse.Namespace, sizes: Any, init: Any) -> Any:
+    """Run the cases and print the table; returns the :class:`~dasiamrt.bench.BenchReport`."""
+    from ..bench import random_model_dir, run_bench
     from ..runtime.model_dir import read_model_dir
     from ..runtime.tracker import Tracker
-    from ..spec import check_search_size
-    from ..tracking import parse_box
 
-    sizes = [check_search_size(int(s)) for s in args.sizes.split(",") if s.strip()]
     model = args.model or str(random_model_dir(args.preset))
     info = read_model_dir(model)
     options: Dict[str, Any] = backend_options(args, args.backend)
@@ -56,16 +79,12 @@ def run(args: argparse.Namespace) -> int:
         return Tracker.from_model(model, backend=args.backend, config=info.tracker.replace(**changes), **options)
 
     name = args.model or f"{args.preset} (random weights)"
-    print(f"dasiamrt bench: {name}, backend {args.backend} {args.precision or ''}, {args.frames} frames per case",
-          file=sys.stderr)
-    report = run_bench(make_tracker, name, sizes, da_modes, args.frames, args.warmup, args.source,
-                       parse_box(args.init) if args.init else None)
+    report = run_bench(make_tracker, f"{name}, backend {args.backend} {args.precision or 'fp32'}", sizes, da_modes,
+                       args.frames, args.warmup, args.source, init)
     print(report.table())
     machine = report.machine
     print(f"\n{machine['cpu']}, {machine['cores']} cores; onnxruntime {machine.get('onnxruntime', '-')}")
-    if args.json:
-        write_json_atomic(args.json, report.to_json())
-    return 0
+    return report
 
 
 def _merge(args: argparse.Namespace) -> int:

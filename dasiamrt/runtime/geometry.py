@@ -61,7 +61,8 @@ def check_init_box(bbox_xywh: Sequence[float], image_shape: Sequence[int]) -> Tu
 
     Raises:
         BoxError: wrong length, non-finite values, a side under one pixel (no template crop can be cut
-            around it), or no overlap with the frame.
+            around it), a side over twice the frame's (a typo that would make crops of gigabytes; the
+            tracker never lets the box grow past the frame anyway), or no overlap with the frame.
     """
     values = tuple(float(v) for v in bbox_xywh)
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
@@ -72,6 +73,9 @@ def check_init_box(bbox_xywh: Sequence[float], image_shape: Sequence[int]) -> Tu
         raise BoxError(f"initial box {x:g},{y:g},{w:g},{h:g} has no area: width and height must be > 0")
     if w < 1 or h < 1:
         raise BoxError(f"initial box {x:g},{y:g},{w:g},{h:g} is smaller than a pixel: width and height must be >= 1")
+    if w > 2 * width or h > 2 * height:
+        raise BoxError(f"initial box {x:g},{y:g},{w:g},{h:g} is over twice the size of the {width}x{height} frame: "
+                       "give x,y,w,h in pixels of the first frame")
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise BoxError(
             f"initial box {x:g},{y:g},{w:g},{h:g} lies outside the {width}x{height} frame: "

@@ -1,7 +1,7 @@
 """ONNX Runtime backend: runs the exported template, search and kernel_update graphs.
 
-CPU by default; the CUDA / TensorRT execution providers of ``onnxruntime-gpu`` are chosen with
-``providers=`` (see :mod:`dasiamrt.runtime.backends.ort_providers` where present).
+CUDA where ``onnxruntime-gpu`` offers it, else the CPU; other execution providers (TensorRT's,
+with options) are chosen with ``providers=`` (see :mod:`dasiamrt.runtime.backends.ort_providers`).
 """
 from __future__ import annotations
 
