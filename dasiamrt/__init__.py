@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 __all__ = ["Tracker", "TrackResult", "__version__"]
 
 
-def __getattr__(name: str):  # PEP 562: keep ``import dasiamrt`` free of cv2/onnxruntime
+def __getattr__(name: str) -> object:  # PEP 562: keep ``import dasiamrt`` free of cv2/onnxruntime
     if name in ("Tracker", "TrackResult"):
         from .runtime import tracker
 

@@ -35,13 +35,19 @@ CLS_OUTPUT = "cls"  # (1, 10, S, S) logits; channels class-major: bg 0..4, fg 5.
 REG_OUTPUT = "delta"  # (1, 20, S, S); channels coordinate-major: c = coord * 5 + anchor
 FEATURE_OUTPUT = "search_features"  # (1, C, S + 5, S + 5) backbone features of the search crop
 
-# Kernel-head graph (distractor-aware tracking): 6x6 backbone windows -> cls kernels.
-KERNEL_HEAD_INPUT = "template_features"  # (N, C, 6, 6)
-# output name: CLS_KERNEL, (N, 10, F, 4, 4)
+# Kernel-update graph (distractor-aware tracking, Eq. 4): gather 6x6 windows of the search
+# features, weight them, apply the kernel head (conv_cls1) once, add to the running sum.
+# inputs: FEATURE_OUTPUT (1, C, S + 5, S + 5) and:
+WINDOW_INDEX = "window_index"  # (N * 36,) int64 flat indices into one (S + 5)^2 feature plane
+WINDOW_WEIGHT = "window_weight"  # (N,) float32
+ACC = "acc"  # (10, F, 4, 4) running sum of weighted cls kernels
+INV_TOTAL = "inv_total"  # (1,) 1 / sum of frame weights
+ACC_OUTPUT = "acc_out"  # (10, F, 4, 4)
+FUSED_KERNEL = "fused"  # (10, F, 4, 4) = acc_out * inv_total, the next searches' cls kernel
 
 TEMPLATE_GRAPH = "template.onnx"
 SEARCH_GRAPH = "search.onnx"
-KERNEL_HEAD_GRAPH = "kernel_head.onnx"
+KERNEL_UPDATE_GRAPH = "kernel_update.onnx"
 MODEL_MANIFEST = "model.json"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from .checkpoint import detect_network, load_checkpoint, load_network, save_checkpoint
 from .siamrpn import (
     KernelHead,
+    KernelUpdate,
     SearchBranch,
     SiamRPN,
     SiamRPNBIG,
@@ -18,7 +19,7 @@ from .siamrpn import (
 )
 
 __all__ = [
-    "KernelHead", "SearchBranch", "SiamRPN", "SiamRPNBIG", "SiamRPNotb", "SiamRPNtiny", "SiamRPNvot",
+    "KernelHead", "KernelUpdate", "SearchBranch", "SiamRPN", "SiamRPNBIG", "SiamRPNotb", "SiamRPNtiny", "SiamRPNvot",
     "TemplateBranch", "build_network", "detect_network", "load_checkpoint", "load_network",
     "save_checkpoint",
 ]

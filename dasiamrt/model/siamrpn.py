@@ -216,3 +216,55 @@ def build_network(network: NetworkConfig, seed: int | None = None) -> SiamRPN:
     else:
         net = SiamRPN(network)
     return net.eval()
+
+
+class KernelUpdate(nn.Module):
+    """The distractor-aware fusion step as a graph (see :mod:`dasiamrt.runtime.distractor`).
+
+    Inputs:
+        search_features: (1, C, Hf, Hf) backbone features of a search crop (Hf = S + 5).
+        window_index: (N * 36,) int64 flat indices into one channel's Hf*Hf plane of the N 6x6
+            windows (window n, element k = (r_n + k // 6) * Hf + c_n + k % 6).
+        window_weight: (N,) weight of each window.
+        acc: (10, F, 4, 4) running sum, in difference form (background rows zero).
+        inv_total: (1,) scale of the fused kernel.
+    Outputs:
+        acc_out = acc + sum_n w_n D(window_n) and fused = acc_out * inv_total, both (10, F, 4, 4),
+        where D(f) is the cls kernel of f in difference form: background rows 0, foreground rows
+        K_fg(f) - K_bg(f).
+
+    Difference form: the tracker only uses softmax(bg, fg) per anchor, which depends on fg - bg
+    alone, and the correlation is linear in the kernel, so a kernel with rows (0, K_fg - K_bg)
+    scores exactly like (K_bg, K_fg). Folding it halves the kernel head this graph must stream
+    (the head's weights dominate its cost). K is affine (conv_cls1 has a bias), so
+    sum_n w_n D(window_n) = W_d * (sum_n w_n window_n) + (sum_n w_n) b_d: a gather, a weighted
+    sum, then ONE half-size conv. Shapes stay static except Hf and N, so the graph exports with
+    dynamic axes and builds in TensorRT.
+    """
+
+    def __init__(self, net: SiamRPN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self,
+        search_features: torch.Tensor,
+        window_index: torch.Tensor,
+        window_weight: torch.Tensor,
+        acc: torch.Tensor,
+        inv_total: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        c = self.net.network.feature_channels
+        side = 6
+        planes = search_features.flatten(2)  # (1, C, Hf * Hf)
+        windows = torch.index_select(planes, 2, window_index).reshape(1, c, -1, side * side)  # (1, C, N, 36)
+        pooled = (windows * window_weight.reshape(1, 1, -1, 1)).sum(dim=2).reshape(1, c, side, side)
+        conv = self.net.conv_cls1
+        half = self.net.anchor * self.net.feature_out  # out-channels [0, half) background, [half, 2 half) foreground
+        weight = conv.weight[half:] - conv.weight[:half]
+        bias = conv.bias[half:] - conv.bias[:half]
+        k = KERNEL_SIZE
+        fg = F.conv2d(pooled, weight, bias * window_weight.sum()).reshape(self.net.anchor, self.net.feature_out, k, k)
+        acc_out = acc + torch.cat([torch.zeros_like(fg), fg], dim=0)
+        return acc_out, acc_out * inv_total
+

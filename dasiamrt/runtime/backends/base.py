@@ -8,11 +8,12 @@ A backend runs the two graphs of a model (see :mod:`dasiamrt.spec`):
   (10, F, 4, 4) and (20, F, 4, 4). Backends that keep buffers on a device copy them there once.
 * ``search(crop)``: one search crop (1, 3, H, H) float32 with H in 255..767 -> :class:`SearchOutput`.
 * distractor-aware tracking (paper Eq. 2-4), optional: ``reset_fusion(cls_kernel, weight)`` starts
-  the running kernel sum A = weight * K(z); ``fuse(weight_map, inv_total)`` adds
-  sum_ij weight_map[i, j] * K(window_ij) to A, where window_ij is the 6x6 window at score cell
-  (i, j) of the LAST search's backbone features and K the kernel head (conv_cls1), and makes
-  A * inv_total the cls kernel of the following searches. This is the ``kernel_update`` graph; a
-  device backend keeps A, the features and the fused kernel on the device.
+  the running kernel sum A = weight * K(z); ``fuse(window_index, window_weight, inv_total)`` adds
+  sum_n w_n * K(window_n) to A, where window_n is a 6x6 window of the LAST search's backbone
+  features (gathered by flat ``window_index``, see :func:`dasiamrt.runtime.distractor.window_indices`)
+  and K the kernel head (conv_cls1), and makes A * inv_total the cls kernel of the following
+  searches. This is the ``kernel_update`` graph; a device backend keeps A, the features and the
+  fused kernel on the device and uploads only the few indices and weights.
 * ``close()``; backends are context managers.
 
 Crops are BGR, 0..255, not normalised. All outputs are host numpy arrays unless stated.
@@ -74,18 +75,19 @@ class Backend(abc.ABC):
     supports_fusion: bool = False
 
     def kernel_update(
-        self, features: Array, weight_map: Array, acc: Array, inv_total: float
+        self, features: Array, window_index: NDArray[np.int64], window_weight: Array, acc: Array, inv_total: float
     ) -> Tuple[Array, Array]:
         """One fusion step (the ``kernel_update`` graph).
 
         Args:
             features: (1, C, S + 5, S + 5) backbone features of a search crop.
-            weight_map: (S, S) weight of each score cell's 6x6 window (zeros almost everywhere).
+            window_index: (N * 36,) flat indices of N 6x6 windows in one feature plane.
+            window_weight: (N,) weight of each window.
             acc: (10, F, 4, 4) running weighted sum of cls kernels.
             inv_total: 1 / sum of the frame weights so far.
 
         Returns:
-            (acc + sum_ij weight_map[i, j] K(window_ij), that sum times inv_total), both (10, F, 4, 4).
+            (acc + sum_n w_n K(window_n), that sum times inv_total), both (10, F, 4, 4).
         """
         raise NotImplementedError(f"the {self.name} backend cannot fuse kernels (distractor-aware tracking)")
 
@@ -93,11 +95,11 @@ class Backend(abc.ABC):
         """Start the running kernel sum at ``weight * cls_kernel`` (10, F, 4, 4)."""
         self._acc = (np.float32(weight) * np.asarray(cls_kernel, dtype=np.float32)).astype(np.float32)
 
-    def fuse(self, weight_map: Array, inv_total: float) -> None:
-        """Fold the windows of the last search into the running sum; the result becomes the cls kernel."""
-        if self._last_features is None:
-            raise RuntimeError("fuse() needs a search() with want_features=True first")
-        self._acc, fused = self.kernel_update(self._last_features, weight_map, self._acc, inv_total)
+    def fuse(self, window_index: NDArray[np.int64], window_weight: Array, inv_total: float) -> None:
+        """Fold windows of the last search into the running sum; the result becomes the cls kernel."""
+        if self._last_features is None or self._acc is None:
+            raise RuntimeError("fuse() needs reset_fusion() and a search() with want_features=True first")
+        self._acc, fused = self.kernel_update(self._last_features, window_index, window_weight, self._acc, inv_total)
         self._cls_kernel = np.ascontiguousarray(fused, dtype=np.float32)
 
     def _kernels(self) -> Tuple[Array, Array]:

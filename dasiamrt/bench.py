@@ -1,0 +1,196 @@
+"""``dasiamrt bench``: time the whole tracking loop and each stage on real frames.
+
+Each case (backend, precision, search size, distractor-aware on/off) runs a fresh tracker over the
+same frames of a real clip: ``init`` on frame 0, ``warmup`` tracked frames discarded, then
+``frames`` tracked frames measured. Stages: crop (sub-window + resize + blob), template (init only),
+search (the network), post (softmax, decode, penalties, window, argmax, box update), fusion (the
+distractor-aware kernel update). Reported: median and p90 per stage in ms, and FPS = frames / total
+time of the measured ``track`` calls. A fixed search size is forced per case (long-term switching
+off), so the 767 row is what a ``lost`` frame costs.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .config import TrackerConfig, get_preset
+from .errors import ConfigError, SourceError
+
+log = logging.getLogger(__name__)
+
+STAGES = ("crop", "search", "post", "fusion")
+
+
+@dataclass
+class BenchCase:
+    """One measured configuration."""
+
+    backend: str
+    precision: str
+    search_size: int
+    da: bool
+
+
+@dataclass
+class BenchResult:
+    """Timings of one case: per-stage and per-frame medians/p90 in ms, FPS."""
+
+    case: BenchCase
+    frames: int
+    fps: float
+    loop_ms: Dict[str, float]
+    stage_ms: Dict[str, Dict[str, float]]
+    template_ms: float
+
+
+@dataclass
+class BenchReport:
+    """All cases plus the machine they ran on."""
+
+    model: str
+    machine: Dict[str, Any]
+    results: List[BenchResult] = field(default_factory=list)
+
+    def table(self) -> str:
+        head = ("| backend | precision | search | DA | FPS | loop median / p90 ms | crop | search | post | fusion | template (init) |")
+        rows = [head, "|" + "---|" * 11]
+        for r in self.results:
+            st = r.stage_ms
+            cells = [f"{st[s]['median']:.2f}" for s in STAGES]
+            rows.append(
+                f"| {r.case.backend} | {r.case.precision} | {r.case.search_size} | {'on' if r.case.da else 'off'} | "
+                f"{r.fps:.1f} | {r.loop_ms['median']:.1f} / {r.loop_ms['p90']:.1f} | " + " | ".join(cells)
+                + f" | {r.template_ms:.1f} |"
+            )
+        return "\n".join(rows)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"model": self.model, "machine": self.machine, "results": [asdict(r) for r in self.results]}
+
+
+def _stats(values: Sequence[float]) -> Dict[str, float]:
+    arr = np.asarray(values, dtype=np.float64) * 1e3
+    return {"median": float(np.median(arr)), "p90": float(np.percentile(arr, 90)), "mean": float(arr.mean())}
+
+
+def machine_info() -> Dict[str, Any]:
+    """CPU, cores, OS, library versions, and the GPU when one is visible."""
+    info: Dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
+                            "cores": os.cpu_count(), "cpu": _cpu_name()}
+    for name in ("numpy", "cv2", "onnxruntime", "torch", "tensorrt"):
+        module = sys.modules.get(name)
+        if module is None and name in ("numpy", "cv2", "onnxruntime"):
+            try:
+                module = __import__(name)
+            except ImportError:
+                module = None
+        if module is not None:
+            info[name] = getattr(module, "__version__", "?")
+    try:
+        from .gpu_info import gpu_info  # provided with the TensorRT backend
+
+        info["gpu"] = gpu_info()
+    except ImportError:
+        info["gpu"] = None
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_frames(source: Optional[str], count: int) -> List[np.ndarray]:
+    """The first ``count`` frames of ``source`` (default: the bundled clip)."""
+    from .assets import DEMO_CLIP
+    from .sources import open_source
+
+    frames: List[np.ndarray] = []
+    with open_source(source or str(DEMO_CLIP)) as src:
+        for _, frame in src:
+            frames.append(frame)
+            if len(frames) >= count:
+                break
+    if len(frames) < 2:
+        raise SourceError(f"{source or DEMO_CLIP} has fewer than 2 frames: benchmark needs a real clip")
+    return frames
+
+
+def random_model_dir(preset_name: str, seed: int = 0) -> Path:
+    """An exported model of ``preset_name`` with seeded random weights, cached under ~/.cache/dasiamrt."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dasiamrt"
+    folder = cache / f"random-{preset_name}-seed{seed}"
+    if not (folder / "model.json").is_file():
+        from .export.api import export_from_args
+
+        log.info("exporting the %s network with random weights (seed %d) to %s", preset_name, seed, folder)
+        export_from_args(get_preset(preset_name), None, seed, str(folder), check=False)
+    return folder
+
+
+def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], warmup: int) -> BenchResult:
+    """Time one tracker over ``frames`` (see module docstring); ``tracker.config`` names the case."""
+    tracker.init(frames[0], init_box)
+    template_s = tracker.stage_seconds.get("template", 0.0)
+    stages: Dict[str, List[float]] = {s: [] for s in STAGES}
+    loop: List[float] = []
+    for i, frame in enumerate(frames[1:]):
+        start = time.perf_counter()
+        tracker.track(frame)
+        elapsed = time.perf_counter() - start
+        if i < warmup:
+            continue
+        loop.append(elapsed)
+        for s in STAGES:
+            stages[s].append(tracker.stage_seconds.get(s, 0.0))
+    cfg: TrackerConfig = tracker.config
+    case = BenchCase(tracker.backend.name, getattr(tracker.backend, "precision", "fp32"), cfg.instance_size,
+                     cfg.distractor.enabled)
+    return BenchResult(case, len(loop), len(loop) / sum(loop), _stats(loop), {s: _stats(v) for s, v in stages.items()},
+                       template_s * 1e3)
+
+
+def write_json_atomic(path: str, data: Dict[str, Any]) -> None:
+    """Write JSON via a temp file + rename."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, target)
+
+
+def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes: Sequence[bool], frames: int,
+              warmup: int, source: Optional[str], init_box: Optional[Sequence[float]],
+              progress: Optional[IO[str]] = sys.stderr) -> BenchReport:
+    """Run every (size, DA) case with trackers from ``make_tracker(config_changes)``."""
+    from .assets import DEMO_CLIP, DEMO_INIT_XYWH
+
+    if source and init_box is None:
+        raise ConfigError("--source needs --init x,y,w,h for its first frame")
+    clip = load_frames(source or str(DEMO_CLIP), frames + warmup + 1)
+    box = init_box or DEMO_INIT_XYWH
+    report = BenchReport(model_name, machine_info())
+    for size in sizes:
+        for da in da_modes:
+            with make_tracker({"instance_size": size, "small_instance_size": None,
+                               "distractor": {"enabled": da}, "long_term": {"enabled": False}}) as tracker:
+                result = run_case(tracker, clip, box, warmup)
+            report.results.append(result)
+            if progress is not None:
+                progress.write(f"  {result.case.backend} {size} DA {'on' if da else 'off'}: {result.fps:.1f} FPS\n")
+    return report

@@ -1,0 +1,28 @@
+"""``dasiamrt export --weights FILE --preset P --out DIR``: split ONNX graphs + model.json."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export weights to the split ONNX graphs (template, search, kernel_update)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--weights", metavar="FILE", help="PyTorch checkpoint (official SiamRPN*.model files too)")
+    src.add_argument("--random", type=int, metavar="SEED", help="random weights with this seed (for speed tests)")
+    p.add_argument("--preset", required=True, help="big, vot, otb, paper or tiny")
+    p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                   help="also write fp16 graphs (fp32 always written)")
+    p.add_argument("--no-check", dest="check", action="store_false", help="skip the ONNX Runtime vs torch check")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import get_preset
+    from ..export.api import export_from_args
+
+    report = export_from_args(get_preset(args.preset), args.weights, args.random, args.out, args.check, args.precision)
+    if report.errors:
+        print(report.table())
+    print(f"dasiamrt export: wrote {report.out_dir} (worst relative error vs torch {report.worst:.1e})")
+    return 0

@@ -1,0 +1,95 @@
+"""``dasiamrt live SOURCE|--csi N``: track from a camera or stream, newest frame first, results as JSON lines.
+
+Exit status: 0 when the run ended normally (end of file, SIGINT/SIGTERM, ``stop`` message, ``q``
+key, ``--max-frames``); 1 when a live source was lost and every reconnect failed (so a supervisor
+such as systemd can restart it); 2 for user errors (bad flags, source that cannot be opened at start).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List
+
+from ._common import add_model_args, add_tracker_switches, make_tracker
+
+EPILOG = """examples:
+  dasiamrt live 0 --init 300,200,80,60 --json -                 # USB camera, JSON lines on stdout
+  dasiamrt live --csi 0 --size 1280x720 --fps 30 --select --show  # Jetson CSI camera, draw the target
+  dasiamrt live rtsp://10.0.0.2/stream --control udp://0.0.0.0:5006 --json udp://10.0.0.3:5005
+  dasiamrt live clip.mp4 --realtime --init 221,11,225,169 --save out.mp4   # a file played like a camera
+keys (--show): s/r draw a new target, c clear it, q/Esc quit.
+control (--control): {"cmd": "init", "bbox": [x, y, w, h]}, {"cmd": "clear"}, {"cmd": "stop"}"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("live", help="track live from a camera, CSI camera, RTSP/GStreamer stream or a file in real time",
+                       description="Track one object live: the tracker always takes the newest frame; results go out "
+                                   "as JSON lines (schema: dasiamrt/live/README.md).",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", nargs="?", help="camera index, video file, GStreamer pipeline or RTSP/HTTP URL")
+    src = p.add_argument_group("source")
+    src.add_argument("--csi", type=int, metavar="N", help="Jetson CSI camera sensor id (nvarguscamerasrc)")
+    src.add_argument("--size", metavar="WxH", help="camera capture size (CSI default 1280x720)")
+    src.add_argument("--fps", type=float, help="camera rate (CSI default 30); playback rate with --realtime")
+    src.add_argument("--flip", type=int, default=0, metavar="M", help="CSI nvvidconv flip-method (0 none, 2 rotate 180)")
+    src.add_argument("--realtime", action="store_true",
+                     help="play a video file at its native rate like a camera (frames the tracker misses are dropped)")
+    src.add_argument("--reconnect", type=int, default=5, metavar="N",
+                     help="reconnect tries when a camera/stream stops, 0.5 s doubling to 8 s (default 5)")
+    target = p.add_argument_group("target")
+    target.add_argument("--init", metavar="X,Y,W,H", help="target box on the first frame (0-based pixels)")
+    target.add_argument("--select", action="store_true", help="draw the target on the first frame (needs a display)")
+    target.add_argument("--control", metavar="-|udp://HOST:PORT",
+                        help="read control messages (JSON lines) from stdin (-) or a UDP port")
+    out = p.add_argument_group("outputs")
+    out.add_argument("--json", action="append", default=[], metavar="-|FILE|udp://HOST:PORT",
+                     help="write one JSON record per frame to stdout (-), a file or UDP (repeatable)")
+    out.add_argument("--save", metavar="VIDEO", help="record the overlay video here (.mp4; finalised on exit)")
+    out.add_argument("--show", action="store_true", help="show the overlay in a window (needs a display)")
+    out.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N processed frames")
+    add_model_args(p)
+    add_tracker_switches(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import threading
+
+    from ..errors import ConfigError
+    from ..live.capture import ReconnectPolicy
+    from ..live.control import open_control
+    from ..live.display import require_display
+    from ..live.outputs import JsonSink, open_sink
+    from ..live.session import live_source, run_live, stop_on_signals
+    from ..sources.camera import parse_size
+    from ..tracking import parse_box
+
+    if args.init and args.select:
+        raise ConfigError("give --init or --select, not both")
+    if not (args.init or args.select or args.control):
+        raise ConfigError("choose the target: --init x,y,w,h, --select (draw it) or --control (send an init message)")
+    for flag, wanted in (("--select", args.select), ("--show", args.show)):
+        if wanted:
+            require_display(flag)
+    if args.reconnect < 0:
+        raise ConfigError(f"--reconnect must be >= 0, got {args.reconnect}")
+    box = parse_box(args.init) if args.init else None
+    source = live_source(args.source, args.csi, parse_size(args.size) if args.size else None, args.fps,
+                         args.realtime, args.flip)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        tracker = make_tracker(args)
+        sinks: List[JsonSink] = []
+        try:
+            sinks.extend(open_sink(spec) for spec in args.json)
+            control = open_control(args.control) if args.control else None
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            tracker.close()
+            raise
+        with tracker:
+            summary = run_live(tracker, source, sinks, args.save, args.show or args.select, control, box,
+                               args.select, args.max_frames, ReconnectPolicy(attempts=args.reconnect), stop)
+    print(f"dasiamrt live: {summary.line()}", file=sys.stderr)
+    return 0 if summary.ok else 1

@@ -1,0 +1,127 @@
+"""Run a tracker over a dataset: one-pass (OTB, UAV, LaSOT, GOT-10k, synthetic) or VOT's reset-based baseline.
+
+A tracker is any object with ``init(frame, bbox_xywh)`` and ``track(frame)`` returning something
+with ``bbox_xywh`` (0-based x, y, w, h): :class:`dasiamrt.runtime.tracker.Tracker` or a test double.
+Runs are resumable: a sequence whose result file exists is skipped. Files are written atomically,
+so an interrupted run never leaves a half-written result behind.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, List, Optional, Tuple
+
+import numpy as np
+
+from . import results as rio
+from .boxes import polygon_to_xywh, region_overlap
+from .datasets.base import Dataset, Sequence
+from .metrics import VOT_FAILURE, VOT_INIT, VOT_SKIP, VOT_SKIPPING
+
+log = logging.getLogger(__name__)
+
+#: ``progress(sequence_index, sequence_count, sequence_name, frame, frames)``; frame == frames at the end.
+Progress = Callable[[int, int, str, int, int], None]
+
+
+def _shift(box: Any, origin: float) -> List[float]:
+    x, y, w, h = (float(v) for v in box)
+    return [x + origin, y + origin, w, h]
+
+
+def run_ope_sequence(tracker: Any, seq: Sequence, report: Optional[Callable[[int], None]] = None
+                     ) -> Tuple[np.ndarray, List[float]]:
+    """Initialise on frame 0 and track to the end.
+
+    Returns:
+        ((T, 4) boxes in the annotation file's coordinates, frame 0 = the init box; per-frame seconds).
+    """
+    out = np.zeros((len(seq), 4))
+    times: List[float] = []
+    for t, frame in enumerate(seq.iter_frames()):
+        start = time.perf_counter()
+        if t == 0:
+            tracker.init(frame, seq.init_xywh)
+            out[0] = _shift(seq.init_xywh, seq.origin)
+        else:
+            out[t] = _shift(tracker.track(frame).bbox_xywh, seq.origin)
+        times.append(time.perf_counter() - start)
+        if report is not None and t % 25 == 0:
+            report(t)
+    return out, times
+
+
+def run_vot_sequence(tracker: Any, seq: Sequence, report: Optional[Callable[[int], None]] = None
+                     ) -> Tuple[List[np.ndarray], List[float]]:
+    """VOT baseline: re-initialise 5 frames after each failure (overlap with the ground truth == 0).
+
+    Returns:
+        (per frame a code array [1]/[2]/[0] or a (4,) box in the annotation's coordinates; seconds per frame).
+    """
+    polygons = seq.regions()
+    trajectory: List[np.ndarray] = []
+    times: List[float] = []
+    next_init = 0
+    for t in range(len(seq)):
+        if t < next_init:
+            trajectory.append(np.array([float(VOT_SKIP)]))
+            continue
+        frame = seq.frame(t)
+        start = time.perf_counter()
+        if t == next_init:
+            box = polygon_to_xywh(polygons[t])
+            tracker.init(frame, (box[0] - seq.origin, box[1] - seq.origin, box[2], box[3]))
+            trajectory.append(np.array([float(VOT_INIT)]))
+        else:
+            box = np.array(_shift(tracker.track(frame).bbox_xywh, seq.origin))
+            bound = (float(frame.shape[1]), float(frame.shape[0]))
+            if region_overlap(box, polygons[t], bound) > 0:
+                trajectory.append(box)
+            else:
+                trajectory.append(np.array([float(VOT_FAILURE)]))
+                next_init = t + VOT_SKIPPING
+        times.append(time.perf_counter() - start)
+        if report is not None and t % 25 == 0:
+            report(t)
+    return trajectory, times
+
+
+def run_dataset(tracker: Any, dataset: Dataset, results_dir: Path, progress: Optional[Progress] = None
+                ) -> List[str]:
+    """Run ``tracker`` over every sequence lacking a result in ``results_dir``.
+
+    Args:
+        tracker: the tracker (re-initialised for each sequence).
+        dataset: what to run on; ``dataset.kind`` picks one-pass or VOT baseline.
+        results_dir: where result files go (pysot/got10k layouts, see ``results.py``).
+        progress: optional callback (see :data:`Progress`).
+
+    Returns:
+        Names of the sequences run (skipped ones excluded).
+    """
+    results_dir = Path(results_dir)
+    done: List[str] = []
+    for index, seq in enumerate(dataset):
+        path = rio.result_path(dataset.kind, results_dir, seq.name)
+        if path.is_file():
+            log.info("skipping %s: %s exists", seq.name, path)
+            continue
+
+        def report(t: int, _i: int = index, _s: Sequence = seq) -> None:
+            if progress is not None:
+                progress(_i, len(dataset), _s.name, t, len(_s))
+
+        if dataset.kind == "vot":
+            trajectory, times = run_vot_sequence(tracker, seq, report)
+            rio.write_times(path.parent / f"{seq.name}_time.txt", times)
+            rio.write_vot(path, trajectory)
+        else:
+            boxes, times = run_ope_sequence(tracker, seq, report)
+            time_path = (path.parent / f"{seq.name}_time.txt" if dataset.kind == "got10k"
+                         else results_dir / "times" / f"{seq.name}_time.txt")
+            rio.write_times(time_path, times)
+            rio.write_boxes(path, boxes)  # last: its presence marks the sequence done
+        report(len(seq))
+        done.append(seq.name)
+    return done

@@ -1,0 +1,198 @@
+"""One live run: pick the source, start the capture thread, run the loop, finalise the outputs.
+
+:func:`run_live` owns every resource of a run and releases them in one place, also after SIGINT
+or SIGTERM (:func:`stop_on_signals` turns them into a stop request instead of an exception, so the
+tracker is never interrupted half-way and the video file is always finalised).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+
+from ..errors import ConfigError, SourceError
+from ..sources.camera import CameraSource, RealtimeSource, StreamSource, csi_pipeline, gstreamer_available
+from ..sources.frames import FrameSource, open_source
+from ..sources.writers import VideoWriter
+from .capture import CaptureThread, LatestFrame, ReconnectPolicy
+from .control import ControlChannel
+from .display import Display
+from .loop import LiveLoop, LiveOutputs, LiveSummary
+from .outputs import JsonSink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LiveSource:
+    """How to (re)open the frames of a run.
+
+    Attributes:
+        open: opens the source; called again to reconnect a live one.
+        live: a camera or stream (reconnect when it stops) rather than a file (its end ends the run).
+        lossless: process every frame (a file read as fast as the tracker goes: no drops).
+        description: for messages.
+    """
+
+    open: Callable[[], FrameSource]
+    live: bool
+    lossless: bool
+    description: str
+
+
+def live_source(spec: Optional[str] = None, csi: Optional[int] = None, size_wh: Optional[Tuple[int, int]] = None,
+                fps: Optional[float] = None, realtime: bool = False, flip_method: int = 0) -> LiveSource:
+    """Describe the source of ``dasiamrt live``.
+
+    Args:
+        spec: camera index (``"0"``), video file, GStreamer pipeline (contains ``!``) or URL (``rtsp://``...).
+        csi: Jetson CSI sensor id instead of ``spec``.
+        size_wh: capture size for cameras (CSI default 1280x720).
+        fps: capture rate for cameras (CSI default 30); playback rate for ``realtime`` files.
+        realtime: play a file at its native rate (or ``fps``) like a camera, dropping what the tracker misses.
+        flip_method: CSI ``nvvidconv flip-method``.
+
+    Raises:
+        ConfigError: neither or both of ``spec`` and ``csi``; ``realtime`` on something that is not a file.
+        SourceError: ``spec`` looks like a file path but there is none; a CSI camera or pipeline with an
+            OpenCV built without GStreamer.
+    """
+    if (spec is None) == (csi is None):
+        raise ConfigError("give a SOURCE (camera index, video file, pipeline or URL) or --csi N, exactly one")
+    if (csi is not None or "!" in str(spec)) and not gstreamer_available():
+        what = "--csi" if csi is not None else "a GStreamer pipeline"
+        raise SourceError(f"{what} needs OpenCV built with GStreamer (JetPack's OpenCV); this one has none: "
+                          "uninstall pip's opencv-python* wheels on a Jetson")
+    if csi is not None:
+        pipeline = csi_pipeline(csi, size_wh or (1280, 720), fps or 30.0, flip_method)
+        return LiveSource(lambda: open_source(pipeline), True, False, f"CSI camera {csi}")
+    assert spec is not None
+    if realtime and (spec.isdigit() or "!" in spec or "://" in spec):
+        raise ConfigError("--realtime paces a video file; cameras and streams are real time already: drop --realtime")
+    if spec.isdigit():
+        index = int(spec)
+        return LiveSource(lambda: CameraSource(index, size_wh, fps), True, False, f"camera {index}")
+    if "!" in spec:
+        return LiveSource(lambda: open_source(spec), True, False, f"pipeline {spec}")
+    if "://" in spec:
+        return LiveSource(lambda: StreamSource(spec), True, False, f"stream {spec}")
+    if not Path(spec).exists():
+        raise SourceError(f"no such file: {spec} (give a camera index, video file, pipeline or URL)")
+    if Path(spec).is_dir():
+        raise ConfigError(f"{spec} is a folder: live needs a camera, stream or video file (use 'dasiamrt track' for image folders)")
+    if realtime:
+        return LiveSource(lambda: RealtimeSource(open_source(spec), fps), False, False, f"video {spec} (real time)")
+    return LiveSource(lambda: open_source(spec), False, True, f"video {spec}")
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set ``stop`` instead of killing the process (main thread only).
+
+    A second signal raises ``KeyboardInterrupt`` (the CLI exits with 130).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    received: List[int] = []
+
+    def handler(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        if len(received) > 1:  # a second signal: the user does not want to wait for a clean stop
+            raise KeyboardInterrupt
+        log.info("%s received: finishing the current frame and closing the outputs (again to force)",
+                 signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), save: Optional[str] = None,
+             show: bool = False, control: Optional[ControlChannel] = None, init_box: Optional[Sequence[float]] = None,
+             select: bool = False, max_frames: Optional[int] = None, policy: Optional[ReconnectPolicy] = None,
+             stop: Optional[threading.Event] = None) -> LiveSummary:
+    """Track live until the source ends, is lost for good, or a stop comes; outputs are closed on return.
+
+    Args:
+        tracker: ``init(frame, bbox_xywh)`` / ``track(frame) -> TrackResult``.
+        source: from :func:`live_source`.
+        sinks: JSON-line outputs (owned: closed here).
+        save: overlay video path (.mp4), finalised on return.
+        show: show the overlay window (check :func:`~dasiamrt.live.display.require_display` first).
+        control: control channel (owned: closed here).
+        init_box: target on the first frame (0-based x, y, w, h).
+        select: draw the target on the first frame (needs ``show``).
+        max_frames: stop after this many processed frames.
+        policy: reconnects of a live source (default: :class:`ReconnectPolicy`'s).
+        stop: set it to stop (signal handlers do); a new event when ``None``.
+
+    Raises:
+        SourceError: the source cannot be opened at start; BoxError: ``init_box`` does not fit the first frame.
+    """
+    stop = stop or threading.Event()
+    slot = LatestFrame(lossless=source.lossless)
+    outputs = LiveOutputs(list(sinks))
+    capture: Optional[CaptureThread] = None
+    loop: Optional[LiveLoop] = None
+    try:
+        first = source.open()
+        capture = CaptureThread(source.open, slot, source.live, policy or ReconnectPolicy(), stop, first=first)
+        outputs.display = Display() if show else None
+        outputs.video = VideoWriter(save, fps=first.fps or 30.0) if save else None
+        loop = LiveLoop(tracker, slot, outputs, stop, control, init_box, select, max_frames)
+        capture.start()
+        summary = loop.run()
+    finally:
+        if capture is not None:
+            _shutdown(capture, slot, stop)
+        _close_outputs(outputs, control, ok=loop is not None and loop.summary.processed > 0)
+    summary.captured, summary.reconnects = slot.captured, capture.reconnects
+    summary.dropped = slot.dropped
+    summary.ok = slot.end_ok
+    summary.end_reason = summary.end_reason or slot.end_reason or "stopped"
+    return summary
+
+
+def _shutdown(capture: CaptureThread, slot: LatestFrame, stop: threading.Event) -> None:
+    """Stop the capture thread; a frame still in the slot counts as dropped."""
+    stop.set()
+    if capture.is_alive():
+        slot.close("stopped")
+        capture.join(timeout=5.0)
+        if capture.is_alive():
+            log.warning("capture thread still blocked in the source's read(); leaving it behind")
+    elif capture.source is not None:  # never started: close the first source ourselves
+        capture.source.close()
+    if slot.take(timeout=0) is not None:
+        slot.dropped += 1
+
+
+def _close_outputs(outputs: LiveOutputs, control: Optional[ControlChannel], ok: bool) -> None:
+    errors: List[BaseException] = []
+    closers: List[Callable[[], None]] = [sink.close for sink in outputs.sinks]
+    if outputs.video is not None:
+        video = outputs.video
+        closers.append(lambda: video.close(ok=ok))
+    if outputs.display is not None:
+        closers.append(outputs.display.close)
+    if control is not None:
+        closers.append(control.close)
+    for close in closers:
+        try:
+            close()
+        except (OSError, SourceError) as err:
+            errors.append(err)
+            log.error("closing an output failed: %s", err)
+    if errors:
+        raise errors[0]

@@ -1,0 +1,111 @@
+"""ONNX Runtime backend: runs the exported template, search and kernel_update graphs.
+
+CPU by default; the CUDA / TensorRT execution providers of ``onnxruntime-gpu`` are chosen with
+``providers=`` (see :mod:`dasiamrt.runtime.backends.ort_providers` where present).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ... import spec
+from ...errors import BackendError, MissingDependencyError, ModelError
+from ..model_dir import ModelInfo
+from .base import Array, Backend, SearchOutput
+
+log = logging.getLogger(__name__)
+
+
+def _import_ort() -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError(
+            "onnxruntime", "the ONNX Runtime backend", "pip install 'dasiamrt[ort]' (or [ort-gpu] on a CUDA machine)"
+        ) from None
+    return ort
+
+
+def default_providers(ort: Any) -> List[str]:
+    """CUDA first where onnxruntime-gpu provides it, else the CPU."""
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OrtBackend(Backend):
+    """Backend on ONNX Runtime sessions.
+
+    Args:
+        info: the model folder.
+        providers: ONNX Runtime execution providers, in order of preference (default: CUDA where
+            onnxruntime-gpu offers it, else CPU).
+        threads: intra-op threads (0: ONNX Runtime's default, one per core).
+    """
+
+    name = "ort"
+    supports_fusion = True
+
+    def __init__(self, info: ModelInfo, providers: Optional[Sequence[Any]] = None, threads: int = 0) -> None:
+        super().__init__()
+        ort = _import_ort()
+        self.info = info
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.providers = list(providers) if providers else default_providers(ort)
+        self._sessions: Dict[str, Any] = {}
+        for role in ("template", "search", "kernel_update"):
+            if role in info.graphs:
+                self._sessions[role] = self._open(ort, info.graph(role), options)
+        if "template" not in self._sessions or "search" not in self._sessions:
+            raise ModelError(f"{info.root} lacks a template or search graph: re-export the model")
+        self.supports_fusion = "kernel_update" in self._sessions
+
+    def _open(self, ort: Any, path: Path, options: Any) -> Any:
+        try:
+            return ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
+        except Exception as err:  # noqa: BLE001 - ORT raises its own exception types
+            line = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            raise BackendError(f"ONNX Runtime cannot load {path}: {line}") from None
+
+    def template(self, crops: Array) -> Tuple[Array, Array]:
+        cls, reg = self._sessions["template"].run([spec.CLS_KERNEL, spec.REG_KERNEL], {spec.TEMPLATE_INPUT: crops})
+        return cls, reg
+
+    def search(self, crop: Array, want_features: bool = False) -> SearchOutput:
+        cls_k, reg_k = self._kernels()
+        names: List[str] = [spec.CLS_OUTPUT, spec.REG_OUTPUT]
+        if want_features:
+            names.append(spec.FEATURE_OUTPUT)
+        outs = self._sessions["search"].run(
+            names, {spec.SEARCH_INPUT: crop, spec.CLS_KERNEL: cls_k, spec.REG_KERNEL: reg_k}
+        )
+        features = outs[2] if want_features else None
+        self._last_features = features
+        return SearchOutput(outs[0], outs[1], features)
+
+    def kernel_update(
+        self, features: Array, window_index: NDArray[np.int64], window_weight: Array, acc: Array, inv_total: float
+    ) -> Tuple[Array, Array]:
+        if "kernel_update" not in self._sessions:
+            return super().kernel_update(features, window_index, window_weight, acc, inv_total)
+        acc_out, fused = self._sessions["kernel_update"].run(
+            None,
+            {
+                spec.FEATURE_OUTPUT: features,
+                spec.WINDOW_INDEX: np.ascontiguousarray(window_index, dtype=np.int64),
+                spec.WINDOW_WEIGHT: np.ascontiguousarray(window_weight, dtype=np.float32),
+                spec.ACC: acc,
+                spec.INV_TOTAL: np.array([inv_total], dtype=np.float32),
+            },
+        )
+        return acc_out, fused
+
+    def close(self) -> None:
+        self._sessions.clear()

@@ -1,0 +1,97 @@
+"""Reading an exported model folder: ``model.json`` plus the ONNX graphs it names.
+
+``model.json`` (written by :mod:`dasiamrt.export`) holds: ``format``, ``preset``, ``network``
+(name, width, feature_out, feature_channels), ``tracker`` (TrackerConfig fields), ``opset``,
+``precision``, and ``graphs``: ``{template|search|kernel_update: {file, sha256, inputs, outputs}}``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Mapping
+
+from .. import spec
+from ..config import NetworkConfig, TrackerConfig
+from ..errors import ConfigError, ModelError
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A validated model folder.
+
+    Attributes:
+        root: the folder.
+        preset: preset name the model was exported with.
+        network: network layout.
+        tracker: tracker settings stored with the model.
+        precision: "fp32", "fp16" or "int8" (of the default graphs).
+        graphs: graph role -> absolute path.
+        manifest: the raw ``model.json`` content.
+    """
+
+    root: Path
+    preset: str
+    network: NetworkConfig
+    tracker: TrackerConfig
+    precision: str
+    graphs: Dict[str, Path]
+    manifest: Mapping[str, Any]
+
+    def graph(self, role: str) -> Path:
+        """Path of the graph for ``role`` ("template", "search", "kernel_update")."""
+        try:
+            return self.graphs[role]
+        except KeyError:
+            raise ModelError(f"{self.root} has no {role} graph: re-export it with 'dasiamrt export'") from None
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, streamed."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_model_dir(model_dir: str | os.PathLike[str], verify: bool = False) -> ModelInfo:
+    """Load and validate ``model_dir/model.json``.
+
+    Args:
+        model_dir: folder written by ``dasiamrt export``.
+        verify: also check each graph's sha256 (slow for big graphs).
+
+    Raises:
+        ModelError: missing folder/manifest/graph, unreadable JSON, unknown format, or hash mismatch.
+    """
+    root = Path(model_dir)
+    manifest_path = root / spec.MODEL_MANIFEST
+    if not manifest_path.is_file():
+        raise ModelError(
+            f"{root} is not a dasiamrt model folder (no {spec.MODEL_MANIFEST}): create one with "
+            "'dasiamrt export --weights FILE --preset P --out DIR'"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("format") != FORMAT_VERSION:
+            raise ModelError(f"{manifest_path} has format {manifest.get('format')!r}; this dasiamrt reads {FORMAT_VERSION}: re-export")
+        net = manifest["network"]
+        network = NetworkConfig(net["name"], float(net["width"]), int(net["feature_out"]))
+        tracker = TrackerConfig.from_dict(manifest["tracker"])
+        graphs = {role: root / entry["file"] for role, entry in manifest["graphs"].items()}
+    except (ValueError, KeyError, TypeError, ConfigError) as err:
+        if isinstance(err, ModelError):
+            raise
+        raise ModelError(f"{manifest_path} is corrupt ({type(err).__name__}: {err}): re-export the model") from None
+    for role, path in graphs.items():
+        if not path.is_file():
+            raise ModelError(f"{path} is missing ({role} graph of {root}): re-export the model")
+        if verify and sha256_file(path) != manifest["graphs"][role].get("sha256"):
+            raise ModelError(f"{path} does not match the sha256 in {manifest_path}: re-export the model")
+    return ModelInfo(root, manifest.get("preset", network.name), network, tracker,
+                     manifest.get("precision", "fp32"), graphs, manifest)

@@ -1,0 +1,128 @@
+"""Run a tracker over a frame source: boxes to CSV, annotated video, progress, FPS summary."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, List, Optional, Sequence, Tuple, Union
+
+from .runtime.geometry import check_init_box
+from .runtime.tracker import Tracker, TrackResult
+from .sources import BoxWriter, VideoWriter, draw_result, open_source
+from .sources.frames import FrameSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrackingSummary:
+    """What one run did.
+
+    Attributes:
+        frames: frames processed, the init frame included.
+        seconds: wall time of the ``track`` calls (init excluded).
+        results: per-frame results (frame 0 = the init box with score 1).
+        lost_frames: frames that ended in the ``lost`` state.
+    """
+
+    frames: int = 0
+    seconds: float = 0.0
+    results: List[TrackResult] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        tracked = max(self.frames - 1, 0)
+        return tracked / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def lost_frames(self) -> int:
+        return sum(r.state == "lost" for r in self.results)
+
+    def line(self) -> str:
+        return f"{self.frames} frames, {self.fps:.1f} FPS (tracking only), {self.lost_frames} lost"
+
+
+def run_tracking(
+    tracker: Tracker,
+    source: Union[str, int, FrameSource],
+    init_box_xywh: Sequence[float],
+    max_frames: Optional[int] = None,
+    csv_path: Optional[str] = None,
+    video_path: Optional[str] = None,
+    progress: Optional[IO[str]] = sys.stderr,
+) -> TrackingSummary:
+    """Initialise on the first frame of ``source`` and track through the rest.
+
+    Args:
+        tracker: a constructed tracker.
+        source: a :class:`FrameSource` or anything :func:`open_source` takes.
+        init_box_xywh: 0-based x, y, w, h on the first frame.
+        max_frames: stop after this many frames (init frame included).
+        csv_path: write ``frame,x,y,w,h,score,state`` here (atomically).
+        video_path: write the annotated frames here (atomically).
+        progress: stream for a one-line progress display (None: silent).
+
+    Raises:
+        SourceError, BoxError: bad source or initial box.
+    """
+    frames = source if isinstance(source, FrameSource) else open_source(source)
+    summary = TrackingSummary()
+    total = getattr(frames, "frame_count", None)
+    if max_frames is not None:
+        total = min(total, max_frames) if total else max_frames
+    writers: List[Union[BoxWriter, VideoWriter]] = []
+    ok = False
+    try:
+        box_out = BoxWriter(csv_path) if csv_path else None
+        writers += [box_out] if box_out else []
+        video_out = VideoWriter(video_path, fps=frames.fps or 30.0) if video_path else None
+        writers += [video_out] if video_out else []
+        for index, frame in frames:
+            if max_frames is not None and index >= max_frames:
+                break
+            if index == 0:
+                box = check_init_box(init_box_xywh, frame.shape)
+                tracker.init(frame, box)
+                result = TrackResult(box, 1.0, "tracking", 0, 0)
+            else:
+                start = time.perf_counter()
+                result = tracker.track(frame)
+                summary.seconds += time.perf_counter() - start
+            summary.results.append(result)
+            summary.frames += 1
+            if box_out:
+                box_out.write(index, result.bbox_xywh, result.score, result.state)
+            if video_out:
+                video_out.write(draw_result(frame, result.bbox_xywh, result.score, "init" if index == 0 else result.state))
+            if progress is not None and (index % 10 == 0 or index + 1 == total):
+                _progress(progress, index + 1, total, summary)
+        ok = summary.frames > 0
+        return summary
+    finally:
+        for writer in writers:
+            writer.close(ok=ok)
+        if not isinstance(source, FrameSource):
+            frames.close()
+        if progress is not None and summary.frames:
+            progress.write("\n")
+
+
+def _progress(stream: IO[str], done: int, total: Optional[int], summary: TrackingSummary) -> None:
+    of = f"/{total}" if total else ""
+    stream.write(f"\rframe {done}{of}  {summary.fps:6.1f} FPS")
+    stream.flush()
+
+
+def parse_box(text: str) -> Tuple[float, float, float, float]:
+    """``"x,y,w,h"`` -> floats (validated against the frame later)."""
+    from .errors import BoxError
+
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise BoxError(f"--init must be x,y,w,h numbers, got {text!r}") from None
+    if len(values) != 4:
+        raise BoxError(f"--init must have 4 numbers x,y,w,h, got {text!r}")
+    return values  # type: ignore[return-value]

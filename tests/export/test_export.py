@@ -1,0 +1,66 @@
+"""The split graphs: names and shapes of the contract, ONNX Runtime equal to torch, atomic folder."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from dasiamrt import spec
+from dasiamrt.runtime.model_dir import read_model_dir, sha256_file
+
+
+def test_manifest_and_graph_io(tiny_model_dir, tiny_net):
+    info = read_model_dir(tiny_model_dir, verify=True)
+    manifest = json.loads((tiny_model_dir / "model.json").read_text())
+    assert manifest["preset"] == "tiny" and manifest["opset"] == spec.OPSET
+    assert manifest["check"]["max_rel_error"] <= 1e-4 and manifest["check"]["sizes"] == [255, 271, 767]
+    assert info.tracker.instance_size == 255
+    search = onnx.load(str(info.graph("search")))
+    assert [i.name for i in search.graph.input] == [spec.SEARCH_INPUT, spec.CLS_KERNEL, spec.REG_KERNEL]
+    assert [o.name for o in search.graph.output] == [spec.CLS_OUTPUT, spec.REG_OUTPUT, spec.FEATURE_OUTPUT]
+    template = onnx.load(str(info.graph("template")))
+    assert [o.name for o in template.graph.output] == [spec.CLS_KERNEL, spec.REG_KERNEL]
+    assert manifest["graphs"]["search"]["sha256"] == sha256_file(info.graph("search"))
+
+
+@pytest.mark.parametrize("size", [255, 271, 287, 767])
+def test_search_graph_dynamic_size_matches_torch(tiny_model_dir, tiny_net, size):
+    sess = ort.InferenceSession(str(tiny_model_dir / "search.onnx"), providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(size)
+    x = torch.rand((1, 3, size, size), generator=gen) * 255
+    z = torch.rand((3, 3, 127, 127), generator=gen) * 255
+    with torch.no_grad():
+        cls_k, reg_k = tiny_net.template(z)
+        expected = tiny_net.search(x, cls_k[1], reg_k[1])
+    got = sess.run(None, {"search": x.numpy(), "cls_kernel": cls_k[1].numpy(), "reg_kernel": reg_k[1].numpy()})
+    s = spec.score_size(size)
+    assert got[0].shape == (1, 10, s, s) and got[1].shape == (1, 20, s, s) and got[2].shape[2] == s + 5
+    for g, e in zip(got, expected):
+        e = e.numpy()
+        assert np.abs(g - e).max() <= 1e-4 * np.abs(e).max()
+
+
+def test_template_graph_batches_exemplars(tiny_model_dir, tiny_net):
+    sess = ort.InferenceSession(str(tiny_model_dir / "template.onnx"), providers=["CPUExecutionProvider"])
+    z = np.random.default_rng(0).uniform(0, 255, (4, 3, 127, 127)).astype(np.float32)
+    cls_all, _ = sess.run(None, {"template": z})
+    cls_one, _ = sess.run(None, {"template": z[2:3]})
+    assert cls_all.shape == (4, 10, 64, 4, 4)
+    np.testing.assert_allclose(cls_all[2], cls_one[0], rtol=1e-5, atol=1e-6)
+
+
+def test_failed_export_leaves_no_folder(tmp_path, tiny_net, monkeypatch):
+    from dasiamrt.config import PRESETS
+    from dasiamrt.export import onnx_export
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("exporter exploded")
+
+    monkeypatch.setattr(onnx_export, "_export_one", broken)
+    with pytest.raises(RuntimeError):
+        onnx_export.export_model(tiny_net, PRESETS["tiny"], tmp_path / "out")
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []

@@ -1,0 +1,66 @@
+"""Local-to-global state machine: enter/stay/leave with hysteresis, 767 while lost, box held."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dasiamrt.config import PRESETS, LongTermConfig
+from dasiamrt.runtime import longterm as lt
+from dasiamrt.runtime.tracker import Tracker
+from tests.fakes import ScriptedBackend
+
+LT = LongTermConfig(enabled=True)
+
+
+def _walk(scores):
+    state, states = lt.TRACKING, []
+    for s in scores:
+        state = lt.next_state(state, s, LT)
+        states.append(state)
+    return states
+
+
+def test_hysteresis():
+    #            stay   enter  stay(0.9 < 0.95)  leave  stay(0.85 >= 0.8)  enter
+    scores = [0.9, 0.79, 0.9, 0.94, 0.96, 0.85, 0.5]
+    assert _walk(scores) == ["tracking", "lost", "lost", "lost", "tracking", "tracking", "lost"]
+
+
+def test_thresholds_are_strict():
+    assert _walk([0.8]) == ["tracking"]
+    assert _walk([0.7, 0.95]) == ["lost", "lost"]
+
+
+def test_disabled_never_lost():
+    off = LongTermConfig(enabled=False)
+    assert lt.next_state(lt.TRACKING, 0.01, off) == lt.TRACKING and lt.accept_result(lt.TRACKING, 0.01, off)
+
+
+@pytest.mark.parametrize("enter, leave", [(0.9, 0.5), (-0.1, 0.5)])
+def test_bad_thresholds(enter, leave):
+    from dasiamrt.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        PRESETS["paper"].tracker.replace(long_term={"enter_threshold": enter, "leave_threshold": leave})
+
+
+def test_tracker_switches_search_region_and_holds_the_box():
+    scores = [0.9, 0.5, 0.6, 0.97, 0.9]
+    backend = ScriptedBackend(scores)
+    cfg = PRESETS["paper"].tracker.replace(distractor={"enabled": False})
+    tracker = Tracker(backend, cfg)
+    frame = np.full((360, 480, 3), 90, np.uint8)
+    tracker.init(frame, (200, 150, 60, 40))
+    results = [tracker.track(frame) for _ in scores]
+    assert [r.state for r in results] == ["tracking", "lost", "lost", "tracking", "tracking"]
+    # The frame after each transition uses the new region: 255, 255, 767, 767, 255.
+    assert backend.search_sizes == [255, 255, 767, 767, 255]
+    assert [r.search_size for r in results] == backend.search_sizes
+    # Frames that enter or stay lost do not move the box; the re-detection (0.97) does.
+    assert results[1].bbox_xywh == results[0].bbox_xywh == results[2].bbox_xywh
+    assert results[3].bbox_xywh != results[2].bbox_xywh
+
+
+def test_grids_are_built_once_per_size():
+    tracker = Tracker(ScriptedBackend([0.5]), PRESETS["paper"].tracker.replace(distractor={"enabled": False}))
+    assert sorted(tracker.grids) == [255, 767]

@@ -1,0 +1,35 @@
+"""``dasiamrt.runtime`` works with torch and onnx absent; ``import dasiamrt`` pulls in nothing heavy."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BLOCK = "import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None; sys.modules['tensorrt'] = None; "
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", BLOCK + code], capture_output=True, text=True, timeout=120)
+
+
+def test_runtime_imports_without_torch_and_onnx():
+    proc = _run("import dasiamrt.runtime, dasiamrt.runtime.tracker, dasiamrt.runtime.backends.ort, dasiamrt.sources, "
+                "dasiamrt.tracking, dasiamrt.cli; print('ok')")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_ort_tracker_runs_without_torch(tiny_model_dir):
+    code = (
+        "import numpy as np; from dasiamrt.runtime.tracker import Tracker; "
+        f"t = Tracker.from_model({str(tiny_model_dir)!r}); f = np.zeros((240, 320, 3), np.uint8); f[100:140, 100:160] = 200; "
+        "t.init(f, (100, 100, 60, 40)); r = t.track(f); print(r.state)"
+    )
+    proc = _run(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "tracking"
+
+
+def test_package_import_is_light():
+    proc = subprocess.run([sys.executable, "-c", "import sys, dasiamrt; print(sorted(m for m in ('torch', 'onnx', "
+                           "'onnxruntime', 'cv2', 'tensorrt') if m in sys.modules))"], capture_output=True, text=True)
+    assert proc.stdout.strip() == "[]", proc.stderr
