@@ -46,8 +46,10 @@ class Track:
         boxes_xywh: (N, 4) float32 boxes, 0-based top-left x, y, w, h, image pixels.
         load: frame loader, index 0..N-1 -> (H, W, 3) uint8 BGR.
         valid: (N,) bool, frames where the object is visible.
-        video: the video or image the object is in; negative pairs never pair two tracks of one
-            video, so that the template's object cannot appear in the negative search crop.
+        video: the video or image the object is in.
+        aligned: index i is frame i of the video for every track of this video (rendered sequences);
+            then a negative pair may take another object of the same video, at a frame where the
+            template's object is outside the search crop. Otherwise negatives come from other videos.
     """
 
     category: str
@@ -55,6 +57,7 @@ class Track:
     load: Callable[[int], Frame]
     valid: npt.NDArray[np.bool_]
     video: str = ""
+    aligned: bool = False
 
     @property
     def valid_frames(self) -> npt.NDArray[np.int64]:

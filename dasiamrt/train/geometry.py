@@ -8,18 +8,19 @@ The crop reproduces the tracker's square sub-window: side ``original_size`` imag
 ``center_xy``, resized to ``model_size`` with bilinear interpolation, padded with the image's mean
 colour, and sitting ~1 px up-left of the centre like the official ``get_subwindow_tracking``
 (a MATLAB legacy). It is one ``cv2.warpAffine``, so the training-time scale and shift augmentation
-cost nothing extra. TODO(main): share ``dasiamrt.runtime.anchors`` once it lands; the golden test
-in ``tests/train/test_geometry.py`` pins these anchors to the reference table.
+cost nothing extra (``runtime.crop.get_subwindow`` takes an integer side and no shift). Anchors and
+s_z are the runtime's own functions.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ..runtime import anchors as runtime_anchors
+from ..runtime import geometry as runtime_geometry
 from ..spec import EXEMPLAR_SIZE, TOTAL_STRIDE
 
 RATIOS: Tuple[float, ...] = (0.33, 0.5, 1.0, 2.0, 3.0)
@@ -29,26 +30,13 @@ SCALES: Tuple[float, ...] = (8.0,)
 def generate_anchors(
     score_size: int, ratios: Sequence[float] = RATIOS, scales: Sequence[float] = SCALES, stride: int = TOTAL_STRIDE
 ) -> npt.NDArray[np.float32]:
-    """Anchors of an S x S score map, anchor-major (row ``a*S*S + y*S + x``).
+    """Anchors of an S x S score map, anchor-major (row ``a*S*S + y*S + x``): the runtime's own.
 
     Returns:
-        (A*S*S, 4) float32 (cx, cy, w, h) in crop pixels from the crop centre; the grid origin is
-        ``-(S // 2) * stride`` (integer division, as the official code under Python 2).
+        (A*S*S, 4) float32 (cx, cy, w, h) in crop pixels from the crop centre; grid origin
+        ``-(S // 2) * stride``.
     """
-    size = stride * stride
-    base = []
-    for ratio in ratios:
-        ws = int(math.sqrt(size / ratio))
-        hs = int(ws * ratio)
-        for scale in scales:
-            base.append((ws * scale, hs * scale))
-    ori = -(score_size // 2) * stride
-    xs = ori + stride * np.arange(score_size, dtype=np.float32)
-    grid_x, grid_y = np.meshgrid(xs, xs)  # grid_x varies along columns (fastest)
-    rows = []
-    for w, h in base:
-        rows.append(np.stack([grid_x.ravel(), grid_y.ravel(), np.full(grid_x.size, w), np.full(grid_x.size, h)], 1))
-    return np.concatenate(rows, 0).astype(np.float32)
+    return runtime_anchors.generate_anchors(score_size, ratios, scales, stride)
 
 
 def iou_cxcywh(boxes: npt.NDArray[np.floating], box: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -64,10 +52,8 @@ def iou_cxcywh(boxes: npt.NDArray[np.floating], box: npt.ArrayLike) -> npt.NDArr
 
 
 def context_size(size_wh: Sequence[float], context_amount: float = 0.5) -> float:
-    """s_z: side of the template region, sqrt((w + c(w+h)) (h + c(w+h))) in image pixels."""
-    w, h = float(size_wh[0]), float(size_wh[1])
-    pad = context_amount * (w + h)
-    return math.sqrt((w + pad) * (h + pad))
+    """s_z: side of the template region, sqrt((w + c(w+h)) (h + c(w+h))) in image pixels (the runtime's)."""
+    return runtime_geometry.context_size(size_wh, context_amount)
 
 
 def search_region(s_z: float, instance_size: int) -> float:

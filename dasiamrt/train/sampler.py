@@ -6,7 +6,8 @@ object of the search frame, shifted by up to ``shift`` crop pixels and resized b
 target then appears at 1/r of its size). Positive pairs take two frames of one track at most
 ``max_gap`` frames apart (a still image pairs with itself). Negative pairs centre the search crop on
 another object: of the same category (fine-grained distractors) or of a different one (drift to
-arbitrary objects), always from another video, so the template's object is not in the crop.
+arbitrary objects), from another video, or from the same rendered video at a frame where the
+template's object lies outside every crop the augmentation can draw: never the target itself.
 """
 from __future__ import annotations
 
@@ -109,9 +110,31 @@ class PairSampler:
         pool = self.by_category[track.category] if same else self.all_tracks
         for _ in range(20):
             other = pool[int(rng.integers(len(pool)))]
-            if other.video != track.video and (same or other.category != track.category):
+            if other is track or (not same and other.category == track.category):
+                continue
+            if other.video != track.video or (other.aligned and track.aligned):
                 return other
         return None
+
+    def _negative_frame(self, rng: np.random.Generator, track: Track, other: Track) -> Optional[int]:
+        """A visible frame of ``other`` whose search crop cannot hold ``track``'s object (None: none found)."""
+        frames = other.valid_frames
+        for _ in range(10):
+            j = int(frames[rng.integers(frames.size)])
+            if other.video != track.video or not track.valid[j] or self._apart(track.boxes_xywh[j], other.boxes_xywh[j]):
+                return j
+        return None
+
+    def _apart(self, box: npt.NDArray[np.float32], other_box: npt.NDArray[np.float32]) -> bool:
+        """True when no part of ``box`` can fall in any search crop sampled around ``other_box``."""
+        aug = self.cfg.augment
+        ox, oy, ow, oh = (float(v) for v in other_box)
+        s_x = search_region(context_size((ow, oh), self.cfg.context_amount), self.cfg.instance_size) * aug.scale_max
+        reach = s_x / 2 + aug.shift * s_x / self.cfg.instance_size
+        x, y, w, h = (float(v) for v in box)
+        dx = abs(x + w / 2 - ox - ow / 2) - w / 2
+        dy = abs(y + h / 2 - oy - oh / 2) - h / 2
+        return max(dx, dy) > reach
 
     def _template(self, track: Track, i: int) -> Tuple[Frame, float]:
         frame = track.load(i)
@@ -141,7 +164,8 @@ class PairSampler:
         i = int(valid[rng.integers(valid.size)])
         template, _ = self._template(track, i)
         other = self._other(rng, track, kind == NEGATIVE_SAME) if kind != POSITIVE else None
-        if other is None:
+        j_other = self._negative_frame(rng, track, other) if other is not None else None
+        if other is None or j_other is None:
             kind = POSITIVE
             near = valid[np.abs(valid - i) <= cfg.max_gap]
             if near.size > 1:
@@ -150,8 +174,7 @@ class PairSampler:
             search, box = self._search(rng, track, j)
             pair = Pair(template, search, box, None, kind)
         else:
-            ov = other.valid_frames
-            search, other_box = self._search(rng, other, int(ov[rng.integers(ov.size)]))
+            search, other_box = self._search(rng, other, j_other)
             pair = Pair(template, search, None, other_box, kind)
         pair.template = photometric(pair.template, rng, cfg.augment)
         pair.search = photometric(pair.search, rng, cfg.augment)

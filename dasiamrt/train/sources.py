@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
 
 from ..errors import ConfigError
 from .composite import CompositeSequences
@@ -29,8 +31,34 @@ def _folders(cache: ImageCache, root: str, min_size: float = 4.0) -> List[Track]
     return read_sequence_folders(root, cache, min_size)
 
 
+def _synthetic(cache: ImageCache, presets: Sequence[str] = ("plain", "distractors", "occlusion", "out-of-view", "mixed"),
+               first_seed: int = 1000, count: int = 100, num_frames: int = 100, size: Sequence[int] = (480, 360),
+               textures: Optional[str] = None, min_visible: float = 0.5) -> List[Track]:
+    """Tracks of ``dasiamrt.eval.synthetic`` sequences (seeds first_seed.. first_seed+count-1, presets in turn).
+
+    The target and its look-alikes share a category (the look-alikes are the same-category
+    distractors); other objects and occluders get their own.
+    """
+    from ..eval.synthetic import make_sequence
+
+    tracks = []
+    for k in range(count):
+        seq = make_sequence(presets[k % len(presets)], first_seed + k, num_frames=num_frames,
+                            size=(int(size[0]), int(size[1])), textures=textures)
+        load = seq.frames.__getitem__
+        for n, (kind, boxes) in enumerate(seq.object_boxes()):
+            boxes = boxes.astype(np.float32)
+            valid = ~np.isnan(boxes[:, 0])
+            if kind == "target":
+                valid &= seq.visible_fraction >= min_visible
+            category = f"{seq.name}/target" if kind in ("target", "lookalike") else f"{seq.name}/{kind}{n}"
+            tracks.append(Track(category, np.nan_to_num(boxes), load, valid, seq.name, aligned=True))
+    return tracks
+
+
 READERS: Dict[str, Callable[..., List[Track]]] = {
     "composite": _composite, "coco": _coco, "imagenet": _imagenet, "folders": _folders,
+    "synthetic": _synthetic,
 }
 
 
