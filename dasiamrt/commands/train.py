@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs:
         data["epochs"] = args.epochs
     progress = train(TrainConfig.from_dict(data), resume=args.resume)
+    if os.environ.get("RANK", "0") != "0":
+        return 0
     print(f"trained {progress.global_step} steps; best monitor loss {progress.best_val:.4f}; "
           f"weights: {Path(data.get('out_dir', 'runs/train')) / 'best.pt'}")
     return 0

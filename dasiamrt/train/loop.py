@@ -274,9 +274,10 @@ def _run(cfg: TrainConfig, model: torch.nn.Module, net: SiamRPN, optimizer: torc
         progress.epoch += 1
         progress.step = 0
         val = monitor_loss(net, val_batch, cfg)
+        improved = val < progress.best_val
+        progress.best_val = min(val, progress.best_val)
         if rank == 0:
-            if val < progress.best_val:
-                progress.best_val = val
+            if improved:
                 save_checkpoint(official_state(net), out_dir / "best.pt", legacy=True)
             log.info("epoch %d/%d done: monitor loss %.4f (best %.4f)", progress.epoch, cfg.epochs, val, progress.best_val)
             _write_metrics(out_dir, {"epoch": progress.epoch, "global_step": progress.global_step, "monitor_loss": val,
