@@ -12,6 +12,7 @@ textures: seeds from 900000 are never used for training (``configs/train_tiny.js
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -21,7 +22,7 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from dasiamrt.config import NETWORKS
+from dasiamrt.config import NETWORKS, get_preset
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.synthetic import make_set
 from dasiamrt.model import build_network, save_checkpoint
@@ -40,8 +41,9 @@ def run_sequence(tracker: Tracker, seq) -> np.ndarray:  # type: ignore[no-untype
     return np.asarray(boxes, dtype=np.float64)
 
 
-def evaluate(weights: str, preset: str, sets: Dict[str, List]) -> Dict[str, float]:  # type: ignore[type-arg]
-    tracker = Tracker.from_weights(weights, preset=preset, backend="torch")
+def evaluate(weights: str, preset: str, sets: Dict[str, List], overrides: Dict[str, float]) -> Dict[str, float]:  # type: ignore[type-arg]
+    config = get_preset(preset).tracker.replace(**overrides)
+    tracker = Tracker.from_weights(weights, preset=preset, backend="torch", config=config)
     out = {}
     for name, seqs in sets.items():
         out[name] = ope_summary([ope_sequence(run_sequence(tracker, s), s.boxes_xywh) for s in seqs])["auc"]
@@ -51,28 +53,31 @@ def evaluate(weights: str, preset: str, sets: Dict[str, List]) -> Dict[str, floa
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", required=True)
+    parser.add_argument("--weights", default="dasiamrt/assets/tiny.pt")
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--presets", default="plain,distractors,occlusion,out-of-view,mixed")
     parser.add_argument("--random-seed", type=int, default=0, help="seed of build_network for the random baseline")
     parser.add_argument("--skip-random", action="store_true")
+    parser.add_argument("--skip-trained", action="store_true", help="only the random baseline")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tracker", default="{}", help='tracker overrides, JSON, e.g. \'{"penalty_k": 0.3}\'')
     parser.add_argument("--out", default=None, help="also write the table (markdown) here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    overrides = json.loads(args.tracker)
     start = time.time()
     sets = {p: make_set(p, args.count, seed=SEED0, num_frames=args.frames) for p in args.presets.split(",")}
-    rows = {"trained": evaluate(args.weights, args.preset, sets)}
+    rows = {} if args.skip_trained else {"trained": evaluate(args.weights, args.preset, sets, overrides)}
     if not args.skip_random:
         with tempfile.TemporaryDirectory() as tmp:
             path = str(Path(tmp) / "random.pt")
             save_checkpoint(build_network(NETWORKS[args.preset], seed=args.random_seed).state_dict(), path, legacy=True)
-            rows[f"random (build_network seed={args.random_seed})"] = evaluate(path, args.preset, sets)
+            rows[f"random (build_network seed={args.random_seed})"] = evaluate(path, args.preset, sets, overrides)
     cols = list(sets) + ["all"]
     lines = [
-        f"Success AUC (OPE, dasiamrt.eval.metrics), tracker preset `{args.preset}`, torch backend; "
+        f"Success AUC (OPE, dasiamrt.eval.metrics), tracker preset `{args.preset}` (overrides: {overrides or 'none'}), torch backend; "
         f"{args.count} held-out sequences x {args.frames} frames per synthetic preset, seeds {SEED0}..{SEED0 + args.count - 1}.",
         "",
         "| weights | " + " | ".join(cols) + " |",
@@ -80,7 +85,8 @@ def main() -> int:
     ]
     for name, res in rows.items():
         lines.append(f"| {name} | " + " | ".join(f"{res[c]:.3f}" for c in cols) + " |")
-    lines += ["", f"weights: `{args.weights}`; {time.time() - start:.0f} s on this machine."]
+    trained = "" if args.skip_trained else f"trained weights: `{args.weights}`; "
+    lines += ["", f"{trained}{time.time() - start:.0f} s on this machine."]
     text = "\n".join(lines)
     print(text)
     if args.out:
