@@ -1,0 +1,116 @@
+"""Training configuration: one frozen dataclass tree, read from a JSON file by ``dasiamrt train``.
+
+JSON layout (every key optional except ``data``; see ``configs/train_tiny.json``)::
+
+    {
+      "preset": "tiny",                 network layout (config.NETWORKS) and tracker preset
+      "seed": 0,                        weights init, sampling (rank r uses [seed, r])
+      "out_dir": "runs/tiny",           checkpoints last.pt / best.pt, metrics.jsonl, config.json
+      "init_weights": null,             start from these weights (e.g. an official .model)
+      "freeze_first_convs": false,      fix featureExtract convs 0, 4, 8 and their BN (paper 4.1)
+      "epochs": 50, "steps_per_epoch": 500, "batch_size": 16,      batch per process
+      "lr_start": 0.01, "lr_end": 0.0001,                          log-space decay over epochs
+      "momentum": 0.9, "weight_decay": 0.0005, "grad_clip": 10.0,
+      "reg_weight": 1.0,                weight of the smooth-L1 box loss
+      "checkpoint_every_s": 300,        also at the end of every epoch
+      "val_pairs": 64, "val_seed": 999, fixed monitor batch; best.pt has the lowest loss on it
+      "log_every": 20, "num_threads": 2,
+      "sampler": {"instance_size": 255, "context_amount": 0.5, "max_gap": 99,
+                  "negative_same": 0.1, "negative_other": 0.1,
+                  "augment": {"shift": 12, "scale_min": 0.85, "scale_max": 1.15, "grayscale": 0.25,
+                              "blur": 0.2, "max_blur": 9, "illumination": 0.2},
+                  "labels": {"pos_iou": 0.6, "neg_iou": 0.3, "anchors_per_pair": 64,
+                             "max_positives": 16, "hard_negative_fraction": 0.5}},
+      "data": [ {"type": "composite", "weight": 1, "photos": "../shared/data/images",
+                 "sequences": 500, "length": 100, "seed": 1},
+                {"type": "coco", "annotations": "...json", "images": "dir"},
+                {"type": "imagenet", "root": "ILSVRC2015", "kind": "vid"|"det"},
+                {"type": "folders", "root": "GOT-10k/train"},        GOT-10k or LaSOT
+                {"type": "synthetic", "preset": "...", "seeds": [0, 100], "weight": 1} ]
+    }
+
+Relative paths are relative to the directory ``dasiamrt train`` runs in.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from ..config import NETWORKS
+from ..errors import ConfigError
+from .augment import AugmentConfig
+from .sampler import SamplerConfig
+from .targets import LabelConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (saved as ``config.json`` in ``out_dir``)."""
+
+    data: Tuple[Mapping[str, Any], ...]
+    preset: str = "tiny"
+    seed: int = 0
+    out_dir: str = "runs/train"
+    init_weights: Optional[str] = None
+    freeze_first_convs: bool = False
+    epochs: int = 50
+    steps_per_epoch: int = 500
+    batch_size: int = 16
+    lr_start: float = 1e-2
+    lr_end: float = 1e-4
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    grad_clip: float = 10.0
+    reg_weight: float = 1.0
+    checkpoint_every_s: float = 300.0
+    val_pairs: int = 64
+    val_seed: int = 999
+    log_every: int = 20
+    num_threads: int = 2
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+    def __post_init__(self) -> None:
+        if self.preset not in NETWORKS:
+            raise ConfigError(f"unknown network preset {self.preset!r}: choose one of {', '.join(NETWORKS)}")
+        if not self.data:
+            raise ConfigError("the training config needs a non-empty 'data' list of sources")
+        for name in ("epochs", "steps_per_epoch", "batch_size", "log_every", "num_threads"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if not 0 < self.lr_end <= self.lr_start:
+            raise ConfigError("learning rates need 0 < lr_end <= lr_start")
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of ``epoch`` (0-based): log-space from lr_start to lr_end over the epochs."""
+        if self.epochs == 1:
+            return self.lr_start
+        return self.lr_start * (self.lr_end / self.lr_start) ** (epoch / (self.epochs - 1))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        values = dict(_checked(cls, data, "training"))
+        sampler = dict(_checked(SamplerConfig, values.get("sampler", {}), "sampler"))
+        if "augment" in sampler:
+            sampler["augment"] = AugmentConfig(**_checked(AugmentConfig, sampler["augment"], "augment"))
+        if "labels" in sampler:
+            sampler["labels"] = LabelConfig(**_checked(LabelConfig, sampler["labels"], "labels"))
+        values["sampler"] = SamplerConfig(**sampler)
+        if not isinstance(values.get("data"), (list, tuple)) or not all(isinstance(d, Mapping) for d in values["data"]):
+            raise ConfigError("'data' must be a list of source objects, each with a 'type'")
+        values["data"] = tuple(dict(d) for d in values["data"])
+        return cls(**values)
+
+
+def _checked(kind: Any, data: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"the {what} section of the config must be a JSON object")
+    known = {f.name for f in dataclasses.fields(kind)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"unknown {what} setting(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    return data

@@ -1,0 +1,233 @@
+"""Readers that turn annotated data into object *tracks* for pair sampling.
+
+A :class:`Track` is one object over one or more frames: its category, its boxes (0-based top-left
+x, y, w, h, image pixels) and a frame loader. Still images with boxes (COCO, ImageNet DET) give
+one-frame tracks; videos (ImageNet VID, GOT-10k, LaSOT, synthetic sequences) give one track per
+object. Frames are loaded lazily through a small shared cache.
+
+Layouts read:
+    COCO-style JSON     ``{"images": [{id, file_name}], "annotations": [{image_id, bbox, category_id,
+                        iscrowd?}], "categories": [...]}``, images under ``images``.
+    ImageNet VID / DET  ``Annotations/{VID,DET}/<split>/**.xml`` (PASCAL VOC XML with ``<object>``,
+                        ``<name>``, ``<bndbox>``, and ``<trackid>`` for VID); images at the same
+                        relative path under ``Data/`` with the ``.JPEG`` extension.
+    GOT-10k / LaSOT     any folder holding ``groundtruth.txt`` (one ``x,y,w,h`` line per frame) and
+                        its frames (``*.jpg`` beside it, or in ``img/`` for LaSOT); frames flagged in
+                        ``absence.label`` / ``full_occlusion.txt`` / ``out_of_view.txt`` are skipped.
+                        Category: ``object_class`` of ``meta_info.ini`` (GOT-10k), else the parent
+                        folder (LaSOT), else the sequence name.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import xml.etree.ElementTree as ET
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import DatasetError
+
+log = logging.getLogger(__name__)
+Frame = npt.NDArray[np.uint8]
+
+
+@dataclass
+class Track:
+    """One object in one video (or one still image).
+
+    Attributes:
+        category: semantic class name (negative pairs are drawn by it).
+        boxes_xywh: (N, 4) float32 boxes, 0-based top-left x, y, w, h, image pixels.
+        load: frame loader, index 0..N-1 -> (H, W, 3) uint8 BGR.
+        valid: (N,) bool, frames where the object is visible.
+        video: the video or image the object is in.
+        aligned: index i is frame i of the video for every track of this video (rendered sequences);
+            then a negative pair may take another object of the same video, at a frame where the
+            template's object is outside the search crop. Otherwise negatives come from other videos.
+    """
+
+    category: str
+    boxes_xywh: npt.NDArray[np.float32]
+    load: Callable[[int], Frame]
+    valid: npt.NDArray[np.bool_]
+    video: str = ""
+    aligned: bool = False
+
+    @property
+    def valid_frames(self) -> npt.NDArray[np.int64]:
+        return np.flatnonzero(self.valid)
+
+
+class ImageCache:
+    """LRU cache of decoded images keyed by path (frames are reused by nearby pairs)."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._items: "OrderedDict[str, Frame]" = OrderedDict()
+
+    def __call__(self, path: str) -> Frame:
+        item = self._items.get(path)
+        if item is not None:
+            self._items.move_to_end(path)
+            return item
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise DatasetError(f"cannot read image {path}: check the file or remove it from the dataset")
+        self._items[path] = image
+        if len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return image
+
+
+def _paths_loader(paths: Sequence[str], cache: ImageCache) -> Callable[[int], Frame]:
+    return lambda i: cache(paths[i])
+
+
+def _valid_boxes(boxes: npt.NDArray[np.float32], min_size: float) -> npt.NDArray[np.bool_]:
+    finite = np.all(np.isfinite(boxes), axis=1)
+    return finite & (boxes[:, 2] >= min_size) & (boxes[:, 3] >= min_size)
+
+
+def read_coco(annotations: str, images: str, cache: ImageCache, min_size: float = 8.0) -> List[Track]:
+    """One one-frame track per non-crowd box of a COCO-style JSON file."""
+    path = Path(annotations)
+    if not path.is_file():
+        raise DatasetError(f"COCO annotation file not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+        files = {img["id"]: str(Path(images) / img["file_name"]) for img in data["images"]}
+        names = {c["id"]: str(c.get("name", c["id"])) for c in data.get("categories", [])}
+        tracks = []
+        for ann in data["annotations"]:
+            if ann.get("iscrowd", 0):
+                continue
+            box = np.asarray([ann["bbox"]], dtype=np.float32)
+            valid = _valid_boxes(box, min_size)
+            if valid[0]:
+                img = files[ann["image_id"]]
+                cat = names.get(ann["category_id"], str(ann["category_id"]))
+                tracks.append(Track(cat, box, _paths_loader([img], cache), valid, img))
+    except (KeyError, TypeError, ValueError) as err:
+        raise DatasetError(f"{path} is not COCO-style JSON ({type(err).__name__}: {err})") from None
+    return tracks
+
+
+def _parse_voc(xml_path: Path) -> List[Tuple[str, str, npt.NDArray[np.float32]]]:
+    """(trackid or index, class name, box xywh) for every object of one VOC-style XML file."""
+    root = ET.parse(str(xml_path)).getroot()
+    out = []
+    for k, obj in enumerate(root.iter("object")):
+        bb = obj.find("bndbox")
+        if bb is None:
+            continue
+        x1, y1, x2, y2 = (float(bb.findtext(t, "nan")) for t in ("xmin", "ymin", "xmax", "ymax"))
+        tid = obj.findtext("trackid", str(k))
+        out.append((tid, obj.findtext("name", "object"), np.array([x1, y1, x2 - x1, y2 - y1], np.float32)))
+    return out
+
+
+def read_imagenet(root: str, kind: str, cache: ImageCache, split: str = "train", min_size: float = 8.0) -> List[Track]:
+    """Tracks from ImageNet VID (``kind='vid'``: per snippet and trackid) or DET (``'det'``: per box)."""
+    if kind not in ("vid", "det"):
+        raise DatasetError(f"ImageNet kind must be 'vid' or 'det', not {kind!r}")
+    ann_root = Path(root) / "Annotations" / kind.upper() / split
+    if not ann_root.is_dir():
+        raise DatasetError(f"no ImageNet {kind.upper()} annotations under {ann_root}: give the ILSVRC root")
+    data_root = Path(root) / "Data" / kind.upper() / split
+    by_folder: Dict[Path, List[Path]] = defaultdict(list)
+    for xml_path in sorted(ann_root.rglob("*.xml")):
+        by_folder[xml_path.parent].append(xml_path)
+    tracks = []
+    for folder, xmls in by_folder.items():
+        rel = folder.relative_to(ann_root)
+        frames = [str(data_root / rel / (x.stem + ".JPEG")) for x in xmls]
+        objects = [_parse_voc(x) for x in xmls]
+        if kind == "det":
+            for frame, objs in zip(frames, objects):
+                for _, cls, box in objs:
+                    valid = _valid_boxes(box[None], min_size)
+                    if valid[0]:
+                        tracks.append(Track(cls, box[None], _paths_loader([frame], cache), valid, frame))
+            continue
+        per_track: Dict[str, Dict[int, npt.NDArray[np.float32]]] = defaultdict(dict)
+        classes: Dict[str, str] = {}
+        for i, objs in enumerate(objects):
+            for tid, cls, box in objs:
+                per_track[tid][i] = box
+                classes[tid] = cls
+        for tid, boxes in per_track.items():
+            idx = sorted(boxes)
+            arr = np.stack([boxes[i] for i in idx])
+            sub = [frames[i] for i in idx]
+            tracks.append(Track(classes[tid], arr, _paths_loader(sub, cache), _valid_boxes(arr, min_size), str(rel)))
+    return tracks
+
+
+def _flags(path: Path, n: int) -> npt.NDArray[np.bool_]:
+    if not path.is_file():
+        return np.zeros(n, dtype=bool)
+    values = [v for v in path.read_text().replace(",", " ").split() if v]
+    flags = np.zeros(n, dtype=bool)
+    flags[: min(n, len(values))] = [v.strip() not in ("0", "") for v in values[:n]]
+    return flags
+
+
+def _category(seq_dir: Path, lasot: bool) -> str:
+    meta = seq_dir / "meta_info.ini"
+    if meta.is_file():
+        for line in meta.read_text(errors="replace").splitlines():
+            if line.strip().startswith("object_class:"):
+                return line.split(":", 1)[1].strip()
+    return seq_dir.parent.name if lasot else seq_dir.name
+
+
+def read_sequence_folders(root: str, cache: ImageCache, min_size: float = 4.0) -> List[Track]:
+    """Tracks from GOT-10k / LaSOT style folders (every ``groundtruth.txt`` under ``root``)."""
+    base = Path(root)
+    if not base.is_dir():
+        raise DatasetError(f"sequence root not found: {base}")
+    tracks = []
+    for gt in sorted(base.rglob("groundtruth.txt")):
+        seq = gt.parent
+        img_dir = seq / "img" if (seq / "img").is_dir() else seq
+        frames = sorted(str(p) for p in img_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        try:
+            boxes = np.loadtxt(gt, delimiter=",", dtype=np.float32, ndmin=2)
+        except ValueError:
+            boxes = np.loadtxt(gt, dtype=np.float32, ndmin=2)
+        n = min(len(frames), len(boxes))
+        if n == 0 or boxes.shape[1] != 4:
+            log.warning("skipping %s: no frames or not x,y,w,h boxes", seq)
+            continue
+        boxes = boxes[:n]
+        hidden = _flags(seq / "absence.label", n) | _flags(seq / "full_occlusion.txt", n) | _flags(seq / "out_of_view.txt", n)
+        valid = _valid_boxes(boxes, min_size) & ~hidden
+        tracks.append(Track(_category(seq, img_dir != seq), boxes, _paths_loader(frames[:n], cache), valid, str(seq)))
+    if not tracks:
+        raise DatasetError(f"no groundtruth.txt sequences under {base}: give a GOT-10k or LaSOT root")
+    return tracks
+
+
+def read_photo_folder(root: str) -> List[Tuple[str, Frame]]:
+    """(name, image) for every readable photo in ``root`` (jpg/png), sorted by name."""
+    base = Path(root)
+    if not base.is_dir():
+        raise DatasetError(f"photo folder not found: {base}")
+    photos = []
+    for path in sorted(base.iterdir()):
+        if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None:
+                photos.append((path.stem, image))
+    if len(photos) < 2:
+        raise DatasetError(f"{base} holds fewer than 2 readable photos; composite sequences need several")
+    return photos
+
+
+__all__ = ["ImageCache", "Track", "read_coco", "read_imagenet", "read_photo_folder", "read_sequence_folders"]

@@ -1,0 +1,307 @@
+"""The training loop: SGD on SiamRPN pairs, checkpoints with exact resume, optional DDP.
+
+One process trains on CPU or one GPU. Under ``torchrun`` (``WORLD_SIZE`` > 1) each process samples
+its own pairs (rng ``[seed, rank]``), gradients are averaged by DistributedDataParallel, and rank 0
+alone writes checkpoints and logs. ``out_dir`` receives:
+    last.pt       model, optimizer, epoch/step, best monitor loss and every rank's RNG state
+    best.pt       weights (official key names) with the lowest loss on the fixed monitor batch
+    metrics.jsonl one line per log interval and per epoch
+    config.json   the resolved configuration
+Resuming from ``last.pt`` continues with the same batches as an uninterrupted run would draw.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..config import NETWORKS
+from ..errors import CheckpointError
+from ..model import SiamRPN, build_network, load_network, save_checkpoint
+from .config import TrainConfig
+from .datasets import ImageCache
+from .sampler import PairSampler
+from .sources import build_sources
+from .targets import siamrpn_loss
+
+log = logging.getLogger(__name__)
+FROZEN_CONVS = (0, 4, 8)
+#: Training sees crops scaled by this (and the first conv's weights divided by it): the network's
+#: contract is raw BGR 0..255 input, which makes the first conv's gradient ~100x too large for its
+#: weights under SGD. A power of two, so converting weights to and from the official form is exact.
+INPUT_SCALE = 1.0 / 128.0
+_FIRST_CONV = "featureExtract.0.weight"
+
+
+class TrainingNet(torch.nn.Module):
+    """SiamRPN in training parametrisation: ``forward(z, x) = net(z * INPUT_SCALE, x * INPUT_SCALE)``."""
+
+    def __init__(self, net: SiamRPN) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.net(z * INPUT_SCALE, x * INPUT_SCALE)
+
+
+def official_state(net: SiamRPN) -> Dict[str, torch.Tensor]:
+    """The trained network's weights for raw 0..255 input (official layout and semantics)."""
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    state[_FIRST_CONV] = state[_FIRST_CONV] * INPUT_SCALE
+    return state
+
+
+def load_official_state(net: SiamRPN, state: Dict[str, torch.Tensor]) -> None:
+    """Inverse of :func:`official_state`: weights for 0..255 input into the training parametrisation."""
+    state = dict(state)
+    state[_FIRST_CONV] = state[_FIRST_CONV] / INPUT_SCALE
+    net.load_state_dict(state)
+
+
+def balance_heads(net: SiamRPN) -> None:
+    """Rescale each bilinear head pair (conv_cls1 x conv_cls2, conv_r1 x conv_r2) to equal weight norms.
+
+    The correlation is bilinear in the two convs' outputs, so scaling one by k and the other by 1/k
+    changes no output; it evens their gradients (a small factor gets a huge gradient otherwise).
+    """
+    with torch.no_grad():
+        for kernel_conv, feature_conv in ((net.conv_cls1, net.conv_cls2), (net.conv_r1, net.conv_r2)):
+            k = (feature_conv.weight.norm() / kernel_conv.weight.norm().clamp_min(1e-12)).sqrt()
+            kernel_conv.weight.mul_(k)
+            kernel_conv.bias.mul_(k)
+            feature_conv.weight.div_(k)
+            feature_conv.bias.div_(k)
+
+
+@dataclass
+class Progress:
+    """Where a run is: next epoch/step to run, steps done, best monitor loss."""
+
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    best_val: float = float("inf")
+
+
+def build_model(cfg: TrainConfig) -> SiamRPN:
+    """The network to train (training parametrisation, see :class:`TrainingNet`): pretrained weights if given, else ``build_network``'s seeded random init.
+
+    ``build_network`` scales the first conv for 0..255 input and the kernel heads so that logits
+    start with std ~1 and deltas ~0.2; PyTorch's default init gives logits in the tens, and the
+    first steps then only undo that.
+    """
+    torch.manual_seed(cfg.seed)
+    network = NETWORKS[cfg.preset]
+    net = load_network(cfg.init_weights, network) if cfg.init_weights else build_network(network, seed=cfg.seed)
+    if not cfg.init_weights:
+        balance_heads(net)
+    load_official_state(net, net.state_dict())
+    net.train()
+    if cfg.freeze_first_convs:
+        for idx in FROZEN_CONVS:
+            for module in (net.featureExtract[idx], net.featureExtract[idx + 1]):
+                for p in module.parameters():
+                    p.requires_grad_(False)
+    return net
+
+
+def set_train_mode(net: SiamRPN, cfg: TrainConfig) -> None:
+    """Train mode, but frozen blocks keep their BatchNorm statistics (eval mode)."""
+    net.train()
+    if cfg.freeze_first_convs:
+        for idx in FROZEN_CONVS:
+            net.featureExtract[idx + 1].eval()
+
+
+def to_tensors(batch: Dict[str, np.ndarray], device: torch.device) -> Dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+
+
+def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Dict[str, torch.Tensor],
+               cfg: TrainConfig) -> Tuple[float, float, float]:
+    """One SGD step on a batch; returns (total, cls, reg) losses before the step."""
+    cls, delta = net(batch["template"], batch["search"])
+    total, cls_loss, reg_loss = siamrpn_loss(cls, delta, batch["labels"], batch["deltas"], cfg.reg_weight)
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], cfg.grad_clip)
+    optimizer.step()
+    return total.item(), cls_loss.item(), reg_loss.item()
+
+
+@torch.no_grad()
+def monitor_loss(net: SiamRPN, batch: Dict[str, torch.Tensor], cfg: TrainConfig, chunk: int = 16) -> float:
+    """Loss on the fixed monitor batch in eval mode (BatchNorm running statistics, as the tracker uses)."""
+    was_training = net.training
+    net.eval()
+    losses = []
+    n = batch["template"].shape[0]
+    for s in range(0, n, chunk):
+        part = {k: v[s:s + chunk] for k, v in batch.items()}
+        cls, delta = TrainingNet(net)(part["template"], part["search"])
+        losses.append(float(siamrpn_loss(cls, delta, part["labels"], part["deltas"], cfg.reg_weight)[0]))
+    if was_training:
+        set_train_mode(net, cfg)
+    return float(np.mean(losses))
+
+
+def _distributed() -> Tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world, device
+
+
+def _gather_rng(rng: np.random.Generator, world: int) -> list:
+    state = json.dumps(rng.bit_generator.state)
+    if world == 1:
+        return [state]
+    import torch.distributed as dist
+
+    states: list = [None] * world
+    dist.all_gather_object(states, state)
+    return states
+
+
+def save_state(path: Path, net: SiamRPN, optimizer: torch.optim.Optimizer, progress: Progress,
+               rng_states: list, cfg: TrainConfig) -> None:
+    """Write ``last.pt`` atomically (weights under "model", everything else beside it)."""
+    save_checkpoint(
+        official_state(net), path, optimizer=optimizer.state_dict(),
+        progress=json.dumps(progress.__dict__), rng=json.dumps(rng_states),
+        torch_rng=torch.get_rng_state(), config=json.dumps(cfg.to_dict()),
+    )
+
+
+def load_state(path: Path, net: SiamRPN, optimizer: torch.optim.Optimizer, rank: int) -> Tuple[Progress, Dict[str, Any]]:
+    """Restore model and optimizer from ``last.pt``; returns the progress and this rank's RNG state."""
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint to resume at {path}: run without --resume to start fresh")
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    load_official_state(net, obj["model"])
+    optimizer.load_state_dict(obj["optimizer"])
+    torch.set_rng_state(obj["torch_rng"])
+    states = json.loads(obj["rng"])
+    if rank >= len(states):
+        raise CheckpointError(f"{path} was written by {len(states)} processes; resume with the same --nproc_per_node")
+    return Progress(**json.loads(obj["progress"])), json.loads(states[rank])
+
+
+def _write_metrics(out_dir: Path, record: Dict[str, Any]) -> None:
+    with open(out_dir / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def train(cfg: TrainConfig, resume: bool = False, sampler: Optional[PairSampler] = None,
+          max_steps: Optional[int] = None) -> Progress:
+    """Run (or continue) training as configured.
+
+    Args:
+        cfg: the run's configuration.
+        resume: continue from ``out_dir/last.pt`` (same config, same number of processes).
+        sampler: pair sampler to use instead of building one from ``cfg.data`` (tests).
+        max_steps: stop after this many steps of this call (tests; checkpoints are written first).
+
+    Returns:
+        The progress reached.
+    """
+    torch.set_num_threads(cfg.num_threads)
+    rank, world, device = _distributed()
+    out_dir = Path(cfg.out_dir)
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    if sampler is None:
+        sampler = PairSampler(build_sources(cfg.data, ImageCache()), cfg.sampler)
+    net = build_model(cfg).to(device)
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=cfg.lr_start, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng([cfg.seed, rank])
+    progress = Progress()
+    if resume:
+        progress, state = load_state(out_dir / "last.pt", net, optimizer, rank)
+        rng.bit_generator.state = state
+    model: torch.nn.Module = TrainingNet(net)
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    val_batch = to_tensors(sampler.batch(np.random.default_rng(cfg.val_seed), cfg.val_pairs), device)
+    return _run(cfg, model, net, optimizer, sampler, rng, progress, val_batch, rank, world, device, out_dir, max_steps)
+
+
+def _run(cfg: TrainConfig, model: torch.nn.Module, net: SiamRPN, optimizer: torch.optim.Optimizer,
+         sampler: PairSampler, rng: np.random.Generator, progress: Progress, val_batch: Dict[str, torch.Tensor],
+         rank: int, world: int, device: torch.device, out_dir: Path, max_steps: Optional[int]) -> Progress:
+    last_save = tick = time.time()
+    done, window = 0, []
+    while progress.epoch < cfg.epochs:
+        lr = cfg.lr_at(progress.epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        set_train_mode(net, cfg)
+        while progress.step < cfg.steps_per_epoch:
+            if max_steps is not None and done >= max_steps:
+                _checkpoint(cfg, net, optimizer, progress, rng, world, rank, out_dir)
+                return progress
+            batch = to_tensors(sampler.batch(rng, cfg.batch_size), device)
+            window.append(train_step(model, optimizer, batch, cfg))
+            progress.step += 1
+            progress.global_step += 1
+            done += 1
+            if rank == 0 and progress.global_step % cfg.log_every == 0:
+                tick = _log(cfg, progress, window, lr, tick, world, out_dir)
+                window = []
+            if time.time() - last_save > cfg.checkpoint_every_s:
+                _checkpoint(cfg, net, optimizer, progress, rng, world, rank, out_dir)
+                last_save = time.time()
+        progress.epoch += 1
+        progress.step = 0
+        val = monitor_loss(net, val_batch, cfg)
+        improved = val < progress.best_val
+        progress.best_val = min(val, progress.best_val)
+        if rank == 0:
+            if improved:
+                save_checkpoint(official_state(net), out_dir / "best.pt", legacy=True)
+            log.info("epoch %d/%d done: monitor loss %.4f (best %.4f)", progress.epoch, cfg.epochs, val, progress.best_val)
+            _write_metrics(out_dir, {"epoch": progress.epoch, "global_step": progress.global_step, "monitor_loss": val,
+                                     "lr": lr, "time": time.time()})
+        _checkpoint(cfg, net, optimizer, progress, rng, world, rank, out_dir)
+        last_save = time.time()
+    return progress
+
+
+def _checkpoint(cfg: TrainConfig, net: SiamRPN, optimizer: torch.optim.Optimizer, progress: Progress,
+                rng: np.random.Generator, world: int, rank: int, out_dir: Path) -> None:
+    states = _gather_rng(rng, world)
+    if rank == 0:
+        save_state(out_dir / "last.pt", net, optimizer, progress, states, cfg)
+
+
+def _log(cfg: TrainConfig, progress: Progress, window: list, lr: float, tick: float, world: int, out_dir: Path) -> float:
+    now = time.time()
+    total, cls_l, reg_l = (float(v) for v in np.mean(window, axis=0))
+    rate = len(window) * cfg.batch_size * world / max(now - tick, 1e-9)
+    done = progress.epoch * cfg.steps_per_epoch + progress.step
+    log.info("epoch %d/%d step %d/%d [%5.1f%%] loss %.4f (cls %.4f reg %.4f) lr %.2e %.1f pairs/s",
+             progress.epoch + 1, cfg.epochs, progress.step, cfg.steps_per_epoch,
+             100.0 * done / (cfg.epochs * cfg.steps_per_epoch), total, cls_l, reg_l, lr, rate)
+    _write_metrics(out_dir, {"epoch": progress.epoch, "step": progress.step, "global_step": progress.global_step,
+                             "loss": total, "cls": cls_l, "reg": reg_l, "lr": lr, "pairs_per_s": rate, "time": now})
+    return now

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from dasiamrt.config import NETWORKS
+from dasiamrt.model import SiamRPN, load_network
+from dasiamrt.train.config import TrainConfig
+from dasiamrt.train.loop import (TrainingNet, build_model, load_official_state, official_state, to_tensors, train,
+                                 train_step)
+from dasiamrt.train.sampler import PairSampler, SamplerConfig
+from dasiamrt.train.targets import siamrpn_loss
+
+from .test_sampler import PLAIN, moving_video
+
+
+@pytest.fixture(scope="module")
+def sampler() -> PairSampler:
+    tracks = moving_video("a", [("red", "square", (60, 80)), ("blue", "square", (300, 300))])
+    tracks += moving_video("b", [("green", "disc", (150, 150))])
+    return PairSampler([(tracks, 1.0)], SamplerConfig(negative_same=0.2, negative_other=0.2, augment=PLAIN))
+
+
+def _cfg(tmp_path, **changes) -> TrainConfig:
+    base = TrainConfig(data=({"type": "unused"},), out_dir=str(tmp_path), epochs=2, steps_per_epoch=2, batch_size=2,
+                       val_pairs=2, log_every=1, num_threads=1, lr_start=1e-3, lr_end=1e-4)
+    return dataclasses.replace(base, **changes)
+
+
+def test_one_step_lowers_the_loss_on_a_fixed_batch(tmp_path, sampler):
+    torch.set_num_threads(1)
+    cfg = _cfg(tmp_path)
+    net = build_model(cfg)
+    batch = to_tensors(sampler.batch(np.random.default_rng(0), 4), torch.device("cpu"))
+    optimizer = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9)
+    before = train_step(TrainingNet(net), optimizer, batch, cfg)[0]
+    with torch.no_grad():
+        after = siamrpn_loss(*TrainingNet(net)(batch["template"], batch["search"]), batch["labels"], batch["deltas"])[0]
+    assert after.item() < before
+
+
+def test_official_state_round_trip_and_same_function(tmp_path, sampler):
+    net = build_model(_cfg(tmp_path)).eval()
+    state = official_state(net)
+    plain = SiamRPN(NETWORKS["tiny"]).eval()
+    plain.load_state_dict(state)
+    z = torch.rand(1, 3, 127, 127) * 255
+    x = torch.rand(1, 3, 255, 255) * 255
+    with torch.no_grad():
+        a, b = TrainingNet(net)(z, x), plain(z, x)
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    again = build_model(_cfg(tmp_path, seed=5))
+    load_official_state(again, state)
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
+
+
+def test_resume_gives_the_same_state(tmp_path, sampler):
+    straight = train(_cfg(tmp_path / "a"), sampler=sampler)
+    cut = train(_cfg(tmp_path / "b"), sampler=sampler, max_steps=3)
+    assert (cut.epoch, cut.step) == (1, 1)
+    resumed = train(_cfg(tmp_path / "b"), sampler=sampler, resume=True)
+    assert dataclasses.asdict(resumed) == dataclasses.asdict(straight)
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert a["rng"] == b["rng"]
+    # best.pt is a plain state_dict in the official layout
+    load_network(tmp_path / "b" / "best.pt", NETWORKS["tiny"])
+
+
+def test_frozen_convs_do_not_move(tmp_path, sampler):
+    cfg = _cfg(tmp_path, freeze_first_convs=True)
+    net = build_model(cfg)
+    frozen = {k: v.clone() for k, v in net.state_dict().items() if k.split(".")[1] in ("0", "1", "4", "5", "8", "9")}
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=1e-2, momentum=0.9, weight_decay=5e-4)
+    batch = to_tensors(sampler.batch(np.random.default_rng(0), 2), torch.device("cpu"))
+    from dasiamrt.train.loop import set_train_mode
+
+    set_train_mode(net, cfg)
+    train_step(TrainingNet(net), optimizer, batch, cfg)
+    state = net.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in frozen.items() if "num_batches" not in k)
+    assert not torch.equal(state["featureExtract.11.weight"], build_model(cfg).state_dict()["featureExtract.11.weight"])

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+
+from dasiamrt.train.augment import AugmentConfig
+from dasiamrt.train.geometry import iou_cxcywh
+from dasiamrt.train.sampler import NEGATIVE_OTHER, NEGATIVE_SAME, POSITIVE, PairSampler, SamplerConfig
+from dasiamrt.train.targets import anchor_targets
+
+from .helpers import colour_box, moving_video
+
+PLAIN = AugmentConfig(shift=32, illumination=0.0, blur=0.0, grayscale=0.0)
+
+
+def _sampler(neg_same: float, neg_other: float) -> PairSampler:
+    video_a = moving_video("a", [("red", "square", (60, 80)), ("blue", "square", (300, 300))])
+    video_b = moving_video("b", [("green", "disc", (150, 150))])
+    cfg = SamplerConfig(negative_same=neg_same, negative_other=neg_other, augment=PLAIN)
+    return PairSampler([(video_a, 1.0), (video_b, 1.0)], cfg)
+
+
+def test_positive_boxes_and_labels_match_the_pixels():
+    sampler = _sampler(0.0, 0.0)
+    rng = np.random.default_rng(3)
+    for _ in range(12):
+        pair = sampler.sample(rng)
+        assert pair.kind == POSITIVE
+        colour = next(c for c in ("red", "blue", "green") if colour_box(pair.template, c)[1] > 500)
+        (x0, y0, x1, y1), n = colour_box(pair.search, colour)
+        seen = np.array([(x0 + x1) / 2 - 127.5, (y0 + y1) / 2 - 127.5, x1 - x0, y1 - y0])
+        np.testing.assert_allclose(pair.box, seen, atol=2.0)
+        labels, _ = anchor_targets(sampler.anchors, pair.box, rng, sampler.cfg.labels)
+        assert (iou_cxcywh(sampler.anchors[labels == 1], seen) > 0.5).all()
+
+
+def test_negatives_never_show_the_template_object():
+    sampler = _sampler(0.5, 0.5)
+    rng = np.random.default_rng(4)
+    kinds = []
+    for _ in range(150):
+        pair = sampler.sample(rng)
+        kinds.append(pair.kind)
+        if pair.kind == POSITIVE:
+            continue
+        assert pair.box is None and pair.other_box is not None
+        colour = next(c for c in ("red", "blue", "green") if colour_box(pair.template, c)[1] > 500)
+        assert colour_box(pair.search, colour)[1] == 0, pair.kind
+        labels, _ = anchor_targets(sampler.anchors, None, rng, sampler.cfg.labels, pair.other_box)
+        assert (labels != 1).all()
+    # the only same-category partner of red is blue (same video, far apart) and vice versa;
+    # green has none, so its same-category draws fall back to positives
+    assert kinds.count(NEGATIVE_SAME) > 15 and kinds.count(NEGATIVE_OTHER) > 40
+
+
+def test_batch_shapes():
+    batch = _sampler(0.2, 0.2).batch(np.random.default_rng(0), 3)
+    assert batch["template"].shape == (3, 3, 127, 127) and batch["search"].shape == (3, 3, 255, 255)
+    assert batch["labels"].shape == (3, 5 * 17 * 17) and batch["deltas"].shape == (3, 4, 5 * 17 * 17)
