@@ -27,15 +27,21 @@ Box = Tuple[float, float, float, float]
 GT_FILE = "groundtruth_rect.txt"
 
 
-def _frame(item: Any) -> NDArray[np.uint8]:
-    if isinstance(item, np.ndarray):
-        return item
-    import cv2
+class _DatasetFrames:
+    """The frames of a :class:`dasiamrt.eval.datasets.base.Sequence`, decoded by its own ``frame(t)``."""
 
-    frame = cv2.imread(str(item), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise CalibrationError(f"cannot read frame {item}: check the dataset folder")
-    return frame
+    def __init__(self, sequence: Any) -> None:
+        self.sequence = sequence
+
+    def __len__(self) -> int:
+        return len(self.sequence.frames)
+
+    def __getitem__(self, t: int) -> NDArray[np.uint8]:
+        try:
+            frame: NDArray[np.uint8] = self.sequence.frame(t)
+        except DatasetError as err:
+            raise CalibrationError(f"{err}: check the dataset folder") from None
+        return frame
 
 
 def gt_trajectory(name: str, frames: Sequence[Any], boxes_xywh: NDArray[np.float64], max_samples: int,
@@ -43,18 +49,18 @@ def gt_trajectory(name: str, frames: Sequence[Any], boxes_xywh: NDArray[np.float
     """Samples t (>= 1) where the boxes of t - 1 (prior) and t (target) are both known.
 
     Args:
-        frames: images (arrays or paths), T of them.
+        frames: T images (H, W, 3) uint8, indexable (a dataset's frames are decoded on access).
         boxes_xywh: (T, 4) 0-based boxes, NaN where unknown; row 0 must be known.
     """
     boxes = np.asarray(boxes_xywh, dtype=np.float64)
-    first = _frame(frames[0])
+    first = frames[0]
     if not np.isfinite(boxes[0]).all():
         raise CalibrationError(f"sequence {name} has no box in its first frame: it cannot start a trajectory")
     pad = channel_mean(first)
     ok = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
     valid = np.flatnonzero(ok[1:] & ok[:-1]) + 1
     chosen = np.sort(rng.choice(valid, size=min(max_samples, len(valid)), replace=False)) if len(valid) else valid
-    samples = [Sample(_frame(frames[t]), tuple(boxes[t - 1]), tuple(boxes[t])) for t in chosen]  # type: ignore[arg-type]
+    samples = [Sample(frames[t], tuple(boxes[t - 1]), tuple(boxes[t])) for t in chosen]  # type: ignore[index]
     return Trajectory(name, samples, pad, template_crop(first, tuple(boxes[0]), pad, context_amount), "ground truth")
 
 
@@ -98,7 +104,7 @@ def tracked_trajectory(source: str, init_xywh: Sequence[float], model_dir: str, 
                       template_crop(first, check_init_box(init_xywh, first.shape), pad, context_amount), "fp32 tracker")
 
 
-def _dataset_sequences(source: str) -> Optional[List[Tuple[str, Sequence[Any], NDArray[np.float64]]]]:
+def _dataset_sequences(source: str) -> Optional[List[Tuple[str, Any, NDArray[np.float64]]]]:
     """(name, frames, 0-based boxes) of a synthetic spec or OTB-style folder; None for other sources."""
     path = Path(source)
     try:
@@ -110,7 +116,7 @@ def _dataset_sequences(source: str) -> Optional[List[Tuple[str, Sequence[Any], N
             from ..eval.datasets.otb import read_sequence
 
             seq = read_sequence(path, path.name, path / GT_FILE)
-            return [(seq.name, seq.frames, seq.gt - seq.origin)]
+            return [(seq.name, _DatasetFrames(seq), seq.gt - seq.origin)]
         elif path.is_dir() and any((p / GT_FILE).is_file() for p in path.iterdir() if p.is_dir()):
             from ..eval.datasets import load_dataset
 
@@ -121,7 +127,7 @@ def _dataset_sequences(source: str) -> Optional[List[Tuple[str, Sequence[Any], N
         raise CalibrationError(f"{source} is a dataset, which needs dasiamrt.eval (not in this install)") from None
     except DatasetError as err:
         raise CalibrationError(f"cannot read {source}: {err}") from None
-    return [(s.name, s.frames, s.gt - s.origin) for s in dataset.sequences]
+    return [(s.name, _DatasetFrames(s), s.gt - s.origin) for s in dataset.sequences]
 
 
 def load_trajectories(sources: Sequence[str], inits: Sequence[Optional[Box]], model_dir: str, max_samples: int,
