@@ -147,17 +147,6 @@ def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], 
                        template_s * 1e3)
 
 
-def write_json_atomic(path: str, data: Dict[str, Any]) -> None:
-    """Write a report as JSON, atomically (missing folders are created: the measurements are not lost).
-
-    Raises:
-        SourceError: the file cannot be written.
-    """
-    from .fileio import atomic_write_json
-
-    atomic_write_json(path, data)
-
-
 def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes: Sequence[bool], frames: int,
               warmup: int, source: Optional[str], init_box: Optional[Sequence[float]],
               progress: Optional[IO[str]] = sys.stderr) -> BenchReport:
