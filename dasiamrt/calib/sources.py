@@ -77,7 +77,7 @@ def tracked_trajectory(source: str, init_xywh: Sequence[float], model_dir: str, 
     seen = 0
     with open_source(source) as frames, Tracker.from_model(model_dir, backend="ort") as tracker:
         first: Optional[NDArray[np.uint8]] = None
-        for index, frame in frames:
+        for _index, frame in frames:
             if first is None:
                 first = frame
                 box = check_init_box(init_xywh, frame.shape)

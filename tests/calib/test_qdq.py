@@ -1,6 +1,7 @@
 """Q/DQ graph structure, INT8 close to fp32, the int8 variant in model.json, --precision int8."""
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -12,7 +13,7 @@ from dasiamrt import spec
 from dasiamrt.assets import DEMO_INIT_XYWH
 from dasiamrt.calib.calibset import load_calibration
 from dasiamrt.calib.collect import CollectConfig, collect_crops
-from dasiamrt.calib.compare import box_agreement, score_map_errors, track_boxes
+from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement, track_boxes
 from dasiamrt.calib.qdq import nodes_to_quantize
 from dasiamrt.calib.sources import gt_trajectory
 from dasiamrt.calib.variants import int8_graph_paths
@@ -180,3 +181,39 @@ def test_fallback_quantizer_for_older_onnxruntime_gives_the_same_graph(int8_mode
                              providers=["CPUExecutionProvider"]).run(None, {spec.TEMPLATE_INPUT: z})
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
+
+
+class _ShiftedBackend(OrtBackend):
+    """fp32 ONNX Runtime with every proposal moved right: dx += 0.05 (anchor widths); scores unchanged."""
+
+    def search(self, crop, want_features=False):
+        out = super().search(crop, want_features)
+        out.delta = out.delta.copy()
+        out.delta[:, 0:5] += 0.05  # delta is (1, 20, S, S), coordinate-major: dx of the 5 anchors first
+        return out
+
+
+def test_step_agreement_gives_the_candidate_the_reference_state(tiny_model_dir, clip_frames):
+    info = read_model_dir(tiny_model_dir)
+    same = step_agreement(Tracker(OrtBackend(info), info.tracker), Tracker(OrtBackend(info), info.tracker),
+                          clip_frames, DEMO_INIT_XYWH, 12)
+    assert same["frames"] == 11 and same["min_iou"] == pytest.approx(1.0)
+
+    ref, cand = Tracker(OrtBackend(info), info.tracker), Tracker(_ShiftedBackend(info), info.tracker)
+    boxes = []
+    for t, frame in enumerate(clip_frames[:12]):
+        if t == 0:
+            ref.init(frame, DEMO_INIT_XYWH)
+            cand.init(frame, DEMO_INIT_XYWH)
+            continue
+        cand.state = copy.deepcopy(ref.state)
+        boxes.append((ref.track(frame).bbox_xywh, cand.track(frame).bbox_xywh))
+    r, c = (np.array(b) for b in zip(*boxes))
+    # the shift moves only x: same winner (scores and sizes untouched), so y, w, h agree exactly
+    np.testing.assert_allclose(c[:, 1:], r[:, 1:], atol=1e-9)
+    # ... and x moves right, except where the centre is clipped to the frame's edge (random weights drift)
+    assert np.all(c[:, 0] >= r[:, 0]) and np.all(c[:4, 0] > r[:4, 0])
+    shifted = step_agreement(Tracker(OrtBackend(info), info.tracker), Tracker(_ShiftedBackend(info), info.tracker),
+                             clip_frames, DEMO_INIT_XYWH, 12)
+    expected = box_agreement(np.vstack([[DEMO_INIT_XYWH], r]), np.vstack([[DEMO_INIT_XYWH], c]))
+    assert shifted["mean_iou"] == pytest.approx(expected["mean_iou"]) and shifted["mean_iou"] < 1.0
