@@ -36,7 +36,8 @@ def main() -> int:
         print(f"\n### {preset}\n\n{report.table()}")
         reports.append(report.to_json())
     machine = reports[0]["machine"]
-    print(f"\n{machine['cpu']}, {machine['cores']} cores, onnxruntime {machine.get('onnxruntime')}, {args.frames} frames per row")
+    print(f"\n{machine['cpu']}, {machine['cores']} cores, onnxruntime {machine.get('onnxruntime')}, "
+          f"{args.frames} frames per row")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(reports, fh, indent=2)

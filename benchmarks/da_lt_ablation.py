@@ -56,7 +56,8 @@ def main() -> int:
             tracker = Tracker.from_model(str(model), config=info.tracker.replace(**changes))
             curves = [ope_sequence(run_sequence(tracker, s), s.boxes_xywh) for s in seqs]
             rows[(preset, name)] = ope_summary(curves)["auc"]
-            print(f"{preset:12s} {name:8s} AUC {rows[(preset, name)]:.3f}  ({time.time() - start:.0f} s)", file=sys.stderr)
+            print(f"{preset:12s} {name:8s} AUC {rows[(preset, name)]:.3f}  ({time.time() - start:.0f} s)",
+                  file=sys.stderr)
     lines = [f"Model: `{model}` ({info.preset}); {args.count} sequences x {args.frames} frames per preset, seeds "
              f"{SEED0}..{SEED0 + args.count - 1}; success AUC (OTB convention).", "",
              "| preset | " + " | ".join(VARIANTS) + " |", "|---|" + "---|" * len(VARIANTS)]

@@ -77,8 +77,10 @@ def main() -> int:
             rows[f"random (build_network seed={args.random_seed})"] = evaluate(path, args.preset, sets, overrides)
     cols = list(sets) + ["all"]
     lines = [
-        f"Success AUC (OPE, dasiamrt.eval.metrics), tracker preset `{args.preset}` (overrides: {overrides or 'none'}), torch backend; "
-        f"{args.count} held-out sequences x {args.frames} frames per synthetic preset, seeds {SEED0}..{SEED0 + args.count - 1}.",
+        f"Success AUC (OPE, dasiamrt.eval.metrics), tracker preset `{args.preset}` "
+        f"(overrides: {overrides or 'none'}), torch backend; "
+        f"{args.count} held-out sequences x {args.frames} frames per synthetic preset, "
+        f"seeds {SEED0}..{SEED0 + args.count - 1}.",
         "",
         "| weights | " + " | ".join(cols) + " |",
         "|---" * (len(cols) + 1) + "|",

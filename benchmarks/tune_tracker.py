@@ -11,7 +11,6 @@ import argparse
 import itertools
 import sys
 
-import numpy as np
 import torch
 
 from dasiamrt.config import get_preset

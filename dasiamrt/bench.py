@@ -60,7 +60,8 @@ class BenchReport:
     results: List[BenchResult] = field(default_factory=list)
 
     def table(self) -> str:
-        head = ("| backend | precision | search | DA | FPS | loop median / p90 ms | crop | search | post | fusion | template (init) |")
+        head = ("| backend | precision | search | DA | FPS | loop median / p90 ms "
+                "| crop | search | post | fusion | template (init) |")
         rows = [head, "|" + "---|" * 11]
         for r in self.results:
             st = r.stage_ms

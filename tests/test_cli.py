@@ -55,7 +55,8 @@ def test_user_errors_are_one_line(tiny_model_dir, tmp_path, args, message):
     args = [str(tiny_model_dir) if a == "MODEL" else a for a in args]
     out = tmp_path / "boxes.csv"
     proc = subprocess.run([sys.executable, "-m", "dasiamrt.cli", *args, "--out", str(out)] if args[0] == "track"
-                          else [sys.executable, "-m", "dasiamrt.cli", *args], capture_output=True, text=True, timeout=120)
+                          else [sys.executable, "-m", "dasiamrt.cli", *args],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr

@@ -21,7 +21,8 @@ def test_runtime_imports_without_torch_and_onnx():
 def test_ort_tracker_runs_without_torch(tiny_model_dir):
     code = (
         "import numpy as np; from dasiamrt.runtime.tracker import Tracker; "
-        f"t = Tracker.from_model({str(tiny_model_dir)!r}); f = np.zeros((240, 320, 3), np.uint8); f[100:140, 100:160] = 200; "
+        f"t = Tracker.from_model({str(tiny_model_dir)!r}); "
+        "f = np.zeros((240, 320, 3), np.uint8); f[100:140, 100:160] = 200; "
         "t.init(f, (100, 100, 60, 40)); r = t.track(f); print(r.state)"
     )
     proc = _run(code)

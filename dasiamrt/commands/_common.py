@@ -90,7 +90,8 @@ def make_tracker(args: argparse.Namespace, config: Optional[TrackerConfig] = Non
         preset = get_preset(args.preset or "vot")
         backend = args.backend or "torch"
         if backend != "torch":
-            raise ConfigError(f"--weights runs on the torch backend; for {backend}, export first: dasiamrt export --weights ...")
+            raise ConfigError(f"--weights runs on the torch backend; for {backend}, "
+                              "export first: dasiamrt export --weights ...")
         cfg = tracker_overrides(config or preset.tracker, args)
         return Tracker.from_weights(args.weights, preset=preset.name, backend="torch", config=cfg)
     model = args.model or str(default_model())

@@ -19,9 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="TensorRT 10: build fp16 from the fp16 graph, strongly typed (always so on 11)",
     )
     p.add_argument("--sizes", default="", metavar="H,H", help="extra search sizes to build profiles for (e.g. 287)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="engine folder (default MODEL/engines/PRECISION)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="engine folder (default MODEL/engines/PRECISION)")
     p.add_argument("--print-trtexec", action="store_true", help="print the equivalent trtexec commands, build nothing")
-    p.add_argument("--trt-version", default=None, metavar="X.Y.Z", help="with --print-trtexec: flags for this TensorRT (e.g. 8.5.2)")
+    p.add_argument("--trt-version", default=None, metavar="X.Y.Z",
+                   help="with --print-trtexec: flags for this TensorRT (e.g. 8.5.2)")
     p.set_defaults(func=run)
 
 

@@ -21,7 +21,8 @@ from ._common import add_model_args, add_tracker_switches, make_tracker
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("eval", help="benchmark the tracker (OTB, VOT, UAV, LaSOT, GOT-10k, synthetic)",
-                              description=__doc__.replace('``', '').replace('::', ':'), formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__.replace('``', '').replace('::', ':'),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True,
                    help="otb, otb2013, otb2015, tb50, vot2016..vot2019, uav123, uav20l, lasot, lasot-all, "
                         "got10k-val, got10k-test, pysot:<file.json>, synthetic:<preset>:<count>:<seed>[:<frames>]")

@@ -22,7 +22,8 @@ control (--control): {"cmd": "init", "bbox": [x, y, w, h]}, {"cmd": "clear"}, {"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("live", help="track live from a camera, CSI camera, RTSP/GStreamer stream or a file in real time",
+    p = sub.add_parser("live",
+                       help="track live from a camera, CSI camera, RTSP/GStreamer stream or a file in real time",
                        description="Track one object live: the tracker always takes the newest frame; results go out "
                                    "as JSON lines (schema: dasiamrt/live/README.md).",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--csi", type=int, metavar="N", help="Jetson CSI camera sensor id (nvarguscamerasrc)")
     src.add_argument("--size", metavar="WxH", help="camera capture size (CSI default 1280x720)")
     src.add_argument("--fps", type=float, help="camera rate (CSI default 30); playback rate with --realtime")
-    src.add_argument("--flip", type=int, default=0, metavar="M", help="CSI nvvidconv flip-method (0 none, 2 rotate 180)")
+    src.add_argument("--flip", type=int, default=0, metavar="M",
+                     help="CSI nvvidconv flip-method (0 none, 2 rotate 180)")
     src.add_argument("--realtime", action="store_true",
                      help="play a video file at its native rate like a camera (frames the tracker misses are dropped)")
     src.add_argument("--reconnect", type=int, default=5, metavar="N",

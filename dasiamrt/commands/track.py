@@ -9,9 +9,12 @@ from ._common import add_model_args, add_tracker_switches, make_tracker
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("track", help="track an object through a video, image folder, camera or stream",
-                       description="Track one object. Writes frame,x,y,w,h,score,state (0-based pixels; frame 0 = the init box).")
+                       description="Track one object. Writes frame,x,y,w,h,score,state "
+                                   "(0-based pixels; frame 0 = the init box).")
     p.add_argument("source", help="video file, image folder, camera index, GStreamer pipeline or RTSP URL")
-    p.add_argument("--init", required=True, metavar="X,Y,W,H", help="initial box on the first frame (0-based pixels); write --init=-5,10,40,30 when x starts with '-'")
+    p.add_argument("--init", required=True, metavar="X,Y,W,H",
+                   help="initial box on the first frame (0-based pixels); "
+                        "write --init=-5,10,40,30 when x starts with '-'")
     add_model_args(p)
     add_tracker_switches(p)
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="stop after N frames")

@@ -11,7 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a SiamRPN network on positive and semantic negative pairs",
         description="Train with a JSON config (layout documented in dasiamrt/train/config.py; "
-                    "example: configs/train_tiny.json). Multi-GPU: torchrun --nproc_per_node N -m dasiamrt.cli train ...",
+                    "example: configs/train_tiny.json). "
+                    "Multi-GPU: torchrun --nproc_per_node N -m dasiamrt.cli train ...",
     )
     parser.add_argument("--config", required=True, help="training config, JSON")
     parser.add_argument("--out", help="output folder (overrides out_dir of the config)")

@@ -69,7 +69,8 @@ def _io_spec(net: SiamRPN) -> Dict[str, Dict[str, Dict[str, List[Any]]]]:
             "outputs": {spec.CLS_KERNEL: ["N", 10, f, 4, 4], spec.REG_KERNEL: ["N", 20, f, 4, 4]},
         },
         "search": {
-            "inputs": {spec.SEARCH_INPUT: [1, 3, "H", "H"], spec.CLS_KERNEL: [10, f, 4, 4], spec.REG_KERNEL: [20, f, 4, 4]},
+            "inputs": {spec.SEARCH_INPUT: [1, 3, "H", "H"], spec.CLS_KERNEL: [10, f, 4, 4],
+                       spec.REG_KERNEL: [20, f, 4, 4]},
             "outputs": {spec.CLS_OUTPUT: [1, 10, "S", "S"], spec.REG_OUTPUT: [1, 20, "S", "S"],
                         spec.FEATURE_OUTPUT: [1, c, "S+5", "S+5"]},
         },
@@ -128,7 +129,8 @@ def _check(modules: Dict[str, torch.nn.Module], out_dir: Path, net: SiamRPN, rep
 
     io = _io_spec(net)
     gen = torch.Generator().manual_seed(0)
-    sessions = {r: ort.InferenceSession(str(out_dir / f"{r}.onnx"), providers=["CPUExecutionProvider"]) for r in modules}
+    sessions = {r: ort.InferenceSession(str(out_dir / f"{r}.onnx"), providers=["CPUExecutionProvider"])
+                for r in modules}
     for size in CHECK_SIZES:
         x = _sample_inputs(net, size, gen)
         for role, module in modules.items():
@@ -204,7 +206,8 @@ def _write(net: SiamRPN, preset: Preset, tmp: Path, tracker: TrackerConfig, chec
         _check(modules, tmp, net, report)
         log.info("ONNX Runtime vs torch, worst relative error %.2e", report.worst)
         if report.worst > TOLERANCE:
-            raise RuntimeError(f"exported graphs differ from torch (relative error {report.worst:.2e}):\n{report.table()}")
+            raise RuntimeError(f"exported graphs differ from torch (relative error {report.worst:.2e}):\n"
+                               f"{report.table()}")
     manifest = {
         "format": FORMAT_VERSION,
         "preset": preset.name,

@@ -125,7 +125,8 @@ class UdpControl(ControlChannel):
             self._sock.bind((host, port))
         except OSError as err:
             self._sock.close()
-            raise ConfigError(f"cannot listen on udp://{host}:{port} for control: {err.strerror}; pick another port") from None
+            raise ConfigError(f"cannot listen on udp://{host}:{port} for control: {err.strerror}; "
+                              "pick another port") from None
         self._sock.settimeout(0.2)
         self.address: Tuple[str, int] = self._sock.getsockname()
         self.description = f"udp://{self.address[0]}:{self.address[1]}"

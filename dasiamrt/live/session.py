@@ -83,7 +83,8 @@ def live_source(spec: Optional[str] = None, csi: Optional[int] = None, size_wh: 
     if not Path(spec).exists():
         raise SourceError(f"no such file: {spec} (give a camera index, video file, pipeline or URL)")
     if Path(spec).is_dir():
-        raise ConfigError(f"{spec} is a folder: live needs a camera, stream or video file (use 'dasiamrt track' for image folders)")
+        raise ConfigError(f"{spec} is a folder: live needs a camera, stream or video file "
+                          "(use 'dasiamrt track' for image folders)")
     if realtime:
         return LiveSource(lambda: RealtimeSource(open_source(spec), fps), False, False, f"video {spec} (real time)")
     return LiveSource(lambda: open_source(spec), False, True, f"video {spec}")

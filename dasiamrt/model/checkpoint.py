@@ -69,7 +69,8 @@ def load_network(path: str | os.PathLike[str], network: NetworkConfig) -> SiamRP
     net = SiamRPN(network)
     expected = net.state_dict()
     fits = detect_network(state)
-    if network not in fits and not any(f.channels == network.channels and f.feature_out == network.feature_out for f in fits):
+    if network not in fits and not any(f.channels == network.channels and f.feature_out == network.feature_out
+                                       for f in fits):
         if fits:
             names = "/".join(f.name for f in fits)
             raise CheckpointError(

@@ -73,7 +73,8 @@ def read_model_dir(model_dir: str | os.PathLike[str], verify: bool = False) -> M
     try:
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("format") != FORMAT_VERSION:
-            raise ModelError(f"{manifest_path} has format {manifest.get('format')!r}; this dasiamrt reads {FORMAT_VERSION}: re-export")
+            raise ModelError(f"{manifest_path} has format {manifest.get('format')!r}; "
+                             f"this dasiamrt reads {FORMAT_VERSION}: re-export")
         net = manifest["network"]
         network = NetworkConfig(net["name"], float(net["width"]), int(net["feature_out"]))
         tracker = TrackerConfig.from_dict(manifest["tracker"])

@@ -88,7 +88,8 @@ class Tracker:
         self.backend = backend
         self.config = config
         self.grids: Dict[int, SearchGrid] = {
-            size: SearchGrid.build(size, config.ratios, config.scales, config.windowing) for size in config.search_sizes()
+            size: SearchGrid.build(size, config.ratios, config.scales, config.windowing)
+            for size in config.search_sizes()
         }
         self.state: Optional[TrackState] = None
         self.fusion = da.FusionState()
@@ -98,7 +99,8 @@ class Tracker:
 
     # -- construction helpers --------------------------------------------------------------------
     @classmethod
-    def from_model(cls, model_dir: str, backend: str = "ort", config: Optional[TrackerConfig] = None, **options: object) -> "Tracker":
+    def from_model(cls, model_dir: str, backend: str = "ort", config: Optional[TrackerConfig] = None,
+                   **options: object) -> "Tracker":
         """A tracker on an exported model folder (``model.json`` + graphs); ``config`` overrides its settings."""
         from .backends.factory import create_backend
         from .model_dir import read_model_dir
@@ -107,7 +109,8 @@ class Tracker:
         return cls(create_backend(backend, info, **options), config or info.tracker)
 
     @classmethod
-    def from_weights(cls, weights: str, preset: str = "vot", backend: str = "torch", config: Optional[TrackerConfig] = None) -> "Tracker":
+    def from_weights(cls, weights: str, preset: str = "vot", backend: str = "torch",
+                     config: Optional[TrackerConfig] = None) -> "Tracker":
         """A tracker on a PyTorch checkpoint (``backend="torch"``) — the reference path."""
         from ..config import get_preset
         from .backends.factory import create_backend
@@ -162,7 +165,8 @@ class Tracker:
         s_z = context_size(state.size_wh, cfg.context_amount)
         scale_z, s_x = search_region(s_z, plan.instance_size, cfg.exemplar_size)
         t0 = time.perf_counter()
-        x_blob = to_blob(get_subwindow(frame, state.center_xy, plan.instance_size, round_half_away(s_x), state.pad_value))
+        x_blob = to_blob(get_subwindow(frame, state.center_xy, plan.instance_size, round_half_away(s_x),
+                                       state.pad_value))
         t1 = time.perf_counter()
         # a backend that fuses on the device (TensorRT) reads the features there: no copy back
         on_device = getattr(self.backend, "fuses_on_device", False)

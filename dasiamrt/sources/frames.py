@@ -67,7 +67,8 @@ class CaptureSource(FrameSource):
     def __init__(self, target: Union[int, str], description: str) -> None:
         backend = cv2.CAP_GSTREAMER if isinstance(target, str) and "!" in target else cv2.CAP_ANY
         self._open(cv2.VideoCapture(target, backend), description,
-                   "check the path/index/URL, that the file is a readable video, and that OpenCV has the needed backend")
+                   "check the path/index/URL, that the file is a readable video, "
+                   "and that OpenCV has the needed backend")
 
     def _open(self, cap: "cv2.VideoCapture", description: str, hint: str) -> Frame:
         """Keep ``cap`` (already configured by a subclass) and read its first frame for the first ``read()``.

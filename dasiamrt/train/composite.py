@@ -142,7 +142,8 @@ class CompositeSequences:
                 boxes = np.stack([_box(obj, t) for t in range(self.length)]).astype(np.float32)
                 valid = np.array([self._visible(scene, k, t) >= 0.5 for t in range(self.length)])
                 load = (lambda seq: (lambda t: self.render(seq, t)))(i)
-                out.append(Track(self.photos[obj.photo][0], boxes, load, valid, f"composite{self.seed}/{i}", aligned=True))
+                out.append(Track(self.photos[obj.photo][0], boxes, load, valid, f"composite{self.seed}/{i}",
+                                 aligned=True))
         return out
 
     def boxes(self, seq: int, index: int = -1) -> npt.NDArray[np.float32]:

@@ -112,5 +112,6 @@ def _checked(kind: Any, data: Any, what: str) -> Mapping[str, Any]:
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = set(data) - known
     if unknown:
-        raise ConfigError(f"unknown {what} setting(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+        raise ConfigError(f"unknown {what} setting(s): {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(known))})")
     return data

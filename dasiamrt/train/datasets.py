@@ -206,7 +206,8 @@ def read_sequence_folders(root: str, cache: ImageCache, min_size: float = 4.0) -
             log.warning("skipping %s: no frames or not x,y,w,h boxes", seq)
             continue
         boxes = boxes[:n]
-        hidden = _flags(seq / "absence.label", n) | _flags(seq / "full_occlusion.txt", n) | _flags(seq / "out_of_view.txt", n)
+        hidden = (_flags(seq / "absence.label", n) | _flags(seq / "full_occlusion.txt", n)
+                  | _flags(seq / "out_of_view.txt", n))
         valid = _valid_boxes(boxes, min_size) & ~hidden
         tracks.append(Track(_category(seq, img_dir != seq), boxes, _paths_loader(frames[:n], cache), valid, str(seq)))
     if not tracks:

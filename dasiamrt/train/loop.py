@@ -91,7 +91,8 @@ class Progress:
 
 
 def build_model(cfg: TrainConfig) -> SiamRPN:
-    """The network to train (training parametrisation, see :class:`TrainingNet`): pretrained weights if given, else ``build_network``'s seeded random init.
+    """The network to train (training parametrisation, see :class:`TrainingNet`): pretrained weights if given,
+    else ``build_network``'s seeded random init.
 
     ``build_network`` scales the first conv for 0..255 input and the kernel heads so that logits
     start with std ~1 and deltas ~0.2; PyTorch's default init gives logits in the tens, and the
@@ -191,7 +192,8 @@ def save_state(path: Path, net: SiamRPN, optimizer: torch.optim.Optimizer, progr
     )
 
 
-def load_state(path: Path, net: SiamRPN, optimizer: torch.optim.Optimizer, rank: int) -> Tuple[Progress, Dict[str, Any]]:
+def load_state(path: Path, net: SiamRPN, optimizer: torch.optim.Optimizer,
+               rank: int) -> Tuple[Progress, Dict[str, Any]]:
     """Restore model and optimizer from ``last.pt``; returns the progress and this rank's RNG state."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint to resume at {path}: run without --resume to start fresh")
@@ -241,7 +243,8 @@ def train(cfg: TrainConfig, resume: bool = False, sampler: Optional[PairSampler]
         rng.bit_generator.state = state
     model: torch.nn.Module = TrainingNet(net)
     if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
     val_batch = to_tensors(sampler.batch(np.random.default_rng(cfg.val_seed), cfg.val_pairs), device)
     return _run(cfg, model, net, optimizer, sampler, rng, progress, val_batch, rank, world, device, out_dir, max_steps)
 
@@ -279,7 +282,8 @@ def _run(cfg: TrainConfig, model: torch.nn.Module, net: SiamRPN, optimizer: torc
         if rank == 0:
             if improved:
                 save_checkpoint(official_state(net), out_dir / "best.pt", legacy=True)
-            log.info("epoch %d/%d done: monitor loss %.4f (best %.4f)", progress.epoch, cfg.epochs, val, progress.best_val)
+            log.info("epoch %d/%d done: monitor loss %.4f (best %.4f)", progress.epoch, cfg.epochs, val,
+                     progress.best_val)
             _write_metrics(out_dir, {"epoch": progress.epoch, "global_step": progress.global_step, "monitor_loss": val,
                                      "lr": lr, "time": time.time()})
         _checkpoint(cfg, net, optimizer, progress, rng, world, rank, out_dir)
@@ -294,7 +298,8 @@ def _checkpoint(cfg: TrainConfig, net: SiamRPN, optimizer: torch.optim.Optimizer
         save_state(out_dir / "last.pt", net, optimizer, progress, states, cfg)
 
 
-def _log(cfg: TrainConfig, progress: Progress, window: list, lr: float, tick: float, world: int, out_dir: Path) -> float:
+def _log(cfg: TrainConfig, progress: Progress, window: list, lr: float, tick: float, world: int,
+         out_dir: Path) -> float:
     now = time.time()
     total, cls_l, reg_l = (float(v) for v in np.mean(window, axis=0))
     rate = len(window) * cfg.batch_size * world / max(now - tick, 1e-9)

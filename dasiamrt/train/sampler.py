@@ -121,7 +121,8 @@ class PairSampler:
         frames = other.valid_frames
         for _ in range(10):
             j = int(frames[rng.integers(frames.size)])
-            if other.video != track.video or not track.valid[j] or self._apart(track.boxes_xywh[j], other.boxes_xywh[j]):
+            if (other.video != track.video or not track.valid[j]
+                    or self._apart(track.boxes_xywh[j], other.boxes_xywh[j])):
                 return j
         return None
 
@@ -158,7 +159,9 @@ class PairSampler:
         """One augmented pair (kind drawn with the configured proportions)."""
         cfg = self.cfg
         u = rng.random()
-        kind = NEGATIVE_SAME if u < cfg.negative_same else NEGATIVE_OTHER if u < cfg.negative_same + cfg.negative_other else POSITIVE
+        kind = (NEGATIVE_SAME if u < cfg.negative_same
+                else NEGATIVE_OTHER if u < cfg.negative_same + cfg.negative_other
+                else POSITIVE)
         track = self._track(rng)
         valid = track.valid_frames
         i = int(valid[rng.integers(valid.size)])

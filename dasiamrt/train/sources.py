@@ -14,8 +14,8 @@ from .datasets import ImageCache, Track, read_coco, read_imagenet, read_photo_fo
 def _composite(cache: ImageCache, photos: str, sequences: int = 500, length: int = 100, seed: int = 1,
                frame_size: Sequence[int] = (400, 300), max_distractors: int = 3, same_category: float = 0.5,
                speed: float = 3.0) -> List[Track]:
-    comp = CompositeSequences(read_photo_folder(photos), sequences, length, seed, (int(frame_size[0]), int(frame_size[1])),
-                              max_distractors, same_category, speed)
+    comp = CompositeSequences(read_photo_folder(photos), sequences, length, seed,
+                              (int(frame_size[0]), int(frame_size[1])), max_distractors, same_category, speed)
     return comp.tracks()
 
 
@@ -31,7 +31,8 @@ def _folders(cache: ImageCache, root: str, min_size: float = 4.0) -> List[Track]
     return read_sequence_folders(root, cache, min_size)
 
 
-def _synthetic(cache: ImageCache, presets: Sequence[str] = ("plain", "distractors", "occlusion", "out-of-view", "mixed"),
+def _synthetic(cache: ImageCache,
+               presets: Sequence[str] = ("plain", "distractors", "occlusion", "out-of-view", "mixed"),
                first_seed: int = 1000, count: int = 100, num_frames: int = 100, size: Sequence[int] = (480, 360),
                textures: Optional[str] = None, min_visible: float = 0.5) -> List[Track]:
     """Tracks of ``dasiamrt.eval.synthetic`` sequences (seeds first_seed.. first_seed+count-1, presets in turn).

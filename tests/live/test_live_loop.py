@@ -4,7 +4,6 @@ from __future__ import annotations
 import threading
 
 import cv2
-
 import pytest
 
 from dasiamrt.errors import BoxError, SourceError

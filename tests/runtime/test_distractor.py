@@ -137,7 +137,8 @@ def test_running_tracker_fused_kernel_equals_eq4(tiny_model_dir, tiny_net, clip_
             for n, w in enumerate(weights):
                 r, c = divmod(int(index[36 * n]), side)
                 window = torch.from_numpy(features[:, :, r : r + 6, c : c + 6])
-                acc += float(w) * torch.from_numpy(da.difference_form(tiny_net.conv_cls1(window).view(10, 64, 4, 4).numpy()))
+                kernel = tiny_net.conv_cls1(window).view(10, 64, 4, 4).numpy()
+                acc += float(w) * torch.from_numpy(da.difference_form(kernel))
     np.testing.assert_allclose(backend._cls_kernel, (acc / total).numpy(), rtol=1e-4, atol=1e-5)
     # and the score map of the next search is the explicit Eq. 2/4 sum of the separate correlations
     x = np.random.default_rng(0).uniform(0, 255, (1, 3, 255, 255)).astype(np.float32)
@@ -149,9 +150,8 @@ def test_running_tracker_fused_kernel_equals_eq4(tiny_model_dir, tiny_net, clip_
 
 
 def test_da_needs_a_fusing_backend():
-    from tests.fakes import ScriptedBackend
-
     from dasiamrt.errors import BackendError
+    from tests.fakes import ScriptedBackend
 
     with pytest.raises(BackendError, match="kernel fusion"):
         Tracker(ScriptedBackend([0.5]), PRESETS["paper"].tracker)

@@ -22,7 +22,9 @@ def test_context_and_search_sizes():
     assert math.isclose(scale_z, 127 / s_z) and math.isclose(s_x, s_z * 255 / 127)
 
 
-@pytest.mark.parametrize("box", [(0, 0, 0, 10), (0, 0, 10, -1), (10, 10, 0.1, 0.1), (10, 10, 20, 0.5), (700, 10, 5, 5), (-50, -50, 20, 20), (1, 2, 3), (0, 0, math.nan, 4), (0, 0, 48000, 40), (0, 0, 40, 961)])
+@pytest.mark.parametrize("box", [(0, 0, 0, 10), (0, 0, 10, -1), (10, 10, 0.1, 0.1), (10, 10, 20, 0.5), (700, 10, 5, 5),
+                                 (-50, -50, 20, 20), (1, 2, 3), (0, 0, math.nan, 4), (0, 0, 48000, 40),
+                                 (0, 0, 40, 961)])
 def test_bad_init_boxes(box):
     with pytest.raises(BoxError) as err:
         check_init_box(box, (480, 640, 3))

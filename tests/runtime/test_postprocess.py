@@ -31,7 +31,8 @@ def test_decode_coordinate_major():
     i = a * S * S + y * S + x
     ax, ay, aw, ah = ANCHORS[i]
     dx, dy, dw, dh = (delta[0, c * A + a, y, x] for c in range(4))
-    np.testing.assert_allclose(boxes[:, i], [dx * aw + ax, dy * ah + ay, math.exp(dw) * aw, math.exp(dh) * ah], rtol=1e-6)
+    np.testing.assert_allclose(boxes[:, i], [dx * aw + ax, dy * ah + ay, math.exp(dw) * aw, math.exp(dh) * ah],
+                               rtol=1e-6)
 
 
 def test_penalty_formula_and_invariants():

@@ -15,7 +15,7 @@ def moving_video(name: str, objects: List[Tuple[str, str, Tuple[float, float]]],
                  size: int = 400, side: float = 40.0) -> List[Track]:
     """A gray video with solid squares moving apart; objects are (colour, category, start xy)."""
     boxes = {}
-    for k, (colour, _, (x0, y0)) in enumerate(objects):
+    for k, (_colour, _, (x0, y0)) in enumerate(objects):
         t = np.arange(frames, dtype=np.float32)[:, None]
         xy = np.array([x0, y0], np.float32) + t * np.array([3.0, 1.5 * (k - 0.5)], np.float32)
         boxes[k] = np.concatenate([xy, np.full((frames, 2), side, np.float32)], 1)

@@ -22,7 +22,8 @@ def test_lr_decays_in_log_space():
     assert [cfg.lr_at(e) for e in range(5)] == pytest.approx([1e-2, 10 ** -2.5, 1e-3, 10 ** -3.5, 1e-4], rel=1e-12)
 
 
-@pytest.mark.parametrize("bad", [{"data": [{"type": "x"}], "epochz": 3}, {"data": [{"type": "x"}], "sampler": {"augment": {"blurr": 1}}},
+@pytest.mark.parametrize("bad", [{"data": [{"type": "x"}], "epochz": 3},
+                                 {"data": [{"type": "x"}], "sampler": {"augment": {"blurr": 1}}},
                                  {"data": []}, {"data": [{"type": "x"}], "preset": "huge"},
                                  {"data": [{"type": "x"}], "sampler": {"negative_same": 0.7, "negative_other": 0.7}}])
 def test_bad_configs_raise_config_errors(bad):

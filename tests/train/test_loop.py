@@ -9,8 +9,15 @@ import torch
 from dasiamrt.config import NETWORKS
 from dasiamrt.model import SiamRPN, load_network
 from dasiamrt.train.config import TrainConfig
-from dasiamrt.train.loop import (TrainingNet, build_model, load_official_state, official_state, to_tensors, train,
-                                 train_step)
+from dasiamrt.train.loop import (
+    TrainingNet,
+    build_model,
+    load_official_state,
+    official_state,
+    to_tensors,
+    train,
+    train_step,
+)
 from dasiamrt.train.sampler import PairSampler, SamplerConfig
 from dasiamrt.train.targets import siamrpn_loss
 

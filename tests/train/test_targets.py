@@ -35,7 +35,8 @@ def test_positive_pair_labels_follow_iou_and_counts():
     assert (ious[labels == 1] > 0.6).all() and (ious[labels == 0] < 0.3).all()
     k = int(np.flatnonzero(labels == 1)[0])
     ax, ay, aw, ah = anchors[k]
-    np.testing.assert_allclose(deltas[:, k], [(10 - ax) / aw, (-6 - ay) / ah, np.log(70 / aw), np.log(60 / ah)], rtol=1e-5)
+    np.testing.assert_allclose(deltas[:, k], [(10 - ax) / aw, (-6 - ay) / ah, np.log(70 / aw), np.log(60 / ah)],
+                               rtol=1e-5)
 
 
 def test_negative_pair_has_no_positive_and_samples_the_distractor():

@@ -107,7 +107,7 @@ class Backend(abc.ABC):
             raise RuntimeError("search() before set_kernels(): call Tracker.init first")
         return self._cls_kernel, self._reg_kernel
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - deliberate no-op default; backends holding resources override it
         """Release sessions, engines and buffers. Idempotent."""
 
     def __enter__(self) -> "Backend":
