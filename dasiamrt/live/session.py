@@ -166,7 +166,9 @@ def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), s
 
 
 def _shutdown(capture: CaptureThread, slot: LatestFrame, stop: threading.Event) -> None:
-    """Stop the capture thread; a frame still in the slot counts as dropped."""
+    """Stop the capture thread. A frame still in the slot was read ahead but never offered to the
+    tracker because the run ended (max frames, stop message, signal): it is neither processed nor
+    dropped, so it is taken back out of ``captured``."""
     stop.set()
     if capture.is_alive():
         slot.close("stopped")
@@ -176,7 +178,7 @@ def _shutdown(capture: CaptureThread, slot: LatestFrame, stop: threading.Event) 
     elif capture.source is not None:  # never started: close the first source ourselves
         capture.source.close()
     if slot.take(timeout=0) is not None:
-        slot.dropped += 1
+        slot.captured -= 1
 
 
 def _close_outputs(outputs: LiveOutputs, control: Optional[ControlChannel], ok: bool) -> None:

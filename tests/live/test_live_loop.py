@@ -58,6 +58,18 @@ def test_every_frame_processed_in_lossless_file_mode(scripted):
     assert summary.dropped == 0 and summary.ok and summary.end_reason == "end of scripted camera"
 
 
+def test_max_frames_on_a_file_drops_nothing(scripted):
+    # The capture thread reads ahead one frame in file mode; stopping after 10 frames must not count
+    # that frame as dropped (it was never late, the run ended).
+    opener = scripted.ScriptedOpener([(25, (64, 48))], rate_hz=2000.0)
+    sink = scripted.ListSink()
+    summary = run_live(scripted.SlowTracker(0.005), _source(opener, live=False, lossless=True), [sink],
+                       init_box=(5, 5, 10, 10), max_frames=10)
+    assert [r["frame"] for r in sink.records] == list(range(10))
+    assert (summary.processed, summary.captured, summary.dropped) == (10, 10, 0)
+    assert summary.end_reason == "stopped after 10 frames"
+
+
 def test_reconnect_then_clean_exit_when_the_camera_stays_away(scripted):
     # Session 1: 6 frames then unplugged; reconnect succeeds (session 2: 6 frames); then every
     # reopen fails -> bounded retries, clean exit with ok=False and a message.
