@@ -12,8 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
+from dasiamrt.calib.compare import track_boxes
 from dasiamrt.commands._common import default_model
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.synthetic import make_set
@@ -28,15 +27,6 @@ VARIANTS = {
 }
 PRESETS = ("distractors", "out-of-view", "mixed")
 SEED0 = 900000  # held out: never used for training
-
-
-def run_sequence(tracker: Tracker, seq) -> np.ndarray:
-    frames = seq.frames
-    boxes = [seq.boxes_xywh[0]]
-    tracker.init(frames[0], seq.boxes_xywh[0])
-    for t in range(1, len(frames)):
-        boxes.append(tracker.track(frames[t]).bbox_xywh)
-    return np.asarray(boxes, dtype=np.float64)
 
 
 def main() -> int:
@@ -54,7 +44,8 @@ def main() -> int:
         seqs = make_set(preset, args.count, seed=SEED0, num_frames=args.frames)
         for name, changes in VARIANTS.items():
             tracker = Tracker.from_model(str(model), config=info.tracker.replace(**changes))
-            curves = [ope_sequence(run_sequence(tracker, s), s.boxes_xywh) for s in seqs]
+            curves = [ope_sequence(track_boxes(tracker, s.frames, s.boxes_xywh[0], len(s.frames)), s.boxes_xywh)
+                      for s in seqs]
             rows[(preset, name)] = ope_summary(curves)["auc"]
             print(f"{preset:12s} {name:8s} AUC {rows[(preset, name)]:.3f}  ({time.time() - start:.0f} s)",
                   file=sys.stderr)

@@ -22,6 +22,7 @@ from typing import Dict, List
 import numpy as np
 import torch
 
+from dasiamrt.calib.compare import track_boxes
 from dasiamrt.config import NETWORKS, get_preset
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.synthetic import make_set
@@ -31,22 +32,13 @@ from dasiamrt.runtime.tracker import Tracker
 SEED0 = 900000
 
 
-def run_sequence(tracker: Tracker, seq) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """(T, 4) predicted boxes; frame 0 is the ground truth it was initialised with."""
-    frames = seq.frames
-    boxes = [seq.boxes_xywh[0]]
-    tracker.init(frames[0], seq.boxes_xywh[0])
-    for t in range(1, len(frames)):
-        boxes.append(tracker.track(frames[t]).bbox_xywh)
-    return np.asarray(boxes, dtype=np.float64)
-
-
 def evaluate(weights: str, preset: str, sets: Dict[str, List], overrides: Dict[str, float]) -> Dict[str, float]:  # type: ignore[type-arg]
     config = get_preset(preset).tracker.replace(**overrides)
     tracker = Tracker.from_weights(weights, preset=preset, backend="torch", config=config)
     out = {}
     for name, seqs in sets.items():
-        out[name] = ope_summary([ope_sequence(run_sequence(tracker, s), s.boxes_xywh) for s in seqs])["auc"]
+        boxes = [track_boxes(tracker, s.frames, s.boxes_xywh[0], len(s.frames)) for s in seqs]
+        out[name] = ope_summary([ope_sequence(b, s.boxes_xywh) for b, s in zip(boxes, seqs)])["auc"]
     out["all"] = float(np.mean([out[k] for k in sets]))
     return out
 
