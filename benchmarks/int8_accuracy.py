@@ -8,7 +8,8 @@ truth of synthetic sequences (seeds 100..105, never evaluated) plus the fp32 tra
 bundled clip. The "noise" set has the same counts, every crop uniform random noise; "unit-range" feeds
 the tracking crops scaled to 0..1 (classifier-style preprocessing, not what the tracker feeds). Evaluation:
 score-map error on held-out crops (synthetic seeds 500..502), per-frame IoU of INT8 to fp32 boxes
-on the real clips, success AUC (OTB protocol) on held-out synthetic sequences (seeds 1000..).
+on the real clips, success AUC (OTB protocol) on held-out synthetic sequences (all five presets, seeds
+900000.., never used in training: the training configs use seeds 1000..1299).
 The clip IoU comes in two forms (``dasiamrt.calib.compare``): free-running (two trackers, each on its
 own trajectory) and one-step (the INT8 tracker gets the fp32 tracker's state before every frame).
 A reference row runs the fp16 graphs (relative error ~1e-4, no calibration) through the same
@@ -18,6 +19,7 @@ Prints markdown tables and writes ``<work>/int8_accuracy.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
@@ -45,6 +47,8 @@ CLIPS: List[Tuple[str, Path, Tuple[float, float, float, float], bool]] = [
     ("box.mp4 640x480", DATA / "box.mp4", (295.0, 15.0, 300.0, 225.0), False),
     ("cup.mp4 640x480", DATA / "cup.mp4", (305.0, 125.0, 110.0, 258.0), False),
 ]
+HELD_OUT = ",".join(f"synthetic:{preset}:6:900000:100"
+                    for preset in ("plain", "distractors", "occlusion", "out-of-view", "mixed"))
 VARIANTS = [("percentile", "backbone", "tracking"), ("minmax", "backbone", "tracking"),
             ("entropy", "backbone", "tracking"), ("percentile", "all", "tracking"), ("percentile", "backbone", "noise"),
             ("minmax", "backbone", "noise"), ("percentile", "backbone", "unit-range")]
@@ -80,14 +84,16 @@ class UnitRangeSet(CalibrationSet):
         return (self.arrays[name].astype(np.float32) / 255.0).astype(np.float32)
 
 
-def synthetic_auc(model: Path, precision: str, spec: str) -> Tuple[float, List[np.ndarray]]:
-    """Mean success AUC of the model's tracker over the synthetic set ``spec``, and its boxes per sequence."""
+def synthetic_auc(model: Path, precision: str, specs: str) -> Tuple[float, List[np.ndarray]]:
+    """Success AUC of the model's tracker over the synthetic sets ``specs`` (comma-separated dataset specs,
+    every sequence weighing the same), and its boxes per sequence."""
     from dasiamrt.eval.datasets import load_dataset
     from dasiamrt.eval.metrics import ope_sequence, ope_summary
 
     info = read_model_dir(model)
     curves, boxes = [], []
-    for seq in load_dataset(spec).sequences:
+    sequences = [seq for spec in specs.split(",") for seq in load_dataset(spec).sequences]
+    for seq in sequences:
         with Tracker(OrtBackend(info, precision=precision), info.tracker) as tracker:
             pred = track_boxes(tracker, seq.frames, seq.init_xywh, len(seq))
         curves.append(ope_sequence(pred, seq.gt, seq.absent))
@@ -183,7 +189,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", default="/tmp/dasiamrt-int8-bench", help="scratch folder (model copies, sets)")
     p.add_argument("--clip-frames", type=int, default=150, help="frames per real clip (default 150)")
-    p.add_argument("--synthetic", default="synthetic:mixed:8:1000:100", help="held-out synthetic set")
+    p.add_argument("--synthetic", default=HELD_OUT, help="held-out synthetic sets, comma-separated dataset specs "
+                   "(default: 6 x 100 frames of each preset, seeds 900000..)")
     p.add_argument("--per-input", type=int, default=32, help="calibration crops per input")
     p.add_argument("--variants", default=None, help="comma list of method:scope:set (default: all seven)")
     p.add_argument("--no-fp16", action="store_true", help="skip the fp16 reference row")
@@ -214,7 +221,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         shutil.copytree(base, folder, ignore=shutil.ignore_patterns("*.int8.onnx", "calibration.*"))
         save_calibration(sets[set_name], folder)
         start = time.time()
-        write_int8_variant(folder, sets[set_name], method, scope)
+        with contextlib.redirect_stdout(sys.stderr):  # ONNX Runtime's calibrator prints progress
+            write_int8_variant(folder, sets[set_name], method, scope)
         entry = {"set": set_name, "method": method, "scope": scope, "calib_seconds": time.time() - start}
         entry.update(evaluate(folder, fp32, held_out, args))
         results["variants"].append(entry)
