@@ -12,7 +12,7 @@ on the real clips, success AUC (OTB protocol) on held-out synthetic sequences (a
 900000.., never used in training: the training configs use seeds 1000..1299).
 The clip IoU comes in two forms (``dasiamrt.calib.compare``): free-running (two trackers, each on its
 own trajectory) and one-step (the INT8 tracker gets the fp32 tracker's state before every frame).
-A reference row runs the fp16 graphs (relative error ~1e-4, no calibration) through the same
+A reference row runs the fp16 graphs (logit relative error ~5e-4, no calibration) through the same
 measures: the free-running IoU a perturbation of that size already costs on this model.
 Prints markdown tables and writes ``<work>/int8_accuracy.json``.
 """

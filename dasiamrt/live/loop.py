@@ -44,7 +44,8 @@ class LiveSummary:
 
     Attributes:
         processed: frames given to the loop (tracked, initialised on, or waiting).
-        captured: frames read from the source.
+        captured: frames read from the source and offered to the tracker (a frame read ahead when the run
+            stops is not counted).
         dropped: captured frames never processed (the tracker was busy with an older one).
         latencies_ms: capture-to-result latency of each processed frame.
         states: processed frames per state.
