@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -25,6 +24,7 @@ from numpy.typing import NDArray
 
 from .. import spec
 from ..errors import CalibrationError, ConfigError
+from ..fileio import atomic_write_bytes, atomic_write_json
 from ..runtime.model_dir import ModelInfo, sha256_file
 
 FORMAT_VERSION = 1
@@ -91,17 +91,6 @@ def channel_stats(arrays: Mapping[str, NDArray[Any]]) -> Dict[str, Dict[str, Lis
     return stats
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_calibration(calib: CalibrationSet, out_dir: str | os.PathLike[str]) -> Path:
     """Write ``calibration.npz`` and ``calibration.json`` into ``out_dir`` (atomically); returns the npz path."""
     folder = Path(out_dir)
@@ -109,12 +98,12 @@ def save_calibration(calib: CalibrationSet, out_dir: str | os.PathLike[str]) -> 
     npz = folder / CALIB_NPZ
     buf = io.BytesIO()
     np.savez(buf, **calib.arrays)
-    _atomic_bytes(npz, buf.getvalue())
+    atomic_write_bytes(npz, buf.getvalue())
     calib.manifest["counts"] = calib.counts()
     calib.manifest["stats"] = channel_stats({n: calib.arrays[n] for n in calib.counts()})
     calib.manifest["npz_sha256"] = sha256_file(npz)
     calib.manifest["format"] = FORMAT_VERSION
-    _atomic_bytes(folder / CALIB_JSON, (json.dumps(calib.manifest, indent=2) + "\n").encode())
+    atomic_write_json(folder / CALIB_JSON, calib.manifest)
     calib.path = npz
     return npz
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict
 
 from .. import spec
 from ..errors import ModelError
+from ..fileio import atomic_write_json
 from ..runtime.model_dir import read_model_dir, sha256_file
 from .calibset import CalibrationSet, check_model, validate
 from .qdq import DEFAULT_METHOD, ROLES, quantize_graph
@@ -32,14 +32,6 @@ INT8 = "int8"
 def int8_file(role: str) -> str:
     """File name of the Q/DQ graph of ``role`` ("template.int8.onnx", "search.int8.onnx")."""
     return f"{role}.{INT8}.onnx"
-
-
-def _write_manifest(model_dir: Path, manifest: Dict[str, Any]) -> None:
-    target = model_dir / spec.MODEL_MANIFEST
-    fd, tmp = tempfile.mkstemp(dir=model_dir, prefix=f".{target.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, target)
 
 
 def write_int8_variant(model_dir: str | os.PathLike[str], calib: CalibrationSet, method: str = DEFAULT_METHOD,
@@ -78,7 +70,7 @@ def write_int8_variant(model_dir: str | os.PathLike[str], calib: CalibrationSet,
     }
     manifest = dict(json.loads((root / spec.MODEL_MANIFEST).read_text()))
     manifest.setdefault("variants", {})[INT8] = entry
-    _write_manifest(root, manifest)
+    atomic_write_json(root / spec.MODEL_MANIFEST, manifest)
     return entry
 
 

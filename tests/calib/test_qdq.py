@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import numpy as np
 import onnx
@@ -217,3 +218,11 @@ def test_step_agreement_gives_the_candidate_the_reference_state(tiny_model_dir, 
                              clip_frames, DEMO_INIT_XYWH, 12)
     expected = box_agreement(np.vstack([[DEMO_INIT_XYWH], r]), np.vstack([[DEMO_INIT_XYWH], c]))
     assert shifted["mean_iou"] == pytest.approx(expected["mean_iou"]) and shifted["mean_iou"] < 1.0
+
+
+def test_calibrate_writes_files_with_the_usual_permissions(int8_model):
+    # mkstemp's 0600 must not leak into model folders other users or services read
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("model.json", "calibration.npz", "calibration.json", "search.int8.onnx"):
+        assert (int8_model / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
