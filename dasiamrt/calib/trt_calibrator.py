@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from ..fileio import atomic_write_bytes
 from .calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 Feed = Dict[str, np.ndarray]
 
@@ -118,6 +119,8 @@ class _Feeder:
         self.buffers: Dict[str, Tuple[int, int]] = {}  # name -> (device pointer, bytes)
         self.stream: Optional[int] = None
         self.served = 0
+        #: the first exception raised inside a TensorRT callback (see :meth:`guarded`)
+        self.error: Optional[BaseException] = None
 
     def next_pointers(self, names: List[str]) -> Optional[List[int]]:
         feed = next(self.iterator, None)
@@ -144,6 +147,17 @@ class _Feeder:
         self.device.synchronize(self.stream)  # the host arrays may be freed once this returns
         self.served += 1
         return pointers
+
+    def guarded(self, what: str, call: Callable[[], _T]) -> Optional[_T]:
+        """Run a TensorRT callback body: an exception cannot cross back into TensorRT's C++ caller (it
+        would terminate the process), so it is logged and kept in :attr:`error`, and None (end of
+        calibration / no cache) goes back instead. The caller raises :attr:`error` after the build."""
+        try:
+            return call()
+        except Exception as err:  # every failure must stay on the Python side
+            log.error("calibration: %s failed: %s", what, err)
+            self.error = self.error or err
+            return None
 
     def read_cache(self) -> Optional[bytes]:
         if self.cache_path is not None and self.cache_path.is_file():
@@ -190,12 +204,12 @@ def entropy_calibrator(batches: CalibrationBatches, device: Any, cache_path: Opt
             return self.feeder.batches.batch_size
 
         def get_batch(self, names: List[str], *_: Any) -> Optional[List[int]]:
-            return self.feeder.next_pointers(list(names))
+            return self.feeder.guarded("get_batch", lambda: self.feeder.next_pointers(list(names)))
 
         def read_calibration_cache(self, *_: Any) -> Optional[bytes]:
-            return self.feeder.read_cache()
+            return self.feeder.guarded("read_calibration_cache", self.feeder.read_cache)
 
         def write_calibration_cache(self, cache: Any, *_: Any) -> None:
-            self.feeder.write_cache(cache)
+            self.feeder.guarded("write_calibration_cache", lambda: self.feeder.write_cache(cache))
 
     return EntropyCalibrator2()

@@ -168,8 +168,9 @@ def set_workspace(trt: Any, config: Any, workspace_mb: Optional[int]) -> None:
 def load_timing_cache(config: Any, data: bytes) -> None:
     """Start the build from a serialized timing cache (``b""`` starts an empty one)."""
     cache = config.create_timing_cache(data)
+    # None: TensorRT could not read the bytes (corrupt, or another version's format).
     # ignore_mismatch=False: a cache from another GPU or TensorRT is rejected, not silently used.
-    if not config.set_timing_cache(cache, False):
+    if cache is None or not config.set_timing_cache(cache, False):
         raise BackendError("the timing cache was made on another GPU or TensorRT version: delete it and rebuild")
 
 

@@ -132,3 +132,22 @@ def test_importing_calib_never_imports_tensorrt():
             "dasiamrt.calib.variants, dasiamrt.calib.api, dasiamrt.calib.sources, dasiamrt.commands.calibrate")
     done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+class BrokenDevice(FakeDevice):
+    def memcpy_htod_async(self, dst, src, stream):
+        raise RuntimeError("cudaErrorIllegalAddress")
+
+
+def test_failures_inside_callbacks_stay_on_the_python_side(tmp_path, caplog):
+    # An exception raised into TensorRT's C++ caller would terminate the process: the calibrator must
+    # return None (end of calibration / no cache) and keep the error for after the build.
+    calib, _ = _set()
+    calibrator = entropy_calibrator(CalibrationBatches(calib, "template"), BrokenDevice(), trt=fake_trt)
+    assert calibrator.get_batch([spec.TEMPLATE_INPUT]) is None
+    assert isinstance(calibrator.feeder.error, RuntimeError) and "cudaErrorIllegalAddress" in caplog.text
+    folder = tmp_path / "cache-is-a-folder"
+    folder.mkdir()
+    unreadable = entropy_calibrator(CalibrationBatches(calib, "template"), FakeDevice(), folder, trt=fake_trt)
+    assert unreadable.write_calibration_cache(memoryview(b"x")) is None
+    assert unreadable.feeder.error is not None

@@ -102,3 +102,30 @@ def test_logger_routes_severity_to_python_logging(caplog):
         (logging.ERROR, "boom"),
         (logging.DEBUG, "chatter"),
     ]
+
+
+class _CacheConfig:
+    """create_timing_cache returns None for bytes TensorRT cannot read; set_timing_cache rejects a mismatch."""
+
+    def __init__(self, readable: bool, matches: bool) -> None:
+        self.readable, self.matches, self.cache = readable, matches, None
+
+    def create_timing_cache(self, data):
+        return object() if self.readable else None
+
+    def set_timing_cache(self, cache, ignore_mismatch):
+        assert cache is not None and ignore_mismatch is False
+        self.cache = cache
+        return self.matches
+
+
+@pytest.mark.parametrize("readable, matches", [(False, True), (True, False)])
+def test_unusable_timing_cache_is_a_one_line_error(readable, matches):
+    with pytest.raises(BackendError, match="delete it and rebuild"):
+        compat.load_timing_cache(_CacheConfig(readable, matches), b"\x00garbage")
+
+
+def test_usable_timing_cache_is_set():
+    config = _CacheConfig(True, True)
+    compat.load_timing_cache(config, b"cache")
+    assert config.cache is not None
