@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sizes", default="", metavar="H,H", help="extra search sizes to build profiles for (e.g. 287)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="engine folder (default MODEL/engines/PRECISION)")
+    p.add_argument("--calibrator", choices=("entropy",), default=None,
+                   help="with --precision int8 on TensorRT <= 10: the legacy route, fp32 graphs calibrated by "
+                        "TensorRT with an entropy calibrator fed from MODEL/calibration.npz (default: the Q/DQ graphs)")
     p.add_argument("--print-trtexec", action="store_true", help="print the equivalent trtexec commands, build nothing")
     p.add_argument("--trt-version", default=None, metavar="X.Y.Z",
                    help="with --print-trtexec: flags for this TensorRT (e.g. 8.5.2)")
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         strongly_typed=args.strongly_typed,
         extra_sizes=sizes,
         out_dir=args.out,
+        calibrator=args.calibrator,
     )
     if args.print_trtexec:
         for line in trtexec_lines(args.model, options, args.trt_version):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import __version__
-from ..errors import ConfigError, MissingDependencyError
+from ..errors import CalibrationError, ConfigError, MissingDependencyError
 from ..fileio import atomic_write_bytes, sha256_file
 from ..runtime.backends.trt_manifest import (
     DeviceInfo,
@@ -44,6 +44,9 @@ class BuildOptions:
         n_max: largest number of distractors per template batch (default: the model's DistractorConfig).
         extra_sizes: search sides to build profiles for besides the tracker's own and 767.
         out_dir: where engines go (default ``<model>/engines/<precision>``).
+        calibrator: "entropy" for the legacy INT8 route on TensorRT <= 10 (fp32 graphs, INT8 flag, an
+            entropy calibrator fed from ``<model>/calibration.npz``, caches ``<name>.calib`` in the
+            engine folder); None (default) builds INT8 from the Q/DQ graphs.
     """
 
     precision: str = "fp16"
@@ -53,8 +56,11 @@ class BuildOptions:
     n_max: Optional[int] = None
     extra_sizes: Tuple[int, ...] = ()
     out_dir: Optional[Path] = None
+    calibrator: Optional[str] = None
 
     def __post_init__(self) -> None:
+        if self.calibrator not in (None, "entropy"):
+            raise ConfigError(f"unknown calibrator {self.calibrator!r}: the legacy route has 'entropy'")
         if self.workspace_mb is not None and self.workspace_mb <= 0:
             raise ConfigError(f"--workspace must be a positive number of MiB, not {self.workspace_mb}")
         if self.n_max is not None and self.n_max < 0:
@@ -105,20 +111,29 @@ def _build_one(
     options: BuildOptions,
     cache: bytes,
     name: str,
+    calibrator: Any = None,
 ) -> Tuple[bytes, bytes]:
-    """Build one engine; returns (plan bytes, updated timing cache bytes)."""
+    """Build one engine; returns (plan bytes, updated timing cache bytes).
+
+    ``calibrator`` (legacy INT8 route): calibrates at the OPT shapes of the engine's first profile.
+    """
     builder = trt.Builder(trt_logger)
     network = builder.create_network(compat.network_flags(trt, features, plan.strongly_typed))
     parser = compat.parse_onnx(trt, network, trt_logger, onnx_path.read_bytes(), str(onnx_path))
     config = builder.create_builder_config()
     compat.set_workspace(trt, config, options.workspace_mb)
-    compat.set_builder_flags(trt, config, features, plan.builder_flags)
+    compat.set_builder_flags(trt, config, features, plan.flags_for(name))
     compat.clear_builder_flags(trt, config, plan.cleared_flags)
     compat.load_timing_cache(config, cache)
     shapes = [{n: (r.min, r.opt, r.max) for n, r in p.inputs.items()} for p in profiles]
-    compat.add_profiles(builder, config, compat.network_input_shapes(network), shapes)
+    created = compat.add_profiles(builder, config, compat.network_input_shapes(network), shapes)
+    if calibrator is not None:
+        compat.set_int8_calibrator(features, config, calibrator, created[0])
     started = time.perf_counter()
     data = compat.build_serialized(builder, network, config, name)
+    error = getattr(getattr(calibrator, "feeder", None), "error", None)
+    if error is not None:
+        raise CalibrationError(f"calibrating the {name} engine failed ({error}): fix the cause and build again")
     logger.info("built the %s engine in %.1f s (%s)", name, time.perf_counter() - started, plan.describe())
     new_cache = compat.serialize_timing_cache(config)
     del parser  # the parser owns weights the network referenced until the build finished
@@ -127,8 +142,9 @@ def _build_one(
 
 def _prepare(
     model_dir: Path, options: BuildOptions
-) -> Tuple[ModelInfo, Any, compat.TrtFeatures, DeviceInfo, PrecisionPlan]:
-    """Every check of a build, in order, before anything is written."""
+) -> Tuple[ModelInfo, Any, compat.TrtFeatures, DeviceInfo, PrecisionPlan, Any]:
+    """Every check of a build, in order, before anything is written; the last item is the
+    calibration set of the legacy INT8 route (None otherwise)."""
     info = read_model_info(Path(model_dir))
     trt = compat.import_tensorrt("dasiamrt build", "")
     from ..runtime.cuda_device import query_gpu
@@ -136,9 +152,30 @@ def _prepare(
     gpu = query_gpu()
     features = compat.detect_features(trt)
     compat.require_supported(features)
-    plan = plan_precision(options.precision, features, options.strongly_typed)
+    plan = plan_precision(options.precision, features, options.strongly_typed, options.calibrator is not None)
     device = DeviceInfo(features.version, gpu.name, gpu.compute_capability)
-    return info, trt, features, device, plan
+    calib = None
+    if plan.calibrator:
+        from ..calib.calibset import check_model, load_calibration
+
+        calib = load_calibration(info.root)
+        check_model(calib, info)
+    return info, trt, features, device, plan, calib
+
+
+def _calibrators(trt: Any, info: ModelInfo, calib: Any, profiles: Dict[str, List[ProfileInfo]],
+                 out_dir: Path, device: Any) -> Dict[str, Any]:
+    """Entropy calibrators of the template and search engines (legacy INT8 route), at the OPT shapes
+    of each engine's first profile; caches ``<name>.calib`` in the engine folder."""
+    from ..calib.trt_calibrator import CalibrationBatches, entropy_calibrator, template_kernels
+
+    template_batch = profiles["template"][0].inputs["template"].opt[0]
+    batches = {
+        "template": CalibrationBatches(calib, "template", batch_size=template_batch),
+        "search": CalibrationBatches(calib, "search", search_size=profiles["search"][0].key,
+                                     kernels=template_kernels(calib, info.graph("template"))),
+    }
+    return {name: entropy_calibrator(b, device, out_dir / f"{name}.calib", trt=trt) for name, b in batches.items()}
 
 
 def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
@@ -152,17 +189,40 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
         MissingDependencyError / BackendError: no TensorRT, no CUDA binding, no GPU, TensorRT too old.
         ConfigError: a precision this TensorRT or this model cannot build.
     """
-    info, trt, features, device, plan = _prepare(Path(model_dir), options)
+    info, trt, features, device, plan, calib = _prepare(Path(model_dir), options)
     out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
     profiles = engine_profiles(info, options.n_max, options.extra_sizes)
     trt_logger = compat.make_logger(trt)
     cache_path = options.timing_cache
     cache = cache_path.read_bytes() if cache_path and cache_path.is_file() else b""
     graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}  # fp16 conversion, before any build
+    cuda = _open_device() if plan.calibrator else None
+    try:
+        calibrators = _calibrators(trt, info, calib, profiles, out_dir, cuda) if plan.calibrator else {}
+        written = _build_all(trt, trt_logger, features, plan, graphs, profiles, options, cache, out_dir, device,
+                             info, calibrators, calib)
+    finally:
+        if cuda is not None:
+            cuda.close()
+    return written
+
+
+def _open_device() -> Any:
+    from ..runtime.cuda_device import open_device
+
+    return open_device()
+
+
+def _build_all(trt: Any, trt_logger: Any, features: compat.TrtFeatures, plan: PrecisionPlan, graphs: Dict[str, Path],
+               profiles: Dict[str, List[ProfileInfo]], options: BuildOptions, cache: bytes, out_dir: Path,
+               device: DeviceInfo, info: ModelInfo, calibrators: Dict[str, Any], calib: Any) -> List[Path]:
+    """Build the engines in turn, writing each plan and manifest, then the timing cache."""
+    cache_path = options.timing_cache
     written = []
     for name, profs in profiles.items():
         onnx_path = graphs[name]
-        data, cache = _build_one(trt, trt_logger, features, plan, onnx_path, profs, options, cache, name)
+        data, cache = _build_one(trt, trt_logger, features, plan, onnx_path, profs, options, cache, name,
+                                 calibrators.get(name))
         plan_path = out_dir / f"{name}.plan"
         atomic_write_bytes(plan_path, data)
         write_manifest(
@@ -176,7 +236,7 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
                 onnx_file=str(onnx_path),
                 onnx_sha256=sha256_file(onnx_path),
                 profiles=list(profs),
-                build_options=_recorded_options(info, options, plan),
+                build_options=_recorded_options(info, options, plan, calib),
             ),
         )
         written.append(plan_path)
@@ -185,7 +245,7 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
     return written
 
 
-def _recorded_options(info: ModelInfo, options: BuildOptions, plan: PrecisionPlan) -> Dict[str, Any]:
+def _recorded_options(info: ModelInfo, options: BuildOptions, plan: PrecisionPlan, calib: Any = None) -> Dict[str, Any]:
     recorded = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
     recorded.update(
         model_dir=str(info.root),
@@ -193,6 +253,7 @@ def _recorded_options(info: ModelInfo, options: BuildOptions, plan: PrecisionPla
         strongly_typed=plan.strongly_typed,
         builder_flags=list(plan.builder_flags),
         cleared_flags=list(plan.cleared_flags),
+        calibration_sha256=calib.manifest.get("npz_sha256") if calib is not None else None,
         dasiamrt_version=__version__,
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
@@ -214,7 +275,7 @@ def trtexec_lines(model_dir: Path, options: BuildOptions, trt_version: Optional[
         trt = compat.import_tensorrt("dasiamrt build --print-trtexec",
                                      ", or give --trt-version (e.g. 8.5.2 for JetPack 5.1) for that TensorRT's lines")
         features = compat.detect_features(trt)
-    plan = plan_precision(options.precision, features, options.strongly_typed)
+    plan = plan_precision(options.precision, features, options.strongly_typed, options.calibrator is not None)
     out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
     profiles = engine_profiles(info, options.n_max, options.extra_sizes)
     graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}

@@ -13,7 +13,13 @@ fp16       fp32 graph + FP16 flag  flag, or fp16 graph strongly fp16 graph, stro
                                    typed (``strongly_typed``)
 int8       Q/DQ graph + INT8 flag  Q/DQ graph + INT8 flag, or   Q/DQ graph, strongly typed
            (+FP16)                 strongly typed
+int8,      fp32 graph + INT8 flag  fp32 graph + INT8 flag       (removed: refused)
+entropy    (+FP16) + calibrator    (+FP16) + calibrator
 =========  ======================  ===========================  =========================
+
+"int8, entropy" is the legacy implicit-quantization route (``dasiamrt build --calibrator entropy``):
+the builder measures activation ranges itself with an ``IInt8EntropyCalibrator2`` fed from the
+model's ``calibration.npz`` (:mod:`dasiamrt.calib.trt_calibrator`); ``kernel_update`` gets FP16 only.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class PrecisionPlan:
         builder_flags: ``trt.BuilderFlag`` member names to set.
         cleared_flags: ``trt.BuilderFlag`` member names to clear where they exist: fp32 clears TF32
             (on by default on Ampere/Orin, it rounds convolution inputs to a 10-bit mantissa).
+        calibrator: implicit INT8 with an entropy calibrator (legacy route, TensorRT <= 10).
     """
 
     precision: str
@@ -46,13 +53,22 @@ class PrecisionPlan:
     strongly_typed: bool
     builder_flags: Tuple[str, ...]
     cleared_flags: Tuple[str, ...] = ()
+    calibrator: bool = False
 
     def describe(self) -> str:
         route = "strongly typed" if self.strongly_typed else ("flags " + "+".join(self.builder_flags) or "fp32")
-        return f"{self.precision}: {self.graph} graph, {route}"
+        return f"{self.precision}: {self.graph} graph, {route}" + (", entropy calibrator" if self.calibrator else "")
+
+    def flags_for(self, engine: str) -> Tuple[str, ...]:
+        """Builder flags of one engine: under the calibrator route ``kernel_update`` (not calibrated:
+        it holds the kernel head, kept in higher precision) is built with FP16 only."""
+        if self.calibrator and engine == "kernel_update":
+            return tuple(f for f in self.builder_flags if f != "INT8")
+        return self.builder_flags
 
 
-def plan_precision(precision: str, features: TrtFeatures, strongly_typed: bool = False) -> PrecisionPlan:
+def plan_precision(precision: str, features: TrtFeatures, strongly_typed: bool = False,
+                   calibrator: bool = False) -> PrecisionPlan:
     """Choose the graph variant, network flags and builder flags for ``precision``.
 
     Args:
@@ -60,14 +76,25 @@ def plan_precision(precision: str, features: TrtFeatures, strongly_typed: bool =
         features: the installed TensorRT (:func:`~.trt_compat.detect_features`).
         strongly_typed: on TensorRT 10, prefer the strongly typed route (fp16/Q-DQ graph) over
             builder flags. Implied on 11; refused where the flag does not exist.
+        calibrator: int8 by the legacy entropy-calibrator route (TensorRT <= 10, fp32 graphs).
 
     Raises:
-        ConfigError: unknown precision, or ``strongly_typed`` on a TensorRT without it.
+        ConfigError: unknown precision, ``strongly_typed`` on a TensorRT without it, or the
+            calibrator route where it does not apply (not int8, strongly typed, TensorRT 11).
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     if strongly_typed and not (features.strongly_typed_flag or features.always_strongly_typed):
         raise ConfigError(f"TensorRT {features.version} cannot build strongly typed networks: drop --strongly-typed")
+    if calibrator:
+        if precision != "int8":
+            raise ConfigError("--calibrator is for --precision int8: drop it")
+        if not features.calibrators:
+            raise ConfigError(f"TensorRT {features.version} has no INT8 calibrators (removed in 11.0): "
+                              "drop --calibrator to build from the Q/DQ graphs")
+        if strongly_typed:
+            raise ConfigError("a calibrated INT8 build is weakly typed: drop --strongly-typed or --calibrator")
+        return PrecisionPlan("int8", "fp32", False, ("INT8", "FP16"), calibrator=True)
     typed = features.always_strongly_typed or strongly_typed
     if precision == "fp32":
         return PrecisionPlan("fp32", "fp32", features.always_strongly_typed, (), ("TF32",))

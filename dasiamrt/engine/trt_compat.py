@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import BackendError, ConfigError
 from ..runtime.backends.trt_manifest import import_tensorrt, make_logger, parse_version
@@ -47,6 +47,7 @@ __all__ = [
     "load_timing_cache",
     "serialize_timing_cache",
     "add_profiles",
+    "set_int8_calibrator",
     "parse_onnx",
     "build_serialized",
 ]
@@ -184,13 +185,17 @@ def add_profiles(
     config: Any,
     network_inputs: Dict[str, Sequence[int]],
     profiles: Sequence[Dict[str, Tuple[Sequence[int], Sequence[int], Sequence[int]]]],
-) -> None:
+) -> List[Any]:
     """One optimization profile per entry, shapes set for every input that has a dynamic dimension.
 
     Args:
         network_inputs: name -> shape as parsed (-1 for dynamic dimensions).
         profiles: per profile, name -> (min, opt, max) shapes.
+
+    Returns:
+        The ``IOptimizationProfile`` objects, in order.
     """
+    created = []
     for shapes in profiles:
         profile = builder.create_optimization_profile()
         for name, dims in network_inputs.items():
@@ -198,6 +203,21 @@ def add_profiles(
                 lo, opt, hi = shapes[name]
                 profile.set_shape(name, tuple(lo), tuple(opt), tuple(hi))
         config.add_optimization_profile(profile)
+        created.append(profile)
+    return created
+
+
+def set_int8_calibrator(features: TrtFeatures, config: Any, calibrator: Any, profile: Any) -> None:
+    """Legacy implicit INT8 (TensorRT <= 10): the builder calibrates with ``calibrator`` at the OPT
+    shapes of ``profile`` (``IBuilderConfig.set_calibration_profile``, needed with dynamic shapes).
+
+    Raises:
+        ConfigError: this TensorRT has no calibrators (11.0 removed them).
+    """
+    if not features.calibrators:
+        raise ConfigError(f"TensorRT {features.version} has no INT8 calibrators: build from the Q/DQ graphs")
+    config.int8_calibrator = calibrator
+    config.set_calibration_profile(profile)
 
 
 def parse_onnx(trt: Any, network: Any, trt_logger: Any, data: bytes, path: str) -> Any:

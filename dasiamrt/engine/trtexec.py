@@ -64,14 +64,18 @@ def trtexec_commands(
         common.append(f"--timingCacheFile={timing_cache}")
     if plan.strongly_typed:
         common.append("--stronglyTyped")
-    common += [f"--{flag.lower()}" for flag in plan.builder_flags]
     if "TF32" in plan.cleared_flags:
         common.append("--noTF32")
     lines = []
     for name, profs in profiles.items():
+        flags = [f"--{flag.lower()}" for flag in plan.flags_for(name)]
+        if plan.calibrator and "INT8" in plan.flags_for(name):
+            # trtexec cannot run a Python calibrator: it reads the cache `dasiamrt build --calibrator
+            # entropy` wrote (without one, --int8 would use placeholder ranges)
+            flags.append(f"--calib={Path(out_dir) / f'{name}.calib'}")
         for profile in profs:
             suffix = f"_{profile.key}" if len(profs) > 1 else ""
             args = ["trtexec", f"--onnx={graphs[name]}", f"--saveEngine={Path(out_dir) / f'{name}{suffix}.plan'}"]
             args += _shape_flags(profile, (dynamic_inputs or {}).get(name))
-            lines.append(" ".join(shlex.quote(a) for a in args + common))
+            lines.append(" ".join(shlex.quote(a) for a in args + flags + common))
     return lines

@@ -75,6 +75,21 @@ class _Cache:
         return self.data
 
 
+def _calibrate(calibrator, names):
+    """What TensorRT's builder does with an INT8 calibrator: the cache if it has one, else every batch
+    (device pointers per input name) until None, then the cache is written."""
+    if calibrator is None:
+        return None
+    cached = calibrator.read_calibration_cache()
+    if cached is not None:
+        return {"from_cache": bytes(cached).decode(), "batches": 0}
+    batches = 0
+    while calibrator.get_batch(list(names)) is not None:
+        batches += 1
+    calibrator.write_calibration_cache(memoryview(f"fake-calibration {batches}".encode()))
+    return {"from_cache": None, "batches": batches}
+
+
 def make_fake_trt(version: str):
     """A module-like object mimicking the Python API of TensorRT ``version`` (8.5 ... 11.x)."""
     major = int(version.split(".")[0])
@@ -135,6 +150,17 @@ def make_fake_trt(version: str):
     if major < 11:
         IBuilderConfig.int8_calibrator = None
 
+        def set_calibration_profile(self, profile):
+            self.calibration_profile = profile.shapes
+
+        IBuilderConfig.set_calibration_profile = set_calibration_profile
+
+        class IInt8EntropyCalibrator2:
+            def __init__(self):
+                pass
+
+        trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
+
     class Builder:
         def __init__(self, logger):
             self.logger = logger
@@ -149,7 +175,10 @@ def make_fake_trt(version: str):
             return _Profile()
 
         def build_serialized_network(self, network, config):
+            calibrated = _calibrate(getattr(config, "int8_calibrator", None), [t.name for t in network.inputs])
             plan = {
+                "calibration": calibrated,
+                "calibration_profile": getattr(config, "calibration_profile", None),
                 "flags": network.flags,
                 "builder_flags": config.flags,
                 "pools": config.pools,

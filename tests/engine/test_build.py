@@ -194,3 +194,94 @@ def test_exported_fp16_graphs_are_listed_and_used(tiny_model, tmp_path, fake_env
     build_engines(model, BuildOptions("fp16", out_dir=out))
     assert read_manifest(out, "search").onnx_file == str(model / "search.fp16.onnx")
     assert not (out / "search.fp16.onnx").exists()  # nothing converted again
+
+
+# -- legacy INT8 route: the builder calibrates with an entropy calibrator (TensorRT <= 10) ----------
+
+
+@pytest.fixture(scope="session")
+def calibrated_tiny(tiny_model, tmp_path_factory):
+    """A copy of the tiny model folder with a calibration set (8 crops per input), no Q/DQ graphs."""
+    import shutil
+
+    from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
+    from dasiamrt.calib.api import calibrate
+    from dasiamrt.calib.collect import CollectConfig
+
+    folder = tmp_path_factory.mktemp("calibrated") / "tiny"
+    shutil.copytree(tiny_model[0], folder)
+    calibrate(str(folder), [str(DEMO_CLIP)], [DEMO_INIT_XYWH], cfg=CollectConfig(per_input=8, seed=3,
+              search_sizes=(255, 767)), quantize=False, max_frames=16)
+    return folder
+
+
+@pytest.fixture()
+def fake_cuda(monkeypatch):
+    from dasiamrt.engine import builder
+    from tests.calib.test_trt_calibrator import FakeDevice
+
+    class ClosingDevice(FakeDevice):
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    device = ClosingDevice()
+    monkeypatch.setattr(builder, "_open_device", lambda: device)
+    return device
+
+
+@pytest.mark.parametrize("version", ["8.5.2.2", "10.3.0.30"])
+def test_entropy_calibrator_route_calibrates_template_and_search(calibrated_tiny, tmp_path, fake_env, fake_cuda,
+                                                                version):
+    fake_env(version)
+    out = tmp_path / "engines"
+    build_engines(calibrated_tiny, BuildOptions("int8", calibrator="entropy", out_dir=out))
+    plans = {name: json.loads((out / f"{name}.plan").read_bytes()) for name in ("template", "search", "kernel_update")}
+    profiles = engine_profiles(read_model_info(calibrated_tiny))
+    opt_batch = profiles["template"][0].inputs["template"].opt[0]
+    # every complete template batch and every 255 search crop went through the calibrator, at the
+    # OPT shapes of the engine's first profile
+    assert plans["template"]["calibration"] == {"from_cache": None, "batches": 8 // opt_batch}
+    assert plans["search"]["calibration"] == {"from_cache": None, "batches": 8}
+    assert plans["search"]["calibration_profile"]["search"][1] == [1, 3, 255, 255]
+    assert plans["template"]["builder_flags"] == plans["search"]["builder_flags"] == ["INT8", "FP16"]
+    assert plans["kernel_update"]["calibration"] is None and plans["kernel_update"]["builder_flags"] == ["FP16"]
+    assert (out / "search.calib").read_bytes() == b"fake-calibration 8"
+    assert fake_cuda.closed and fake_cuda.syncs == 8 // opt_batch + 8
+    sha = json.loads((calibrated_tiny / "calibration.json").read_text())["npz_sha256"]
+    assert read_manifest(out, "search").build_options["calibration_sha256"] == sha
+    # a second build reuses the caches instead of calibrating again
+    build_engines(calibrated_tiny, BuildOptions("int8", calibrator="entropy", out_dir=out))
+    assert json.loads((out / "search.plan").read_bytes())["calibration"]["from_cache"] == "fake-calibration 8"
+
+
+@pytest.mark.parametrize("version, precision, match", [
+    ("11.0.0.114", "int8", "no INT8 calibrators"),
+    ("10.3.0.30", "fp16", "--calibrator is for --precision int8"),
+])
+def test_entropy_calibrator_refused_where_it_does_not_apply(calibrated_tiny, tmp_path, fake_env, version, precision,
+                                                           match):
+    from dasiamrt.errors import ConfigError
+
+    fake_env(version)
+    with pytest.raises(ConfigError, match=match):
+        build_engines(calibrated_tiny, BuildOptions(precision, calibrator="entropy", out_dir=tmp_path / "e"))
+    assert not (tmp_path / "e").exists()
+
+
+def test_entropy_calibrator_without_a_calibration_set_is_refused_before_writing(tiny_model, tmp_path, fake_env):
+    from dasiamrt.errors import CalibrationError
+
+    fake_env("10.3.0.30")
+    with pytest.raises(CalibrationError, match="dasiamrt calibrate"):
+        build_engines(tiny_model[0], BuildOptions("int8", calibrator="entropy", out_dir=tmp_path / "e"))
+    assert not (tmp_path / "e").exists()
+
+
+def test_trtexec_lines_of_the_calibrator_route_read_the_caches(calibrated_tiny, tmp_path):
+    lines = trtexec_lines(calibrated_tiny, BuildOptions("int8", calibrator="entropy", out_dir=tmp_path), "8.5.2")
+    template = [ln for ln in lines if "template.onnx" in ln]
+    kernel_update = [ln for ln in lines if "kernel_update" in ln]
+    assert template and all("--int8" in ln and f"--calib={tmp_path / 'template.calib'}" in ln for ln in template)
+    assert kernel_update and all("--fp16" in ln and "--int8" not in ln and "--calib" not in ln for ln in kernel_update)
