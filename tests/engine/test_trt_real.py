@@ -62,3 +62,35 @@ def test_fp16_boxes_within_one_pixel_over_a_clip(tiny_model, gpu, tmp_path):
     for frame in frames[1:]:
         a, b = ref.track(frame).bbox_xywh, fast.track(frame).bbox_xywh
         assert max(abs(u - v) for u, v in zip(a, b)) <= 1.0
+
+
+@pytest.mark.parametrize("route", ["qdq", "entropy"])
+def test_int8_engines_stay_close_to_fp32(tiny_model, gpu, tmp_path, route):
+    """Both INT8 routes build on this TensorRT and their search logits stay near the fp32 graph's
+    (ONNX Runtime's INT8 Q/DQ graphs: ~3% relative L2, benchmarks/README.md)."""
+    import shutil
+
+    from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
+    from dasiamrt.calib.api import calibrate
+    from dasiamrt.calib.collect import CollectConfig
+
+    if route == "entropy" and not hasattr(trt, "IInt8EntropyCalibrator2"):
+        pytest.skip(f"TensorRT {trt.__version__} has no INT8 calibrators")
+    model_dir = tmp_path / "tiny"
+    shutil.copytree(tiny_model[0], model_dir)
+    calibrate(str(model_dir), [str(DEMO_CLIP)], [DEMO_INIT_XYWH], cfg=CollectConfig(per_input=16, seed=0,
+              search_sizes=(255, 767)), quantize=route == "qdq", max_frames=60)
+    out = tmp_path / "int8"
+    build_engines(model_dir, BuildOptions("int8", calibrator="entropy" if route == "entropy" else None, out_dir=out,
+                                          workspace_mb=512))
+    rng = np.random.default_rng(1)
+    z = (rng.random((1, 3, 127, 127)) * 255).astype(np.float32)
+    ck, rk = ort.InferenceSession(str(model_dir / "template.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"template": z})
+    search = ort.InferenceSession(str(model_dir / "search.onnx"), providers=["CPUExecutionProvider"])
+    with TensorRTBackend(out, model_dir=model_dir) as be:
+        be.set_kernels(ck[0], rk[0])
+        x = (rng.random((1, 3, 255, 255)) * 255).astype(np.float32)
+        want = search.run(None, {"search": x, "cls_kernel": ck[0], "reg_kernel": rk[0]})[0]
+        got = be.search(x).cls
+    assert np.linalg.norm(got - want) / np.linalg.norm(want) < 0.1
