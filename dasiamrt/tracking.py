@@ -152,4 +152,4 @@ def parse_box(text: str) -> Tuple[float, float, float, float]:
         raise BoxError(f"--init must be x,y,w,h numbers, got {text!r}") from None
     if len(values) != 4:
         raise BoxError(f"--init must have 4 numbers x,y,w,h, got {text!r}")
-    return values  # type: ignore[return-value]
+    return values

@@ -17,7 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -97,7 +97,7 @@ def save_calibration(calib: CalibrationSet, out_dir: str | os.PathLike[str]) -> 
     folder.mkdir(parents=True, exist_ok=True)
     npz = folder / CALIB_NPZ
     buf = io.BytesIO()
-    np.savez(buf, **calib.arrays)
+    np.savez(buf, **cast("Dict[str, Any]", calib.arrays))  # Any: the stub types **kwds against allow_pickle
     atomic_write_bytes(npz, buf.getvalue())
     calib.manifest["counts"] = calib.counts()
     calib.manifest["stats"] = channel_stats({n: calib.arrays[n] for n in calib.counts()})

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from .. import spec
 from ..errors import CalibrationError
 from ..runtime.crop import get_subwindow
-from ..runtime.geometry import context_size, round_half_away, search_region, xywh_to_center
+from ..runtime.geometry import Coords, context_size, round_half_away, search_region, xywh_to_center
 from .calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def template_crop(frame: NDArray[np.uint8], bbox_xywh: Sequence[float], pad_valu
     return get_subwindow(frame, center, exemplar_size, s_z, pad_value)
 
 
-def search_crop(frame: NDArray[np.uint8], center_xy: Sequence[float], size_wh: Sequence[float], instance_size: int,
+def search_crop(frame: NDArray[np.uint8], center_xy: Coords, size_wh: Coords, instance_size: int,
                 pad_value: NDArray[np.uint8], context_amount: float,
                 exemplar_size: int = spec.EXEMPLAR_SIZE) -> NDArray[np.uint8]:
     """The search crop ``Tracker.track`` makes around a state (centre, size): (H, H, 3) uint8."""

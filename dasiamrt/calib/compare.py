@@ -15,7 +15,7 @@ them). Tracking agreement comes in two forms:
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Sequence, Tuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,7 +55,8 @@ def score_map_errors(reference: Backend, candidate: Backend, calib: CalibrationS
             p_ref, p_cand = (foreground_scores(logit) for logit in logits)
             diffs.append(float(np.abs(p_cand - p_ref).mean()))
             peaks.append(float(np.abs(p_cand - p_ref).max()))
-            rel.append(float(np.linalg.norm(logits[1] - logits[0]) / max(np.linalg.norm(logits[0]), 1e-12)))
+            ref_norm = cast(float, np.linalg.norm(logits[0]))  # a numpy float scalar; max() needs one orderable type
+            rel.append(float(np.linalg.norm(logits[1] - logits[0]) / max(ref_norm, 1e-12)))
             agree += int(np.argmax(p_ref) == np.argmax(p_cand))
         out[size] = {"max_abs": max(peaks), "mean_abs": float(np.mean(diffs)), "rel_l2_logits": float(np.mean(rel)),
                      "argmax_agree": agree / len(crops), "crops": float(len(crops))}

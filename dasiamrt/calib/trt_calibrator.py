@@ -187,15 +187,16 @@ def entropy_calibrator(batches: CalibrationBatches, device: Any, cache_path: Opt
         from ..errors import MissingDependencyError
 
         try:
-            import tensorrt as trt
+            import tensorrt
         except ImportError:
             raise MissingDependencyError("tensorrt", "INT8 calibration in TensorRT",
                                          "install TensorRT (JetPack or NVIDIA's index)") from None
+        trt = tensorrt
     if not hasattr(trt, "IInt8EntropyCalibrator2"):
         raise CalibrationError("this TensorRT has no INT8 calibrators (removed in 11.0): build from the Q/DQ graphs")
     feeder = _Feeder(batches, device, Path(cache_path) if cache_path is not None else None)
 
-    class EntropyCalibrator2(trt.IInt8EntropyCalibrator2):  # type: ignore[misc, name-defined]
+    class EntropyCalibrator2(trt.IInt8EntropyCalibrator2):  # type: ignore[misc]
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)
             self.feeder = feeder

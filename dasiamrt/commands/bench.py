@@ -8,7 +8,7 @@ from typing import Any, Dict
 from ._common import add_precision_arg, backend_options
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="time the tracking loop and each stage (FPS, median/p90 ms)",
                        description="With no --model, times the preset's network with seeded random weights "
                                    "(speed does not depend on the weights) on the bundled clip.")

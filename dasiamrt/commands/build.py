@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("build", help="build TensorRT engines from an exported model")
     p.add_argument("--model", required=True, type=Path, metavar="DIR", help="model folder written by `dasiamrt export`")
     p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16",

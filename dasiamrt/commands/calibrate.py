@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "calibrate", help="collect tracking crops and write INT8 (Q/DQ) template and search graphs",
         description="Collects template crops and 255/767 search crops with the runtime's crop code along "

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="track the printed box of the bundled clip with the bundled model (offline)",
                        description="Writes an annotated video and the per-frame CSV, prints FPS.")
     p.add_argument("--out", default="dasiamrt-demo", metavar="DIR", help="output folder (default: ./dasiamrt-demo)")

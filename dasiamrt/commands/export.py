@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("export", help="export weights to the split ONNX graphs (template, search, kernel_update)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--weights", metavar="FILE", help="PyTorch checkpoint (official SiamRPN*.model files too)")

@@ -21,7 +21,7 @@ keys (--show): s/r draw a new target, c clear it, q/Esc quit.
 control (--control): {"cmd": "init", "bbox": [x, y, w, h]}, {"cmd": "clear"}, {"cmd": "stop"}"""
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("live",
                        help="track live from a camera, CSI camera, RTSP/GStreamer stream or a file in real time",
                        description="Track one object live: the tracker always takes the newest frame; results go out "

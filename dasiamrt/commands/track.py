@@ -7,7 +7,7 @@ import sys
 from ._common import add_model_args, add_tracker_switches, make_tracker
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("track", help="track an object through a video, image folder, camera or stream",
                        description="Track one object. Writes frame,x,y,w,h,score,state "
                                    "(0-based pixels; frame 0 = the init box).")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "train", help="train a SiamRPN network on positive and semantic negative pairs",
         description="Train with a JSON config (layout documented in dasiamrt/train/config.py; "

@@ -6,10 +6,12 @@ module level: ``import dasiamrt.engine`` works on a machine without TensorRT or 
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["build_engines", "BuildOptions"]
 
 
-def __getattr__(name: str):  # PEP 562: keep the package import free of onnx/tensorrt
+def __getattr__(name: str) -> Any:  # PEP 562: keep the package import free of onnx/tensorrt
     if name in __all__:
         from . import builder
 

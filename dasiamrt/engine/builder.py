@@ -23,10 +23,10 @@ from ..runtime.backends.trt_manifest import (
     ProfileInfo,
     write_manifest,
 )
-from ..runtime.model_dir import precision_graphs
+from ..runtime.model_dir import ModelInfo, precision_graphs
 from . import trt_compat as compat
 from .precision import PrecisionPlan, plan_precision
-from .profiles import ModelInfo, engine_profiles, read_model_info
+from .profiles import engine_profiles, read_model_info
 
 logger = logging.getLogger(__name__)
 

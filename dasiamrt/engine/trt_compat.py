@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import BackendError, ConfigError
 from ..runtime.backends.trt_manifest import import_tensorrt, make_logger, parse_version
@@ -183,8 +183,8 @@ def serialize_timing_cache(config: Any) -> bytes:
 def add_profiles(
     builder: Any,
     config: Any,
-    network_inputs: Dict[str, Sequence[int]],
-    profiles: Sequence[Dict[str, Tuple[Sequence[int], Sequence[int], Sequence[int]]]],
+    network_inputs: Mapping[str, Sequence[int]],
+    profiles: Sequence[Mapping[str, Tuple[Sequence[int], Sequence[int], Sequence[int]]]],
 ) -> List[Any]:
     """One optimization profile per entry, shapes set for every input that has a dynamic dimension.
 

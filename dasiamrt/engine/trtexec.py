@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from ..runtime.backends.trt_manifest import ProfileInfo
 from .precision import PrecisionPlan
@@ -42,7 +42,7 @@ def trtexec_commands(
     out_dir: Path,
     workspace_mb: Optional[int] = None,
     timing_cache: Optional[Path] = None,
-    dynamic_inputs: Optional[Dict[str, Sequence[str]]] = None,
+    dynamic_inputs: Optional[Mapping[str, Sequence[str]]] = None,
 ) -> List[str]:
     """One trtexec command per (engine, profile).
 

@@ -1,7 +1,7 @@
 """The export entry point used by the CLI and by benchmarks."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from ..config import Preset
 from ..errors import MissingDependencyError
@@ -21,7 +21,7 @@ def export_from_args(preset: Preset, weights: Optional[str], seed: Optional[int]
 
     if weights is not None:
         net = load_network(weights, preset.network)
-        extra = {"weights_sha256": sha256_file(weights)}
+        extra: Dict[str, Any] = {"weights_sha256": sha256_file(weights)}
     else:
         net = build_network(preset.network, seed=seed if seed is not None else 0)
         extra = {"random_weights_seed": seed}

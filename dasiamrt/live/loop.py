@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple, cast
 
 import cv2
 import numpy as np
@@ -164,7 +164,8 @@ class LiveLoop:
         if self._video_wh is None:
             self._video_wh = size_wh
         elif size_wh != self._video_wh:
-            image = cv2.resize(image, self._video_wh, interpolation=cv2.INTER_AREA)
+            image = cast("NDArray[np.uint8]", cv2.resize(image, self._video_wh, interpolation=cv2.INTER_AREA))
+        assert self.outputs.video is not None  # only called when a video writer is set
         self.outputs.video.write(image)
 
     def _track(self, frame: NDArray[np.uint8]) -> Tuple[str, Optional[Box], Optional[float]]:

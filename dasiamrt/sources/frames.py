@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union, cast
 
 import cv2
 import numpy as np
@@ -80,7 +80,7 @@ class CaptureSource(FrameSource):
         self._cap = cap
         if not cap.isOpened():
             raise SourceError(f"cannot open {description}: {hint}")
-        ok, frame = cap.read()
+        ok, frame = cast("Tuple[bool, Optional[Frame]]", cap.read())
         if not ok or frame is None:
             cap.release()
             raise SourceError(f"{description} gives no frames (empty, corrupt or not a video): {hint}")
@@ -98,10 +98,11 @@ class CaptureSource(FrameSource):
         return value if value > 0 else None
 
     def read(self) -> Optional[Frame]:
+        frame: Optional[Frame]
         if self._first is not None:
             frame, self._first = self._first, None
             return frame
-        ok, frame = self._cap.read()
+        ok, frame = cast("Tuple[bool, Optional[Frame]]", self._cap.read())
         return _as_bgr(frame) if ok and frame is not None else None
 
     def close(self) -> None:
@@ -129,7 +130,7 @@ class ImageFolderSource(FrameSource):
             return None
         path = self.paths[self._next]
         self._next += 1
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        frame = cast("Optional[Frame]", cv2.imread(str(path), cv2.IMREAD_COLOR))
         if frame is None:
             raise SourceError(f"cannot decode image {path}: remove or replace the file")
         return frame
@@ -137,9 +138,9 @@ class ImageFolderSource(FrameSource):
 
 def _as_bgr(frame: Frame) -> Frame:
     if frame.ndim == 2:
-        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        return cast("Frame", cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
     if frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+        return cast("Frame", cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR))
     return frame
 
 

@@ -60,7 +60,8 @@ class VideoWriter:
 
     def write(self, frame: NDArray[np.uint8]) -> None:
         if self._writer is None:
-            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            # the cv2 stubs omit the module-level alias VideoWriter_fourcc, present at runtime
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")  # type: ignore[attr-defined]
             self._writer = cv2.VideoWriter(str(self._file.tmp), fourcc, self.fps, (frame.shape[1], frame.shape[0]))
             if not self._writer.isOpened():
                 raise SourceError(f"cannot write video {self._file.path}: use an .mp4 or .avi path")

@@ -7,6 +7,7 @@ line kernel of random length and angle) and grayscale (applied to both crops of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -54,15 +55,15 @@ def motion_blur(crop: npt.NDArray[np.uint8], rng: np.random.Generator, max_lengt
     kernel[length // 2, :] = 1.0
     angle = float(rng.uniform(0, 180))
     rot = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
-    kernel = cv2.warpAffine(kernel, rot, (length, length))
+    kernel = cast("npt.NDArray[np.float32]", cv2.warpAffine(kernel, rot, (length, length)))
     kernel /= max(float(kernel.sum()), 1e-6)
-    return cv2.filter2D(crop, -1, kernel)
+    return cast("npt.NDArray[np.uint8]", cv2.filter2D(crop, -1, kernel))
 
 
 def grayscale(crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     """Gray copy, still 3 channels."""
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    return cast("npt.NDArray[np.uint8]", cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
 
 
 def photometric(crop: npt.NDArray[np.uint8], rng: np.random.Generator, cfg: AugmentConfig) -> npt.NDArray[np.uint8]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Sequence, Tuple, cast
 
 import cv2
 import numpy as np
@@ -125,8 +125,9 @@ class CompositeSequences:
         ox, oy = scene.bg_origin[t]
         s = scene.bg_scale
         matrix = np.array([[s, 0, ox], [0, s, oy]], dtype=np.float64)
-        frame = cv2.warpAffine(self.photos[scene.background][1], matrix, (w, h),
-                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+        frame = cast("Frame", cv2.warpAffine(self.photos[scene.background][1], matrix, (w, h),
+                                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                             borderMode=cv2.BORDER_REFLECT))
         for obj in scene.objects:
             _paste(frame, self.photos[obj.photo][1], obj.src_xywh, _box(obj, t))
         self._cache[key] = frame
@@ -191,4 +192,4 @@ def _limit(image: Frame, max_side: int) -> Frame:
     scale = max_side / max(image.shape[:2])
     if scale >= 1:
         return image
-    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return cast("Frame", cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))

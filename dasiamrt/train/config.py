@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, cast
 
 from ..config import NETWORKS
 from ..errors import ConfigError
@@ -85,7 +85,8 @@ class TrainConfig:
         """Learning rate of ``epoch`` (0-based): log-space from lr_start to lr_end over the epochs."""
         if self.epochs == 1:
             return self.lr_start
-        return self.lr_start * (self.lr_end / self.lr_start) ** (epoch / (self.epochs - 1))
+        # cast: float ** float is typed Any (a negative base gives complex); the ratio is > 0 here
+        return cast(float, self.lr_start * (self.lr_end / self.lr_start) ** (epoch / (self.epochs - 1)))
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

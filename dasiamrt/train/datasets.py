@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple, cast
 
 import cv2
 import numpy as np
@@ -76,7 +76,7 @@ class ImageCache:
         if item is not None:
             self._items.move_to_end(path)
             return item
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        image = cast("Frame | None", cv2.imread(path, cv2.IMREAD_COLOR))
         if image is None:
             raise DatasetError(f"cannot read image {path}: check the file or remove it from the dataset")
         self._items[path] = image
@@ -91,7 +91,8 @@ def _paths_loader(paths: Sequence[str], cache: ImageCache) -> Callable[[int], Fr
 
 def _valid_boxes(boxes: npt.NDArray[np.float32], min_size: float) -> npt.NDArray[np.bool_]:
     finite = np.all(np.isfinite(boxes), axis=1)
-    return finite & (boxes[:, 2] >= min_size) & (boxes[:, 3] >= min_size)
+    valid: npt.NDArray[np.bool_] = finite & (boxes[:, 2] >= min_size) & (boxes[:, 3] >= min_size)
+    return valid
 
 
 def read_coco(annotations: str, images: str, cache: ImageCache, min_size: float = 8.0) -> List[Track]:
@@ -223,7 +224,7 @@ def read_photo_folder(root: str) -> List[Tuple[str, Frame]]:
     photos = []
     for path in sorted(base.iterdir()):
         if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = cast("Frame | None", cv2.imread(str(path), cv2.IMREAD_COLOR))
             if image is not None:
                 photos.append((path.stem, image))
     if len(photos) < 2:

@@ -13,7 +13,7 @@ s_z are the runtime's own functions.
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Sequence, Tuple, cast
 
 import cv2
 import numpy as np
@@ -48,7 +48,7 @@ def iou_cxcywh(boxes: npt.NDArray[np.floating], box: npt.ArrayLike) -> npt.NDArr
     y2 = np.minimum(boxes[:, 1] + boxes[:, 3] / 2, b[1] + b[3] / 2)
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     union = boxes[:, 2] * boxes[:, 3] + b[2] * b[3] - inter
-    return (inter / np.maximum(union, 1e-12)).astype(np.float32)
+    return cast("npt.NDArray[np.float32]", (inter / np.maximum(union, 1e-12)).astype(np.float32))
 
 
 def context_size(size_wh: Sequence[float], context_amount: float = 0.5) -> float:
@@ -87,10 +87,10 @@ def crop_square(
     oy = float(center_xy[1]) - (original_size + 1) / 2 + 0.5 * a - 0.5
     matrix = np.array([[a, 0.0, ox], [0.0, a, oy]], dtype=np.float64)
     fill = tuple(float(v) for v in pad_value[:3])
-    return cv2.warpAffine(
+    return cast("npt.NDArray[np.uint8]", cv2.warpAffine(
         image, matrix, (model_size, model_size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_CONSTANT, borderValue=fill,
-    )
+    ))
 
 
 def box_in_crop(

@@ -17,7 +17,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 import numpy as np
 import torch
@@ -48,7 +48,7 @@ class TrainingNet(torch.nn.Module):
         self.net = net
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        return self.net(z * INPUT_SCALE, x * INPUT_SCALE)
+        return cast("Tuple[torch.Tensor, torch.Tensor]", self.net(z * INPUT_SCALE, x * INPUT_SCALE))
 
 
 def official_state(net: SiamRPN) -> Dict[str, torch.Tensor]:
@@ -74,6 +74,7 @@ def balance_heads(net: SiamRPN) -> None:
     with torch.no_grad():
         for kernel_conv, feature_conv in ((net.conv_cls1, net.conv_cls2), (net.conv_r1, net.conv_r2)):
             k = (feature_conv.weight.norm() / kernel_conv.weight.norm().clamp_min(1e-12)).sqrt()
+            assert kernel_conv.bias is not None and feature_conv.bias is not None  # the head convs have biases
             kernel_conv.weight.mul_(k)
             kernel_conv.bias.mul_(k)
             feature_conv.weight.div_(k)
@@ -171,19 +172,19 @@ def _distributed() -> Tuple[int, int, torch.device]:
     return dist.get_rank(), world, device
 
 
-def _gather_rng(rng: np.random.Generator, world: int) -> list:
+def _gather_rng(rng: np.random.Generator, world: int) -> List[str]:
     state = json.dumps(rng.bit_generator.state)
     if world == 1:
         return [state]
     import torch.distributed as dist
 
-    states: list = [None] * world
+    states: List[Any] = [None] * world
     dist.all_gather_object(states, state)
     return states
 
 
 def save_state(path: Path, net: SiamRPN, optimizer: torch.optim.Optimizer, progress: Progress,
-               rng_states: list, cfg: TrainConfig) -> None:
+               rng_states: List[str], cfg: TrainConfig) -> None:
     """Write ``last.pt`` atomically (weights under "model", everything else beside it)."""
     save_checkpoint(
         official_state(net), path, optimizer=optimizer.state_dict(),
@@ -298,8 +299,8 @@ def _checkpoint(cfg: TrainConfig, net: SiamRPN, optimizer: torch.optim.Optimizer
         save_state(out_dir / "last.pt", net, optimizer, progress, states, cfg)
 
 
-def _log(cfg: TrainConfig, progress: Progress, window: list, lr: float, tick: float, world: int,
-         out_dir: Path) -> float:
+def _log(cfg: TrainConfig, progress: Progress, window: List[Tuple[float, float, float]], lr: float, tick: float,
+         world: int, out_dir: Path) -> float:
     now = time.time()
     total, cls_l, reg_l = (float(v) for v in np.mean(window, axis=0))
     rate = len(window) * cfg.batch_size * world / max(now - tick, 1e-9)

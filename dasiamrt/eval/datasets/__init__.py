@@ -40,7 +40,7 @@ DATASETS: Dict[str, Tuple[str, Dict[str, object]]] = {
 
 
 def _loader(module: str) -> Callable[..., Dataset]:
-    return importlib.import_module(f".{module}", __name__).load  # type: ignore[no-any-return]
+    return importlib.import_module(f".{module}", __name__).load
 
 
 def load_dataset(name: str, root: Union[str, Path, None] = None) -> Dataset:
