@@ -13,13 +13,11 @@ import sys
 
 import torch
 
+from dasiamrt.calib.compare import track_boxes
 from dasiamrt.config import get_preset
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.synthetic import make_set
 from dasiamrt.runtime.tracker import Tracker
-
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from trained_vs_random import run_sequence  # noqa: E402
 
 VAL_SEED0 = 500000
 
@@ -42,7 +40,8 @@ def main() -> int:
     for penalty_k, window, lr in grid:
         config = base.replace(penalty_k=penalty_k, window_influence=window, lr=lr)
         tracker = Tracker.from_weights(args.weights, preset=args.preset, backend="torch", config=config)
-        auc = ope_summary([ope_sequence(run_sequence(tracker, s), s.boxes_xywh) for s in seqs])["auc"]
+        boxes = [track_boxes(tracker, s.frames, s.boxes_xywh[0], len(s.frames)) for s in seqs]
+        auc = ope_summary([ope_sequence(b, s.boxes_xywh) for b, s in zip(boxes, seqs)])["auc"]
         print(f"penalty_k {penalty_k:.2f} window_influence {window:.2f} lr {lr:.2f}: AUC {auc:.3f}", flush=True)
     return 0
 
