@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--calibrator", choices=("entropy",), default=None,
                    help="with --precision int8 on TensorRT <= 10: the legacy route, fp32 graphs calibrated by "
                         "TensorRT with an entropy calibrator fed from MODEL/calibration.npz (default: the Q/DQ graphs)")
+    p.add_argument("--calibration", type=Path, default=None, metavar="NPZ",
+                   help="with --calibrator: this calibration set (calibration.npz or its folder) instead of "
+                        "MODEL/calibration.npz")
     p.add_argument("--print-trtexec", action="store_true", help="print the equivalent trtexec commands, build nothing")
     p.add_argument("--trt-version", default=None, metavar="X.Y.Z",
                    help="with --print-trtexec: flags for this TensorRT (e.g. 8.5.2)")
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         extra_sizes=sizes,
         out_dir=args.out,
         calibrator=args.calibrator,
+        calibration=args.calibration,
     )
     if args.print_trtexec:
         for line in trtexec_lines(args.model, options, args.trt_version):

@@ -47,6 +47,8 @@ class BuildOptions:
         calibrator: "entropy" for the legacy INT8 route on TensorRT <= 10 (fp32 graphs, INT8 flag, an
             entropy calibrator fed from ``<model>/calibration.npz``, caches ``<name>.calib`` in the
             engine folder); None (default) builds INT8 from the Q/DQ graphs.
+        calibration: with ``calibrator``: the calibration set (a ``calibration.npz`` or its folder)
+            instead of the model folder's own.
     """
 
     precision: str = "fp16"
@@ -57,10 +59,13 @@ class BuildOptions:
     extra_sizes: Tuple[int, ...] = ()
     out_dir: Optional[Path] = None
     calibrator: Optional[str] = None
+    calibration: Optional[Path] = None
 
     def __post_init__(self) -> None:
         if self.calibrator not in (None, "entropy"):
             raise ConfigError(f"unknown calibrator {self.calibrator!r}: the legacy route has 'entropy'")
+        if self.calibration is not None and self.calibrator is None:
+            raise ConfigError("--calibration is for the calibrator route: add --calibrator entropy")
         if self.workspace_mb is not None and self.workspace_mb <= 0:
             raise ConfigError(f"--workspace must be a positive number of MiB, not {self.workspace_mb}")
         if self.n_max is not None and self.n_max < 0:
@@ -158,7 +163,7 @@ def _prepare(
     if plan.calibrator:
         from ..calib.calibset import check_model, load_calibration
 
-        calib = load_calibration(info.root)
+        calib = load_calibration(options.calibration or info.root)
         check_model(calib, info)
     return info, trt, features, device, plan, calib
 

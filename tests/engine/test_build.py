@@ -285,3 +285,22 @@ def test_trtexec_lines_of_the_calibrator_route_read_the_caches(calibrated_tiny, 
     kernel_update = [ln for ln in lines if "kernel_update" in ln]
     assert template and all("--int8" in ln and f"--calib={tmp_path / 'template.calib'}" in ln for ln in template)
     assert kernel_update and all("--fp16" in ln and "--int8" not in ln and "--calib" not in ln for ln in kernel_update)
+
+
+def test_entropy_calibrator_reads_a_set_kept_elsewhere(calibrated_tiny, tmp_path, fake_env, fake_cuda):
+    import shutil
+
+    from dasiamrt.errors import ConfigError
+
+    model = tmp_path / "model"
+    shutil.copytree(calibrated_tiny, model, ignore=shutil.ignore_patterns("calibration.*", "engines"))
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    for name in ("calibration.npz", "calibration.json"):
+        shutil.copy(calibrated_tiny / name, sets / name)
+    fake_env("10.3.0.30")
+    out = tmp_path / "engines"
+    build_engines(model, BuildOptions("int8", calibrator="entropy", calibration=sets / "calibration.npz", out_dir=out))
+    assert json.loads((out / "search.plan").read_bytes())["calibration"]["batches"] == 8
+    with pytest.raises(ConfigError, match="--calibrator entropy"):
+        BuildOptions("int8", calibration=sets)
