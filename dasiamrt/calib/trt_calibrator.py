@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 import numpy as np
 
 from .. import spec
-from ..errors import CalibrationError
+from ..errors import CalibrationError, MissingDependencyError
 from ..fileio import atomic_write_bytes
 from .calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
 
@@ -103,7 +103,11 @@ class CalibrationBatches:
 
 def template_kernels(calib: CalibrationSet, template_graph: str | os.PathLike[str]) -> Tuple[np.ndarray, np.ndarray]:
     """fp32 (cls, reg) kernels of the set's first-frame templates, from the fp32 template graph (ONNX Runtime)."""
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError("onnxruntime", "the search engine's INT8 calibration (template kernels)",
+                                     "pip install 'dasiamrt[ort]'") from None
 
     session = ort.InferenceSession(str(template_graph), providers=["CPUExecutionProvider"])
     cls_k, reg_k = session.run([spec.CLS_KERNEL, spec.REG_KERNEL], {spec.TEMPLATE_INPUT: calib.blobs(KERNEL_TEMPLATE)})
@@ -184,8 +188,6 @@ def entropy_calibrator(batches: CalibrationBatches, device: Any, cache_path: Opt
         The calibrator (keep a reference until the build finishes); ``.feeder`` holds its state.
     """
     if trt is None:
-        from ..errors import MissingDependencyError
-
         try:
             import tensorrt
         except ImportError:

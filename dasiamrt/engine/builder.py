@@ -136,9 +136,9 @@ def _build_one(
         compat.set_int8_calibrator(features, config, calibrator, created[0])
     started = time.perf_counter()
     data = compat.build_serialized(builder, network, config, name)
-    error = getattr(getattr(calibrator, "feeder", None), "error", None)
-    if error is not None:
-        raise CalibrationError(f"calibrating the {name} engine failed ({error}): fix the cause and build again")
+    if calibrator is not None and calibrator.feeder.error is not None:
+        raise CalibrationError(f"calibrating the {name} engine failed ({calibrator.feeder.error}): "
+                               "fix the cause and build again")
     logger.info("built the %s engine in %.1f s (%s)", name, time.perf_counter() - started, plan.describe())
     new_cache = compat.serialize_timing_cache(config)
     del parser  # the parser owns weights the network referenced until the build finished
