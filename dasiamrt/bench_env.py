@@ -94,8 +94,12 @@ def system_info() -> Dict[str, Any]:
         ort_providers = list(importlib.import_module("onnxruntime").get_available_providers())
     except Exception:  # noqa: BLE001
         pass
+    from .cpu_features import detect
+
+    cpu = detect()
     return {
         "cpu": _cpu_name(),
+        "cpu_flags": cpu.summary(),
         "machine": platform.machine(),
         "python": platform.python_version(),
         "gpu": gpu,
