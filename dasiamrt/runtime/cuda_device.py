@@ -122,6 +122,7 @@ class CudaDevice(abc.ABC):
     def clear_error(self) -> None:
         """Reset CUDA's last (non-sticky) error, e.g. after a refused graph capture, so that the next
         call does not report it (trtexec's ``sampleInference.cpp`` does the same). No-op by default."""
+        return None
 
     @property
     def closed(self) -> bool:

@@ -65,7 +65,8 @@ def make_cudart(driver: str = "ok", strict_streams: bool = False, gpus: int = 1)
             if driver == "missing":
                 raise RuntimeError("Failed to dlopen libcuda.so.1")
             if driver == "insufficient":
-                return (cudaError_t.cudaErrorInsufficientDriver,) + ((None,) if fn.__name__ != "cudaGetLastError" else ())
+                values = () if fn.__name__ == "cudaGetLastError" else (None,)
+                return (cudaError_t.cudaErrorInsufficientDriver,) + values
             return fn(*args)
 
         call.__name__ = fn.__name__
