@@ -170,3 +170,19 @@ def test_track_with_engines_of_another_tensorrt_fails_in_one_line(tmp_path):
                "--precision", "fp32", "--quiet", cwd=tmp_path, version="10.4.0.26")
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
     assert f"dasiamrt build --model {model} --precision fp32" in run.stderr
+
+
+def test_bench_reports_engine_memory_through_the_cli(tmp_path):
+    import shutil
+
+    from dasiamrt.assets import BUNDLED_MODEL
+
+    model = tmp_path / "tiny"
+    shutil.copytree(BUNDLED_MODEL, model)
+    assert _cli("build", "--model", str(model), "--precision", "fp32", cwd=tmp_path).returncode == 0
+    run = _cli("bench", "--model", str(model), "--backend", "trt", "--precision", "fp32", "--sizes", "255",
+               "--da", "on", "--frames", "2", "--warmup", "0", "--json", str(tmp_path / "b.json"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "engine GPU memory:" in run.stdout and "shared by 5 contexts" in run.stdout
+    memory = json.loads((tmp_path / "b.json").read_text())["engine_memory"]
+    assert 0 < memory["activation_mib"] < memory["activation_unshared_mib"]
