@@ -20,7 +20,12 @@ EXTRAS = {
     "export": ["torch>=1.13", "onnx>=1.14"],
     "train": ["torch>=1.13"],
     "eval": ["matplotlib>=3.5"],
+    # The CUDA binding of the TensorRT backend's buffers. cuda-python's major version must match the
+    # DRIVER's CUDA major: JetPack 5.1 (CUDA 11.4) needs `cuda-jetpack5` (11.x; >= 11.6 because 11.5
+    # rejects plain-int stream handles) or `pycuda`; CUDA 12/13 drivers take `cuda`. The runtime
+    # falls back to pycuda whenever cuda-python cannot open the GPU.
     "cuda": ["cuda-python>=12.0"],
+    "cuda-jetpack5": ["cuda-python>=11.6,<12"],
     "pycuda": ["pycuda>=2022.1"],
 }
 EXTRAS["all"] = sorted({r for k in ("opencv", "ort", "export", "eval") for r in EXTRAS[k]})

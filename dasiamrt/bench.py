@@ -58,6 +58,8 @@ class BenchReport:
     model: str
     machine: Dict[str, Any]
     results: List[BenchResult] = field(default_factory=list)
+    #: GPU memory of the engines (TensorRT backend: shared activation block, I/O buffers), MiB.
+    engine_memory: Optional[Dict[str, float]] = None
 
     def table(self) -> str:
         head = ("| backend | precision | search | DA | FPS | loop median / p90 ms "
@@ -74,7 +76,8 @@ class BenchReport:
         return "\n".join(rows)
 
     def to_json(self) -> Dict[str, Any]:
-        return {"model": self.model, "machine": self.machine, "results": [asdict(r) for r in self.results]}
+        return {"model": self.model, "machine": self.machine, "results": [asdict(r) for r in self.results],
+                "engine_memory": self.engine_memory}
 
 
 def _stats(values: Sequence[float]) -> Dict[str, float]:
@@ -169,6 +172,9 @@ def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes
             with make_tracker({"instance_size": size, "small_instance_size": None,
                                "distractor": {"enabled": da}, "long_term": {"enabled": False}}) as tracker:
                 result = run_case(tracker, clip, box, warmup)
+                memory = getattr(tracker.backend, "memory_report", None)
+                if memory is not None:
+                    report.engine_memory = memory()
             report.results.append(result)
             if progress is not None:
                 progress.write(f"  {result.case.backend} {size} DA {'on' if da else 'off'}: {result.fps:.1f} FPS\n")

@@ -34,3 +34,18 @@ def test_package_import_is_light():
     proc = subprocess.run([sys.executable, "-c", "import sys, dasiamrt; print(sorted(m for m in ('torch', 'onnx', "
                            "'onnxruntime', 'cv2', 'tensorrt') if m in sys.modules))"], capture_output=True, text=True)
     assert proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_gpu_tests_use_no_path_of_a_development_machine():
+    """GPU/TensorRT tests run on other machines (a Jetson, a cloud GPU): data comes from the package
+    (the bundled clip) or from the skip-aware ``tests.conftest.DATA``, never from a hard-coded path."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text()
+        if re.search(r"pytest\.mark\.(gpu|trt)", text) and re.search(r"[\"'](/work/|/home/|/Users/)", text):
+            offenders.append(path.name)
+    assert not offenders, offenders

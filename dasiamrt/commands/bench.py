@@ -82,6 +82,11 @@ def _measure(args: argparse.Namespace, sizes: Any, init: Any) -> Any:
     report = run_bench(make_tracker, f"{name}, backend {args.backend} {args.precision or 'fp32'}", sizes, da_modes,
                        args.frames, args.warmup, args.source, init)
     print(report.table())
+    if report.engine_memory:
+        m = report.engine_memory
+        print(f"\nengine GPU memory: {m['activation_mib']:.1f} MiB activation shared by {int(m['contexts'])} "
+              f"contexts ({m['activation_unshared_mib']:.1f} MiB if each had its own), "
+              f"{m['io_buffers_mib']:.1f} MiB I/O buffers")
     machine = report.machine
     print(f"\n{machine['cpu']}, {machine['cores']} cores; onnxruntime {machine.get('onnxruntime', '-')}")
     return report

@@ -130,6 +130,11 @@ def _build_one(
     compat.set_builder_flags(trt, config, features, plan.flags_for(name))
     compat.clear_builder_flags(trt, config, plan.cleared_flags)
     compat.load_timing_cache(config, cache)
+    constraint = plan.constraint_for(name)
+    if constraint is not None:
+        chosen = compat.apply_layer_constraint(trt, network, config, constraint)
+        logger.info("%s engine: %d layers constrained to %s (%s)", name, len(chosen), constraint.precision,
+                    constraint.rule)
     shapes = [{n: (r.min, r.opt, r.max) for n, r in p.inputs.items()} for p in profiles]
     created = compat.add_profiles(builder, config, compat.network_input_shapes(network), shapes)
     if calibrator is not None:
@@ -285,7 +290,19 @@ def trtexec_lines(model_dir: Path, options: BuildOptions, trt_version: Optional[
     profiles = engine_profiles(info, options.n_max, options.extra_sizes)
     graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}
     dynamic = {name: _dynamic_inputs(path) for name, path in graphs.items()}
-    return trtexec_commands(graphs, profiles, plan, out_dir, options.workspace_mb, options.timing_cache, dynamic)
+    layers = {name: _graph_layers(path) for name, path in graphs.items()}
+    return trtexec_commands(graphs, profiles, plan, out_dir, options.workspace_mb, options.timing_cache, dynamic,
+                            layers)
+
+
+def _graph_layers(path: Path) -> List[Tuple[str, List[str], List[str]]]:
+    """(node name, inputs, outputs) of an ONNX graph's compute nodes: the TensorRT layer names its
+    parser gives them (constants and shape queries are not layers to constrain)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return [(n.name, list(n.input), list(n.output)) for n in model.graph.node
+            if n.name and n.op_type not in ("Constant", "Shape")]
 
 
 def _dynamic_inputs(path: Path) -> List[str]:

@@ -19,13 +19,25 @@ entropy    (+FP16) + calibrator    (+FP16) + calibrator
 
 "int8, entropy" is the legacy implicit-quantization route (``dasiamrt build --calibrator entropy``):
 the builder measures activation ranges itself with an ``IInt8EntropyCalibrator2`` fed from the
-model's ``calibration.npz`` (:mod:`dasiamrt.calib.trt_calibrator`); ``kernel_update`` gets FP16 only.
+model's ``calibration.npz`` (:mod:`dasiamrt.calib.trt_calibrator`).
+
+Per-engine rules on weakly typed builds (flags), where TensorRT picks each layer's precision itself:
+
+* ``kernel_update`` never gets the INT8 flag: it has no Q/DQ and no calibrator, so INT8 would run
+  on placeholder ranges (trtexec's ``setTensorDynamicRange``).
+* ``kernel_update``'s running sum stays FP32 under the FP16 flag: the layers fed by ``acc`` are
+  constrained to FP32 (``OBEY_PRECISION_CONSTRAINTS``). An fp16 sum that grows like t x kernel
+  loses each new frame's term (2.6% error at 1,000 frames); the fp16 GRAPH keeps them fp32 too
+  (:func:`dasiamrt.export.fp16.convert_to_fp16`).
+* calibrator route: every layer outside the backbone (heads, correlation with the dynamic kernels,
+  whose input ranges were fixed at calibration while fused kernels have others) prefers FP16
+  (``PREFER_PRECISION_CONSTRAINTS``), so only the backbone runs INT8.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
 from .trt_compat import TrtFeatures
@@ -60,11 +72,55 @@ class PrecisionPlan:
         return f"{self.precision}: {self.graph} graph, {route}" + (", entropy calibrator" if self.calibrator else "")
 
     def flags_for(self, engine: str) -> Tuple[str, ...]:
-        """Builder flags of one engine: under the calibrator route ``kernel_update`` (not calibrated:
-        it holds the kernel head, kept in higher precision) is built with FP16 only."""
-        if self.calibrator and engine == "kernel_update":
+        """Builder flags of one engine: ``kernel_update`` (no Q/DQ, never calibrated) never gets INT8."""
+        if engine == "kernel_update":
             return tuple(f for f in self.builder_flags if f != "INT8")
         return self.builder_flags
+
+    def constraint_for(self, engine: str) -> Optional["LayerConstraint"]:
+        """The per-layer precision constraint of one engine on a weakly typed build (module docstring)."""
+        if self.strongly_typed:
+            return None  # the graph's types are the law; TensorRT refuses layer precisions here
+        if engine == "kernel_update" and "FP16" in self.flags_for(engine):
+            return LayerConstraint("accumulator", "fp32", obey=True)
+        if self.calibrator and engine in ("template", "search"):
+            return LayerConstraint("non-backbone", "fp16", obey=False)
+        return None
+
+
+#: Layers of the backbone (``featureExtract`` in every exported graph's node names).
+BACKBONE = "featureExtract"
+#: Inputs whose downstream layers form the fusion's running sum.
+ACCUMULATOR_INPUTS = ("acc", "inv_total")
+
+
+@dataclass(frozen=True)
+class LayerConstraint:
+    """Which layers of an engine get which precision.
+
+    Attributes:
+        rule: "accumulator" (layers fed, directly or not, by ``acc``/``inv_total``) or
+            "non-backbone" (every layer whose name is not in the backbone).
+        precision: "fp32" or "fp16".
+        obey: OBEY (build fails if impossible) rather than PREFER the constraint.
+    """
+
+    rule: str
+    precision: str
+    obey: bool
+
+    def select(self, layers: Sequence[Tuple[str, Sequence[str], Sequence[str]]]) -> List[str]:
+        """Names of the constrained layers among (name, input tensor names, output tensor names),
+        given in topological order (a TensorRT network's or an ONNX graph's)."""
+        if self.rule == "non-backbone":
+            return [name for name, _, _ in layers if BACKBONE not in name]
+        reached = set(ACCUMULATOR_INPUTS)
+        picked = []
+        for name, inputs, outputs in layers:
+            if reached & set(inputs):
+                picked.append(name)
+                reached.update(outputs)
+        return picked
 
 
 def plan_precision(precision: str, features: TrtFeatures, strongly_typed: bool = False,

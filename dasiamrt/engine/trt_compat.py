@@ -48,6 +48,7 @@ __all__ = [
     "serialize_timing_cache",
     "add_profiles",
     "set_int8_calibrator",
+    "apply_layer_constraint",
     "parse_onnx",
     "build_serialized",
 ]
@@ -218,6 +219,39 @@ def set_int8_calibrator(features: TrtFeatures, config: Any, calibrator: Any, pro
         raise ConfigError(f"TensorRT {features.version} has no INT8 calibrators: build from the Q/DQ graphs")
     config.int8_calibrator = calibrator
     config.set_calibration_profile(profile)
+
+
+def apply_layer_constraint(trt: Any, network: Any, config: Any, constraint: Any) -> List[str]:
+    """Set per-layer precision on a weakly typed network (``layer.precision`` and
+    ``set_output_type`` for each float output) and the ``OBEY``/``PREFER_PRECISION_CONSTRAINTS``
+    builder flag (8.2+; without it TensorRT ignores the layer precisions).
+
+    Args:
+        constraint: a :class:`~.precision.LayerConstraint`.
+
+    Returns:
+        Names of the constrained layers (layers with a non-float output are left alone).
+    """
+    dtype = {"fp32": trt.float32, "fp16": trt.float16}[constraint.precision]
+    layers = []
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        inputs = [t.name for t in (layer.get_input(j) for j in range(layer.num_inputs)) if t is not None]
+        outputs = [layer.get_output(k) for k in range(layer.num_outputs)]
+        layers.append((layer, inputs, outputs))
+    chosen = set(constraint.select([(ly.name, ins, [o.name for o in outs]) for ly, ins, outs in layers]))
+    done = []
+    for layer, _, outputs in layers:
+        if layer.name not in chosen or not outputs or any(o.dtype != trt.float32 for o in outputs):
+            continue
+        layer.precision = dtype
+        for k in range(len(outputs)):
+            layer.set_output_type(k, dtype)
+        done.append(layer.name)
+    if done:
+        flag = "OBEY_PRECISION_CONSTRAINTS" if constraint.obey else "PREFER_PRECISION_CONSTRAINTS"
+        config.set_flag(getattr(trt.BuilderFlag, flag))
+    return done
 
 
 def parse_onnx(trt: Any, network: Any, trt_logger: Any, data: bytes, path: str) -> Any:

@@ -8,14 +8,17 @@ graphs; the dasiamrt runtime loads the engines (and manifests) of ``dasiamrt bui
 
 Flags by version: ``--memPoolSize=workspace:N`` (MiB, 8.4+; ``--workspace`` is gone in 10),
 ``--fp16``/``--int8`` (weak typing, <= 10, removed in 11), ``--stronglyTyped`` (10+, a no-op on
-11 where every network is strongly typed), ``--noTF32`` (fp32 means fp32), ``--timingCacheFile``.
+11 where every network is strongly typed), ``--noTF32`` (fp32 means fp32), ``--timingCacheFile``;
+the per-layer precision rules of :meth:`~.precision.PrecisionPlan.constraint_for` as
+``--precisionConstraints=obey|prefer --layerPrecisions=NAME:fp32,...`` (8.2+; layer names are the
+ONNX node names).
 """
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..runtime.backends.trt_manifest import ProfileInfo
 from .precision import PrecisionPlan
@@ -43,6 +46,7 @@ def trtexec_commands(
     workspace_mb: Optional[int] = None,
     timing_cache: Optional[Path] = None,
     dynamic_inputs: Optional[Mapping[str, Sequence[str]]] = None,
+    graph_layers: Optional[Mapping[str, Sequence[Tuple[str, Sequence[str], Sequence[str]]]]] = None,
 ) -> List[str]:
     """One trtexec command per (engine, profile).
 
@@ -53,6 +57,8 @@ def trtexec_commands(
         out_dir: where the plans go.
         workspace_mb, timing_cache: as for ``dasiamrt build``.
         dynamic_inputs: engine name -> inputs with dynamic dimensions (default: every input).
+        graph_layers: engine name -> (node name, inputs, outputs) of its graph's compute nodes, for the
+            per-layer precision flags (default: none written).
 
     Returns:
         Shell-quoted command lines.
@@ -73,6 +79,11 @@ def trtexec_commands(
             # trtexec cannot run a Python calibrator: it reads the cache `dasiamrt build --calibrator
             # entropy` wrote (without one, --int8 would use placeholder ranges)
             flags.append(f"--calib={Path(out_dir) / f'{name}.calib'}")
+        constraint = plan.constraint_for(name)
+        chosen = constraint.select(list((graph_layers or {}).get(name, ()))) if constraint is not None else []
+        if constraint is not None and chosen:
+            flags.append(f"--precisionConstraints={'obey' if constraint.obey else 'prefer'}")
+            flags.append("--layerPrecisions=" + ",".join(f"{n}:{constraint.precision}" for n in chosen))
         for profile in profs:
             suffix = f"_{profile.key}" if len(profs) > 1 else ""
             args = ["trtexec", f"--onnx={graphs[name]}", f"--saveEngine={Path(out_dir) / f'{name}{suffix}.plan'}"]

@@ -5,6 +5,11 @@ precision is in the graph, not in a builder flag. The graph's interface is uncha
 out), so the runtime, ONNX Runtime and the engine builder treat both variants alike; a ``Cast``
 after each float input and before each float output does the conversion inside the graph.
 
+The fusion's running sum stays fp32 (``keep_fp32``: the ``acc`` and ``inv_total`` inputs of
+``kernel_update`` and every node they feed): an fp16 sum that grows like t x kernel rounds each new
+frame's term away (error of the fused kernel 2.6% at 1,000 frames, 13% at 3,000). Only the new term
+(gather, weighting, kernel head) runs in fp16 and is cast to fp32 before it is added.
+
 Only the ONNX helper API is used (no onnxconverter-common). Graphs with sub-graphs (If/Loop) are
 not supported; the dasiamrt graphs have none.
 """
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence, Set, Tuple
 
 import numpy as np
 import onnx
@@ -59,11 +64,36 @@ def _rename_uses(nodes: List[onnx.NodeProto], renames: Dict[str, str]) -> None:
                 node.input[j] = renames[name]
 
 
-def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+#: Graph inputs whose downstream nodes stay fp32 (the distractor-aware running sum, Eq. 4).
+KEEP_FP32 = ("acc", "inv_total")
+
+
+def _float_tensors(model: onnx.ModelProto) -> Set[str]:
+    inferred = onnx.shape_inference.infer_shapes(model)
+    g = inferred.graph
+    names = {v.name for v in list(g.value_info) + list(g.input) + list(g.output)
+             if v.type.tensor_type.elem_type == TensorProto.FLOAT}
+    return names | {i.name for i in g.initializer if i.data_type == TensorProto.FLOAT}
+
+
+def _fp32_island(graph: onnx.GraphProto, keep: Sequence[str]) -> Tuple[Set[str], Set[int]]:
+    """(tensors, node indices) computed from the ``keep`` inputs: they stay fp32."""
+    tensors = {v.name for v in graph.input if v.name in keep and v.type.tensor_type.elem_type == TensorProto.FLOAT}
+    nodes: Set[int] = set()
+    for i, node in enumerate(graph.node):
+        if tensors & set(node.input):
+            nodes.add(i)
+            tensors.update(node.output)
+    return tensors, nodes
+
+
+def convert_to_fp16(model: onnx.ModelProto, keep_fp32: Sequence[str] = KEEP_FP32) -> onnx.ModelProto:
     """Convert an fp32 graph to fp16 compute with fp32 I/O.
 
     Args:
         model: a float32 ONNX model (not modified).
+        keep_fp32: float inputs that, with every node they feed, stay fp32 (module docstring); other
+            float tensors entering those nodes are cast to fp32 there.
 
     Returns:
         A new model: float initializers/constants in fp16, a Cast to fp16 after every float32 input
@@ -75,11 +105,17 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     out = onnx.ModelProto()
     out.CopyFrom(model)
     graph = out.graph
+    floats = _float_tensors(model)
+    island, island_nodes = _fp32_island(graph, keep_fp32)
     _convert_constants(graph)
+    for i in island_nodes:  # Casts to float inside the fp32 part stay casts to float
+        for attr in graph.node[i].attribute:
+            if graph.node[i].op_type == "Cast" and attr.name == "to" and attr.i == TensorProto.FLOAT16:
+                attr.i = TensorProto.FLOAT
     head: List[onnx.NodeProto] = []
     renames = {}
     for value in graph.input:
-        if value.type.tensor_type.elem_type == TensorProto.FLOAT:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT and value.name not in island:
             renames[value.name] = value.name + _SUFFIX
             head.append(
                 helper.make_node(
@@ -89,7 +125,7 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     _rename_uses(list(graph.node), renames)
     tail: List[onnx.NodeProto] = []
     for value in graph.output:
-        if value.type.tensor_type.elem_type != TensorProto.FLOAT:
+        if value.type.tensor_type.elem_type != TensorProto.FLOAT or value.name in island:
             continue
         inner = value.name + _SUFFIX
         for node in graph.node:
@@ -100,7 +136,16 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
         tail.append(
             helper.make_node("Cast", [inner], [value.name], to=TensorProto.FLOAT, name=f"cast_out_{value.name}")
         )
-    nodes = head + list(graph.node) + tail
+    body: List[onnx.NodeProto] = []
+    for i, node in enumerate(graph.node):
+        if i in island_nodes:  # fp16 tensors entering the fp32 part are cast up first
+            for j, name in enumerate(node.input):
+                if name in floats and name not in island:
+                    up = f"{name}__fp32_{i}"
+                    body.append(helper.make_node("Cast", [name], [up], to=TensorProto.FLOAT, name=f"cast_up_{up}"))
+                    node.input[j] = up
+        body.append(node)
+    nodes = head + body + tail
     del graph.node[:]
     graph.node.extend(nodes)
     # Intermediate type annotations are stale (float -> float16); let consumers re-infer them.

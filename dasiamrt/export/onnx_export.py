@@ -12,6 +12,7 @@ at 255, 271 and 767 (relative error <= 1e-4).
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -93,10 +94,15 @@ def _export_one(module: torch.nn.Module, args: Tuple[torch.Tensor, ...], path: P
 
 def _torch_export(module: torch.nn.Module, args: Tuple[torch.Tensor, ...], path: Path, io: Dict[str, Any],
                   dynamic: Dict[str, Dict[int, str]]) -> None:
+    options: Dict[str, Any] = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        # torch >= 2.5 has the keyword (and defaults it to True from 2.9); older torch (Python 3.8's
+        # newest is 2.4.1) has only the TorchScript exporter and rejects the keyword.
+        options["dynamo"] = False
     torch.onnx.export(
         module, args, str(path), input_names=list(io["inputs"]), output_names=list(io["outputs"]),
-        dynamic_axes=dynamic, opset_version=spec.OPSET, do_constant_folding=True, dynamo=False,
-        training=torch.onnx.TrainingMode.EVAL,
+        dynamic_axes=dynamic, opset_version=spec.OPSET, do_constant_folding=True,
+        training=torch.onnx.TrainingMode.EVAL, **options,
     )
 
 

@@ -6,9 +6,17 @@ and stream handles are plain ints (what TensorRT's ``set_tensor_address``/``exec
 take).
 
 * :class:`CudaPythonDevice`: ``cuda.bindings.runtime`` (cuda-python >= 12.6), falling back to
-  ``cuda.cudart`` (older cuda-python, e.g. 11.x on JetPack 5). Loads the driver lazily.
-* :class:`~.cuda_pycuda.PyCudaDevice`: ``pycuda.driver``; creates and owns its context explicitly (never
-  ``pycuda.autoinit``), pops it on :meth:`close`. No CUDA graphs (the backend runs without them).
+  ``cuda.cudart`` (older cuda-python, e.g. 11.x on JetPack 5). Loads the driver lazily. Stream
+  handles are passed to it as ``cudaStream_t`` objects: cuda-python 11.5 rejects plain ints there
+  (``TypeError: Argument 'stream' is not instance of type``), 11.6+ accept both.
+* :class:`~.cuda_pycuda.PyCudaDevice`: ``pycuda.driver``; retains and pushes the device's PRIMARY
+  context (never ``pycuda.autoinit``, never a private ``make_context()``), pops it on :meth:`close`.
+  No CUDA graphs (the backend runs without them).
+
+:func:`open_device` tries cuda-python first and falls back to pycuda on ANY failure of it, not only
+when it is missing: on JetPack 5.1 (CUDA 11.4 driver) the CUDA 12 bindings load but every call
+returns ``cudaErrorInsufficientDriver`` (35), and cuda-python 11.8/12.2 without ``libcuda`` raise
+``RuntimeError("Failed to dlopen libcuda.so.1")`` instead of returning an error tuple.
 
 Lifetimes are owned: a device is a context manager, frees everything it allocated on ``close()``,
 and ``__del__`` only warns about a device that was never closed.
@@ -111,6 +119,16 @@ class CudaDevice(abc.ABC):
     def _release(self) -> None:
         """Drop the binding's context, after every resource is freed."""
 
+    def clear_error(self) -> None:
+        """Reset CUDA's last (non-sticky) error, e.g. after a refused graph capture, so that the next
+        call does not report it (trtexec's ``sampleInference.cpp`` does the same). No-op by default."""
+        return None
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (every pointer and pinned array of this device is freed)."""
+        return self._closed
+
     # -- owned resources ----------------------------------------------------------------------
     def malloc(self, nbytes: int) -> int:
         """Device allocation of ``nbytes`` (>= 1); returns the pointer, freed by :meth:`close`."""
@@ -187,7 +205,13 @@ class CudaPythonDevice(CudaDevice):
         super().__init__()
         self.index = index
         try:
-            count = self._call(self.rt.cudaGetDeviceCount(), "find a GPU")
+            try:
+                count = self._call(self.rt.cudaGetDeviceCount(), "find a GPU")
+            except RuntimeError as err:  # cuda-python 11.8/12.2 without libcuda: no error tuple
+                raise BackendError(
+                    f"CUDA is not usable here ({str(err).strip() or type(err).__name__}): install the NVIDIA "
+                    "driver, or use --backend ort"
+                ) from None
             if int(count) <= index:
                 raise BackendError(f"no CUDA GPU {index} on this machine: use --backend ort")
             self._call(self.rt.cudaSetDevice(index), "select the GPU")
@@ -199,8 +223,23 @@ class CudaPythonDevice(CudaDevice):
         err, rest = (result[0], result[1:]) if isinstance(result, tuple) else (result, ())
         if int(err) != 0:
             name = getattr(err, "name", str(err))
-            raise BackendError(f"CUDA could not {what} ({name}): check the NVIDIA driver, or use --backend ort")
+            hint = ""
+            if int(err) == 35:  # cudaErrorInsufficientDriver: bindings newer than the driver (JetPack 5.1 + CUDA 12)
+                hint = " (these cuda-python bindings need a newer driver: on JetPack 5 pip install " \
+                       "'cuda-python>=11.6,<12', or pycuda)"
+            raise BackendError(f"CUDA could not {what} ({name}){hint}: check the NVIDIA driver, or use --backend ort")
         return rest[0] if len(rest) == 1 else (rest or None)
+
+    def _stream_arg(self, stream: int) -> Any:
+        """The binding's own stream object for a handle (cuda-python 11.5 takes no plain int)."""
+        owner = self._streams.get(stream)
+        if owner is not None:
+            return owner
+        make = getattr(self.rt, "cudaStream_t", None)
+        return make(stream) if make is not None else stream
+
+    def clear_error(self) -> None:
+        self.rt.cudaGetLastError()
 
     def info(self) -> GpuInfo:
         prop = self._call(self.rt.cudaGetDeviceProperties(self.index), "query the GPU")
@@ -235,7 +274,8 @@ class CudaPythonDevice(CudaDevice):
         self.rt.cudaStreamDestroy(owner)
 
     def _copy(self, dst: int, src: int, nbytes: int, kind: str, stream: int) -> None:
-        self._call(self.rt.cudaMemcpyAsync(dst, src, nbytes, getattr(self.rt.cudaMemcpyKind, kind), stream), "copy")
+        kind_ = getattr(self.rt.cudaMemcpyKind, kind)
+        self._call(self.rt.cudaMemcpyAsync(dst, src, nbytes, kind_, self._stream_arg(stream)), "copy")
 
     def memcpy_htod_async(self, dst: int, src: np.ndarray, stream: int) -> None:
         self._copy(dst, src.ctypes.data, src.nbytes, "cudaMemcpyHostToDevice", stream)
@@ -247,21 +287,21 @@ class CudaPythonDevice(CudaDevice):
         self._copy(dst, src, nbytes, "cudaMemcpyDeviceToDevice", stream)
 
     def synchronize(self, stream: int) -> None:
-        self._call(self.rt.cudaStreamSynchronize(stream), "finish the GPU work")
+        self._call(self.rt.cudaStreamSynchronize(self._stream_arg(stream)), "finish the GPU work")
 
     def begin_capture(self, stream: int) -> None:
         mode = self.rt.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
-        self._call(self.rt.cudaStreamBeginCapture(stream, mode), "start a CUDA graph capture")
+        self._call(self.rt.cudaStreamBeginCapture(self._stream_arg(stream), mode), "start a CUDA graph capture")
 
     def _end_capture(self, stream: int) -> Tuple[int, Any]:
-        graph = self._call(self.rt.cudaStreamEndCapture(stream), "end a CUDA graph capture")
+        graph = self._call(self.rt.cudaStreamEndCapture(self._stream_arg(stream)), "end a CUDA graph capture")
         # cudaGraphInstantiateWithFlags has the same signature from CUDA 11.4 to 13.
         exec_ = self._call(self.rt.cudaGraphInstantiateWithFlags(graph, 0), "instantiate a CUDA graph")
         return int(exec_), (exec_, graph)
 
     def launch_graph(self, graph: int, stream: int) -> None:
         exec_, _ = self._graphs[graph]
-        self._call(self.rt.cudaGraphLaunch(exec_, stream), "launch a CUDA graph")
+        self._call(self.rt.cudaGraphLaunch(exec_, self._stream_arg(stream)), "launch a CUDA graph")
 
     def _destroy_graph(self, owner: Any) -> None:
         exec_, graph = owner
@@ -294,13 +334,22 @@ def open_device(binding: Optional[str] = None, index: int = 0) -> CudaDevice:
         return BINDINGS[binding](index)
     try:
         return CudaPythonDevice(index)
-    except MissingDependencyError:
+    except BackendError as first:  # MissingDependencyError included
+        # Any failure of cuda-python (absent, too new for the driver, no libcuda) tries pycuda.
         try:
-            return _pycuda_device(index)
+            device = _pycuda_device(index)
         except MissingDependencyError:
-            raise MissingDependencyError(
-                "cuda-python", "the TensorRT backend", "pip install cuda-python (or pycuda)"
-            ) from None
+            if isinstance(first, MissingDependencyError):
+                raise MissingDependencyError(
+                    "cuda-python", "the TensorRT backend", "pip install cuda-python (or pycuda)"
+                ) from None
+            raise first from None
+        except BackendError as second:
+            if isinstance(first, MissingDependencyError):
+                raise
+            raise BackendError(f"{first} (pycuda failed too: {second})") from None
+        logger.info("cuda-python could not open the GPU (%s): using pycuda", first)
+        return device
 
 
 def query_gpu(binding: Optional[str] = None, index: int = 0) -> GpuInfo:

@@ -1,6 +1,9 @@
 """The ``pycuda`` binding of the device layer (:mod:`.cuda_device`), for Jetsons that have pycuda.
 
-Creates and owns its CUDA context explicitly (never ``pycuda.autoinit``) and pops it on ``close``.
+Uses the device's PRIMARY context, as NVIDIA's samples do (``retain_primary_context()`` +
+``push()``, ``pop()`` + ``detach()`` on ``close``): the context TensorRT, cuda-python, CuPy and
+PyTorch use, so pointers and streams from any of them agree. A private ``make_context()`` context
+would be a second context whose allocations the others cannot use. Never ``pycuda.autoinit``.
 No CUDA graphs: the TensorRT backend runs plain enqueues with this binding.
 """
 from __future__ import annotations
@@ -15,7 +18,7 @@ from .cuda_device import CudaDevice, GpuInfo, _cuda_version
 
 
 class PyCudaDevice(CudaDevice):
-    """pycuda, with an explicitly created and owned context (no ``pycuda.autoinit``)."""
+    """pycuda on the device's primary context (retained and pushed here, popped on close)."""
 
     binding = "pycuda"
 
@@ -30,7 +33,8 @@ class PyCudaDevice(CudaDevice):
             if self.cuda.Device.count() <= index:
                 raise BackendError(f"no CUDA GPU {index} on this machine: use --backend ort")
             self.dev = self.cuda.Device(index)
-            self.ctx = self.dev.make_context()  # pushed: current on this thread until close()
+            self.ctx = self.dev.retain_primary_context()
+            self.ctx.push()  # current on this thread until close()
         except self.cuda.Error as err:
             self._closed = True
             raise BackendError(

@@ -245,8 +245,10 @@ def test_entropy_calibrator_route_calibrates_template_and_search(calibrated_tiny
     assert plans["template"]["calibration"] == {"from_cache": None, "batches": 8 // opt_batch}
     assert plans["search"]["calibration"] == {"from_cache": None, "batches": 8}
     assert plans["search"]["calibration_profile"]["search"][1] == [1, 3, 255, 255]
-    assert plans["template"]["builder_flags"] == plans["search"]["builder_flags"] == ["INT8", "FP16"]
-    assert plans["kernel_update"]["calibration"] is None and plans["kernel_update"]["builder_flags"] == ["FP16"]
+    want = ["INT8", "FP16", "PREFER_PRECISION_CONSTRAINTS"]  # heads/correlation prefer FP16 (finding 7)
+    assert plans["template"]["builder_flags"] == plans["search"]["builder_flags"] == want
+    assert plans["kernel_update"]["calibration"] is None
+    assert plans["kernel_update"]["builder_flags"] == ["FP16", "OBEY_PRECISION_CONSTRAINTS"]
     assert (out / "search.calib").read_bytes() == b"fake-calibration 8"
     assert fake_cuda.closed and fake_cuda.syncs == 8 // opt_batch + 8
     sha = json.loads((calibrated_tiny / "calibration.json").read_text())["npz_sha256"]
@@ -304,3 +306,56 @@ def test_entropy_calibrator_reads_a_set_kept_elsewhere(calibrated_tiny, tmp_path
     assert json.loads((out / "search.plan").read_bytes())["calibration"]["batches"] == 8
     with pytest.raises(ConfigError, match="--calibrator entropy"):
         BuildOptions("int8", calibration=sets)
+
+
+# -- per-engine precision rules on weakly typed builds (issue 13, findings 5-7) -----------------------
+
+
+@pytest.mark.parametrize("version", ["8.5.2.2", "10.3.0.30"])
+def test_fp16_flag_route_keeps_the_fusion_sum_in_fp32(tiny_model, tmp_path, fake_env, version):
+    """Under the FP16 flag TensorRT may run kernel_update's running sum in fp16: its layers (fed by
+    acc / inv_total) are constrained to FP32 and obeyed; the other engines are left to TensorRT."""
+    trt = fake_env(version)
+    out = tmp_path / "engines"
+    build_engines(tiny_model[0], BuildOptions("fp16", out_dir=out))
+    plans = {name: json.loads((out / f"{name}.plan").read_bytes()) for name in ("template", "search", "kernel_update")}
+    ku = plans["kernel_update"]
+    assert ku["layer_precisions"] == {"/Add": "FLOAT", "/Mul_2": "FLOAT"}
+    assert ku["output_types"] == {"/Add": {"0": "FLOAT"}, "/Mul_2": {"0": "FLOAT"}}
+    assert ku["builder_flags"] == ["FP16", "OBEY_PRECISION_CONSTRAINTS"]
+    assert not plans["search"]["layer_precisions"] and not plans["template"]["layer_precisions"]
+    assert len(trt.calls) == 3
+
+
+def test_strongly_typed_builds_set_no_layer_precision(tiny_model, tmp_path, fake_env):
+    """Strongly typed networks take their types from the graph (the fake refuses layer precisions)."""
+    fake_env("11.0.0.114")
+    out = tmp_path / "engines"
+    build_engines(tiny_model[0], BuildOptions("fp16", out_dir=out))
+    assert not json.loads((out / "kernel_update.plan").read_bytes())["layer_precisions"]
+
+
+def test_entropy_route_keeps_heads_and_correlation_out_of_int8(calibrated_tiny, tmp_path, fake_env, fake_cuda):
+    fake_env("10.3.0.30")
+    out = tmp_path / "engines"
+    build_engines(calibrated_tiny, BuildOptions("int8", calibrator="entropy", out_dir=out))
+    search = json.loads((out / "search.plan").read_bytes())
+    constrained = search["layer_precisions"]
+    assert constrained and set(constrained.values()) == {"HALF"}
+    assert not [n for n in constrained if "featureExtract" in n]  # the calibrated backbone stays INT8
+    assert {"/conv_cls2/Conv", "/conv_r2/Conv", "/regress_adjust/Conv"} <= set(constrained)
+    assert "PREFER_PRECISION_CONSTRAINTS" in search["builder_flags"]
+    ku = json.loads((out / "kernel_update.plan").read_bytes())
+    assert "INT8" not in ku["builder_flags"] and ku["layer_precisions"] == {"/Add": "FLOAT", "/Mul_2": "FLOAT"}
+
+
+def test_trtexec_lines_carry_the_layer_precision_rules(calibrated_tiny, tmp_path):
+    lines = trtexec_lines(calibrated_tiny, BuildOptions("int8", calibrator="entropy", out_dir=tmp_path), "10.3")
+    search = [ln for ln in lines if "search.onnx" in ln]
+    assert search and all("--precisionConstraints=prefer" in ln and "/conv_cls2/Conv:fp16" in ln
+                          and "featureExtract" not in ln.split("--layerPrecisions=")[1] for ln in search)
+    fp16 = trtexec_lines(calibrated_tiny, BuildOptions("fp16", out_dir=tmp_path), "8.5.2")
+    ku = [ln for ln in fp16 if "kernel_update" in ln]
+    assert ku and all("--precisionConstraints=obey" in ln and "--layerPrecisions=/Add:fp32,/Mul_2:fp32" in ln
+                      for ln in ku)
+    assert not [ln for ln in fp16 if "kernel_update" not in ln and "layerPrecisions" in ln]

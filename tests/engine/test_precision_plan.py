@@ -129,3 +129,12 @@ def test_usable_timing_cache_is_set():
     config = _CacheConfig(True, True)
     compat.load_timing_cache(config, b"cache")
     assert config.cache is not None
+
+
+@pytest.mark.parametrize("version", ["8.5.2.2", "8.6.2.3", "10.3.0.30"])
+@pytest.mark.parametrize("calibrator", [False, True])
+def test_kernel_update_is_never_built_with_the_int8_flag(version, calibrator):
+    """kernel_update has no Q/DQ and no calibrator: with INT8 TensorRT would use placeholder ranges."""
+    plan = plan_precision("int8", compat.detect_features(make_fake_trt(version)), calibrator=calibrator)
+    assert "INT8" in plan.flags_for("search") and "INT8" not in plan.flags_for("kernel_update")
+    assert "FP16" in plan.flags_for("kernel_update")

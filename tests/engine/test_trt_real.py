@@ -55,8 +55,10 @@ def test_fp16_boxes_within_one_pixel_over_a_clip(tiny_model, gpu, tmp_path):
     build_engines(model_dir, BuildOptions("fp16", out_dir=model_dir / "engines" / "fp16"))
     ref = tracker_mod.Tracker.from_model(model_dir, backend="ort")
     fast = tracker_mod.Tracker.from_model(model_dir, backend="trt")
-    frames = [f for _, f in zip(range(60), (frame for _, frame in sources.open_source("/work/shared/data/cup.mp4")))]
-    box = (200.0, 150.0, 80.0, 80.0)
+    from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
+
+    frames = [f for _, f in zip(range(60), (frame for _, frame in sources.open_source(str(DEMO_CLIP))))]
+    box = DEMO_INIT_XYWH
     ref.init(frames[0], box)
     fast.init(frames[0], box)
     for frame in frames[1:]:

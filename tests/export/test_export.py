@@ -64,3 +64,28 @@ def test_failed_export_leaves_no_folder(tmp_path, tiny_net, monkeypatch):
     with pytest.raises(RuntimeError):
         onnx_export.export_model(tiny_net, PRESETS["tiny"], tmp_path / "out")
     assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_export_works_with_a_torch_whose_exporter_has_no_dynamo_keyword(monkeypatch, tmp_path, tiny_net):
+    """torch < 2.5 (e.g. 2.4.1, the newest for Python 3.8) rejects ``dynamo=``: pass it only where it exists."""
+    from dasiamrt.export import onnx_export
+    from dasiamrt.model import TemplateBranch
+
+    real = torch.onnx.export
+    seen = {}
+
+    def export_2_4(model, args, f, export_params=True, verbose=False, training=None, input_names=None,
+                   output_names=None, operator_export_type=None, opset_version=None, do_constant_folding=True,
+                   dynamic_axes=None, keep_initializers_as_inputs=None, custom_opsets=None,
+                   export_modules_as_functions=False, autograd_inlining=True):
+        seen["called"] = True
+        return real(model, args, f, training=training, input_names=input_names, output_names=output_names,
+                    opset_version=opset_version, do_constant_folding=do_constant_folding, dynamic_axes=dynamic_axes,
+                    **({"dynamo": False} if "dynamo" in __import__("inspect").signature(real).parameters else {}))
+
+    monkeypatch.setattr(torch.onnx, "export", export_2_4)
+    io = {"inputs": {spec.TEMPLATE_INPUT: None}, "outputs": {spec.CLS_KERNEL: None, spec.REG_KERNEL: None}}
+    path = tmp_path / "template.onnx"
+    onnx_export._export_one(TemplateBranch(tiny_net).eval(), (torch.rand(1, 3, 127, 127) * 255,), path, io,
+                            {spec.TEMPLATE_INPUT: {0: "N"}})
+    assert seen["called"] and [i.name for i in onnx.load(str(path)).graph.input] == [spec.TEMPLATE_INPUT]

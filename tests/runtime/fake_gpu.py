@@ -1,30 +1,37 @@
-"""A fake CUDA device (numpy memory) and a fake TensorRT runtime whose engines run ONNX Runtime.
+"""A strict fake CUDA device (numpy memory, asynchronous streams, frozen CUDA graphs).
 
-Together they execute :class:`dasiamrt.runtime.backends.trt.TensorRTBackend` on a CPU: every
-pointer is a real offset into fake device memory, so wrong bindings, wrong sizes or missing copies
-give wrong numbers. Plans are JSON ``{"onnx": path}`` files.
+With the fake TensorRT of :mod:`tests.engine.fake_trt` (engines run ONNX Runtime) it executes
+:class:`dasiamrt.runtime.backends.trt.TensorRTBackend` on a CPU the way a GPU would:
+
+* every pointer is an offset into an allocation: reading or writing past a buffer's end, or into a
+  freed buffer, fails (AssertionError: a bug, never a user error);
+* work is QUEUED on its stream and runs at :meth:`synchronize`: a host array read before the sync
+  holds stale data, and an H2D copy reads the pinned host memory when it runs, as DMA does;
+* a CUDA graph records the work enqueued while capturing, with the addresses and shapes of that
+  moment; a replay reuses them (rebinding a tensor after capture changes nothing in the replay);
+* ``fail_capture=True`` makes capture fail like an invalidated capture: CUDA's last error stays set
+  and the next enqueue is refused until :meth:`clear_error`.
 """
 
 from __future__ import annotations
 
-import json
-import types
-
 import numpy as np
-import onnxruntime as ort
 
+from dasiamrt.errors import BackendError
 from dasiamrt.runtime.cuda_device import CudaDevice, GpuInfo
 
 
 class FakeDevice(CudaDevice):
     binding = "fake"
 
-    def __init__(self, gpu=None):
+    def __init__(self, gpu=None, fail_capture=False):
         super().__init__()
         gpu = gpu or GpuInfo("Orin", "8.7", "12.2", "12.2", 8000)
         self.gpu, self.mem, self.next = gpu, {}, 4096
-        self.copies = []  # (kind, nbytes)
+        self.copies = []  # (kind, nbytes), in call order
+        self.queues = {}  # stream -> pending ops
         self.capturing, self.recorded, self.launches = None, {}, 0
+        self.fail_capture, self.last_error, self.cleared = fail_capture, None, 0
 
     def info(self):
         return self.gpu
@@ -37,8 +44,8 @@ class FakeDevice(CudaDevice):
     def view(self, ptr, nbytes):
         for base, buf in self.mem.items():
             if base <= ptr and ptr + nbytes <= base + buf.size:
-                return buf[ptr - base : ptr - base + nbytes]
-        raise AssertionError(f"bad device pointer {ptr} (+{nbytes})")
+                return buf[ptr - base: ptr - base + nbytes]
+        raise AssertionError(f"bad device pointer {ptr} (+{nbytes}): out of bounds or freed")
 
     def _free(self, ptr, owner):
         del self.mem[ptr]
@@ -48,41 +55,61 @@ class FakeDevice(CudaDevice):
         return raw, raw
 
     def _free_host(self, ptr, owner):
-        pass
+        owner[:] = 0xFF  # freed pinned memory: whatever is read from it now is garbage (NaN floats)
 
     def _stream(self):
-        return 7, None
+        handle = 7 + len(self.queues)
+        self.queues[handle] = []
+        return handle, None
 
     def _destroy_stream(self, owner):
         pass
 
-    def _do(self, op):
-        if self.capturing is not None:
-            self.capturing.append(op)
+    # -- streams -------------------------------------------------------------------------------------
+    def enqueue(self, stream, op):
+        """Queue ``op`` on ``stream`` (or record it into the graph being captured)."""
+        if self._closed:
+            raise AssertionError("work enqueued on a closed device")
+        if self.capturing is not None and self.capturing[0] == stream:
+            self.capturing[1].append(op)
         else:
-            op()
+            self.queues[stream].append(op)
 
     def memcpy_htod_async(self, dst, src, stream):
         self.copies.append(("htod", src.nbytes))
-        data = np.frombuffer(np.ascontiguousarray(src).tobytes(), np.uint8)
-        self._do(lambda: self.view(dst, data.size).__setitem__(slice(None), data))
+        flat = src.reshape(-1).view(np.uint8)  # read when the copy runs (DMA from pinned memory)
+        self.view(dst, flat.size)  # a bad pointer fails at the call, as cudaMemcpyAsync validates it
+        self.enqueue(stream, lambda: self.view(dst, flat.size).__setitem__(slice(None), flat))
 
     def memcpy_dtoh_async(self, dst, src, stream):
         self.copies.append(("dtoh", dst.nbytes))
-        self._do(lambda: dst.reshape(-1).view(np.uint8).__setitem__(slice(None), self.view(src, dst.nbytes)))
+        self.view(src, dst.nbytes)
+        flat = dst.reshape(-1).view(np.uint8)
+        self.enqueue(stream, lambda: flat.__setitem__(slice(None), self.view(src, dst.nbytes)))
 
     def memcpy_dtod_async(self, dst, src, nbytes, stream):
         self.copies.append(("dtod", nbytes))
-        self._do(lambda: self.view(dst, nbytes).__setitem__(slice(None), self.view(src, nbytes).copy()))
+        self.enqueue(stream, lambda: self.view(dst, nbytes).__setitem__(slice(None), self.view(src, nbytes).copy()))
 
     def synchronize(self, stream):
-        pass
+        if self.capturing is not None and self.capturing[0] == stream:
+            raise BackendError("CUDA could not finish the GPU work (cudaErrorStreamCaptureUnsupported)")
+        ops, self.queues[stream] = self.queues[stream], []
+        for op in ops:
+            op()
 
+    # -- graphs --------------------------------------------------------------------------------------
     def begin_capture(self, stream):
-        self.capturing = []
+        if self.queues[stream]:
+            raise AssertionError("capture begun with work still queued on the stream")
+        self.capturing = (stream, [])
 
     def _end_capture(self, stream):
-        ops, self.capturing = self.capturing, None
+        _, ops = self.capturing
+        self.capturing = None
+        if self.fail_capture:
+            self.last_error = "cudaErrorStreamCaptureInvalidated"
+            raise BackendError("CUDA could not end a CUDA graph capture (cudaErrorStreamCaptureInvalidated)")
         handle = 100 + len(self.recorded)
         self.recorded[handle] = ops
         return handle, ops
@@ -90,84 +117,40 @@ class FakeDevice(CudaDevice):
     def launch_graph(self, graph, stream):
         self.launches += 1
         for op in self.recorded[graph]:
-            op()
+            self.enqueue(stream, op)
 
     def _destroy_graph(self, owner):
         pass
+
+    def clear_error(self):
+        self.cleared += 1
+        self.last_error = None
 
     def _release(self):
         pass
 
 
-_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64}
+def make_fake_runtime(device, version="10.3.0.30"):
+    """The fake ``tensorrt`` (builder + runtime, :mod:`tests.engine.fake_trt`) running on ``device``."""
+    from tests.engine.fake_trt import make_fake_trt
+
+    return make_fake_trt(version, device)
 
 
-def make_fake_runtime(device, version="10.3.0.30", int32_indices=False):
-    """A ``tensorrt``-like module whose engines run ONNX Runtime on the fake device's memory.
+def build_fake_engines(model_dir, precision="fp32", version="10.3.0.30", gpu=None, out_dir=None, **options):
+    """``dasiamrt build`` on the fake TensorRT ``version`` for ``gpu``: real plans of the fake's one
+    format, real manifests. Returns the engine folder."""
+    from pathlib import Path
+    from unittest import mock
 
-    ``int32_indices`` mimics TensorRT 8.x, whose ONNX parser turns int64 inputs into int32.
-    """
+    from dasiamrt.engine import trt_compat
+    from dasiamrt.engine.builder import BuildOptions, build_engines
+    from tests.engine.fake_trt import make_fake_trt
 
-    class Context:
-        def __init__(self, engine):
-            self.engine, self.addr, self.shapes, self.profile = engine, {}, {}, None
-
-        def set_optimization_profile_async(self, index, stream):
-            self.profile = index
-            return True
-
-        def set_input_shape(self, name, shape):
-            self.shapes[name] = tuple(shape)
-            return True
-
-        def set_tensor_address(self, name, ptr):
-            self.addr[name] = ptr
-            return True
-
-        def execute_async_v3(self, stream_handle):
-            device._do(self._execute)
-            return True
-
-        def _execute(self):
-            feeds = {}
-            for name, shape in self.shapes.items():
-                engine_dtype = np.dtype(self.engine.get_tensor_dtype(name))
-                n = int(np.prod(shape)) * engine_dtype.itemsize
-                value = device.view(self.addr[name], n).view(engine_dtype).reshape(shape)
-                feeds[name] = value.astype(self.engine.onnx_dtype[name])
-            outs = self.engine.session.run(None, feeds)
-            for meta, value in zip(self.engine.session.get_outputs(), outs):
-                data = np.ascontiguousarray(value, np.float32).view(np.uint8).reshape(-1)
-                device.view(self.addr[meta.name], data.size)[:] = data
-
-    class Engine:
-        def __init__(self, plan):
-            self.session = ort.InferenceSession(json.loads(plan)["onnx"], providers=["CPUExecutionProvider"])
-            self.onnx_dtype = {i.name: _TYPES[i.type] for i in self.session.get_inputs()}
-
-        def create_execution_context(self):
-            return Context(self)
-
-        def get_tensor_dtype(self, name):
-            dtype = self.onnx_dtype.get(name, np.float32)
-            return np.int32 if (int32_indices and dtype == np.int64) else dtype
-
-    class Runtime:
-        def __init__(self, logger):
-            pass
-
-        def deserialize_cuda_engine(self, data):
-            return Engine(data)
-
-    class ILogger:
-        Severity = types.SimpleNamespace(ERROR=1, WARNING=2, INFO=3, VERBOSE=4)
-
-        def __init__(self):
-            pass
-
-    class IExecutionContext:
-        execute_async_v3 = Context.execute_async_v3
-
-    return types.SimpleNamespace(
-        __version__=version, Runtime=Runtime, ILogger=ILogger, IExecutionContext=IExecutionContext, nptype=lambda dt: dt
-    )
+    trt = make_fake_trt(version)
+    gpu = gpu or GpuInfo("Orin", "8.7", "12.2", "12.2", 8000)
+    out = Path(out_dir) if out_dir else Path(model_dir) / "engines" / precision
+    with mock.patch.object(trt_compat, "import_tensorrt", lambda *a: trt), \
+            mock.patch("dasiamrt.runtime.cuda_device.query_gpu", lambda *a, **k: gpu):
+        build_engines(Path(model_dir), BuildOptions(precision, out_dir=out, **options))
+    return out

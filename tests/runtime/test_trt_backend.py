@@ -6,8 +6,6 @@ kernel buffers, and the device-side fusion writing straight into the search engi
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -15,39 +13,19 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 
 from dasiamrt import spec  # noqa: E402
-from dasiamrt.engine.profiles import engine_profiles, read_model_info  # noqa: E402
 from dasiamrt.errors import BackendError, DasiamrtError  # noqa: E402
 from dasiamrt.runtime.backends.trt import TensorRTBackend  # noqa: E402
-from dasiamrt.runtime.backends.trt_manifest import DeviceInfo, EngineManifest, sha256_file, write_manifest  # noqa: E402
 from dasiamrt.runtime.cuda_device import GpuInfo  # noqa: E402
-from tests.runtime.fake_gpu import FakeDevice, make_fake_runtime  # noqa: E402
+from tests.runtime.fake_gpu import FakeDevice, build_fake_engines, make_fake_runtime  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
+    """The tiny model with fp32 engines built by `dasiamrt build` on the fake TensorRT 10.3 (one plan format)."""
     from tests.engine.tiny_model import export_tiny
 
     model_dir, _ = export_tiny(tmp_path_factory.mktemp("trt_model"))
-    info = read_model_info(model_dir)
-    out = model_dir / "engines" / "fp32"
-    out.mkdir(parents=True)
-    for name, profiles in engine_profiles(info).items():
-        plan = out / f"{name}.plan"
-        plan.write_text(json.dumps({"onnx": str(info.graph(name))}))
-        write_manifest(
-            out,
-            EngineManifest(
-                name,
-                plan.name,
-                sha256_file(plan),
-                "fp32",
-                DeviceInfo("10.3.0.30", "Orin", "8.7"),
-                str(info.graph(name)),
-                "",
-                profiles,
-                {"model_dir": str(model_dir)},
-            ),
-        )
+    build_fake_engines(model_dir, "fp32", "10.3.0.30")
     return model_dir
 
 
@@ -85,8 +63,8 @@ def test_template_and_search_match_onnxruntime_on_both_sizes(engines):
         assert be.device.launches == 3  # every search replayed its context's CUDA graph
 
 
-@pytest.mark.parametrize("int32_indices", [False, True])  # TensorRT 10+ keeps int64 inputs, 8.x makes them int32
-def test_device_fusion_writes_the_search_kernel_without_host_round_trip(engines, int32_indices):
+@pytest.mark.parametrize("version", ["10.3.0.30", "8.6.2.3"])  # TensorRT 10+ keeps int64 inputs, 8.x makes them int32
+def test_device_fusion_writes_the_search_kernel_without_host_round_trip(engines, version, tmp_path):
     from dasiamrt.runtime.distractor import window_indices
 
     rng = np.random.default_rng(1)
@@ -94,9 +72,11 @@ def test_device_fusion_writes_the_search_kernel_without_host_round_trip(engines,
     cls_k, reg_k = _session(engines, "template").run(None, {"template": z})
     search, update = _session(engines, "search"), _session(engines, "kernel_update")
     s = spec.score_size(255)
+    int32_indices = version.startswith("8.")
+    engine_dir = build_fake_engines(engines, "fp32", version, out_dir=tmp_path / version)
     device = FakeDevice()
-    trt = make_fake_runtime(device, int32_indices=int32_indices)
-    with TensorRTBackend.from_model(engines, precision="fp32", trt=trt, device=device) as be:
+    trt = make_fake_runtime(device, version)
+    with TensorRTBackend(engine_dir, model_dir=engines, trt=trt, device=device) as be:
         be.set_kernels(cls_k[0], reg_k[0])
         be.reset_fusion(cls_k[0], 1.0)
         acc = cls_k[0].copy()
@@ -164,7 +144,7 @@ def test_engine_for_another_gpu_is_refused_with_the_rebuild_command(engines):
 def test_other_tensorrt_version_is_refused(engines):
     device = FakeDevice()
     with pytest.raises(BackendError, match="TensorRT 10.3.0.30 .* TensorRT 10.4.0"):
-        TensorRTBackend.from_model(engines, precision="fp32", trt=make_fake_runtime(device, "10.4.0"), device=device)
+        TensorRTBackend.from_model(engines, precision="fp32", trt=make_fake_runtime(device, "10.4.0.1"), device=device)
 
 
 def test_missing_engines_name_the_build_command(engines, tmp_path):

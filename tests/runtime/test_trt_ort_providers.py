@@ -54,3 +54,31 @@ def test_cpu_chain_runs_in_the_installed_onnxruntime(tmp_path):
     names, options = split(providers_for("cpu"))
     sess = ort.InferenceSession(model.SerializeToString(), providers=names, provider_options=options)
     np.testing.assert_array_equal(sess.run(None, {"x": np.array([-1, 2], np.float32)})[0], [0, 2])
+
+
+def test_tensorrt_provider_gets_every_sessions_profile(monkeypatch, tiny_model_dir):
+    """Without trt_profile_*_shapes ONNX Runtime's TensorRT provider builds for the first shape and
+    rebuilds mid-track at the first 767 search (issue 13, finding 13)."""
+    ort = pytest.importorskip("onnxruntime")
+    from dasiamrt.runtime.backends.ort import OrtBackend
+    from dasiamrt.runtime.model_dir import read_model_dir
+
+    seen = {}
+    real = ort.InferenceSession
+
+    def session(path, sess_options=None, providers=None, **kw):
+        seen[path.rsplit("/", 1)[-1]] = providers
+        return real(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    info = read_model_dir(tiny_model_dir)
+    with OrtBackend(info, providers=providers_for("tensorrt", fp16=True, available=GPU)):
+        pass
+    trt = {graph: dict(chain[0][1]) for graph, chain in seen.items()}
+    assert trt["search.onnx"]["trt_profile_min_shapes"] == "search:1x3x255x255"
+    assert trt["search.onnx"]["trt_profile_max_shapes"] == "search:1x3x767x767"
+    assert trt["template.onnx"]["trt_profile_max_shapes"] == f"template:{info.tracker.distractor.n_max + 1}x3x127x127"
+    c = info.network.feature_channels
+    assert trt["kernel_update.onnx"]["trt_profile_max_shapes"].startswith(f"search_features:1x{c}x86x86,window_index:")
+    assert all(chain[0][1]["trt_fp16_enable"] for chain in seen.values())
+    assert [p for p, _ in seen["search.onnx"]] == GPU  # the fallbacks are unchanged

@@ -72,14 +72,17 @@ class OrtBackend(Backend):
         self._sessions: Dict[str, Any] = {}
         for role in ("template", "search", "kernel_update"):
             if role in graphs:
-                self._sessions[role] = self._open(ort, graphs[role], options)
+                self._sessions[role] = self._open(ort, graphs[role], options, role)
         if "template" not in self._sessions or "search" not in self._sessions:
             raise ModelError(f"{info.root} lacks a template or search graph: re-export the model")
         self.supports_fusion = "kernel_update" in self._sessions
 
-    def _open(self, ort: Any, path: Path, options: Any) -> Any:
+    def _open(self, ort: Any, path: Path, options: Any, role: str) -> Any:
+        from .ort_providers import tensorrt_profiles, with_profiles
+
+        providers = with_profiles(self.providers, tensorrt_profiles(self.info, role))
         try:
-            return ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
+            return ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as err:  # noqa: BLE001 - ORT raises its own exception types
             line = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
             raise BackendError(f"ONNX Runtime cannot load {path}: {line}") from None

@@ -82,3 +82,49 @@ def providers_for(
 def split(providers: List[Provider]) -> Tuple[List[str], List[Dict[str, Any]]]:
     """(names, options) as ``InferenceSession(path, providers=names, provider_options=options)`` takes them."""
     return [p for p, _ in providers], [o for _, o in providers]
+
+
+ShapeRange3 = Tuple[Tuple[int, ...], Tuple[int, ...], Tuple[int, ...]]
+
+
+def tensorrt_profiles(info: Any, role: str) -> Dict[str, ShapeRange3]:
+    """(min, opt, max) shapes of the dynamic inputs of graph ``role`` for ONNX Runtime's TensorRT
+    provider: without them it builds an engine for the first shape it sees and rebuilds mid-track
+    at the first 767 (lost-mode) search. Ranges cover every size the tracker can ask for.
+
+    Args:
+        info: the model folder (:class:`~dasiamrt.runtime.model_dir.ModelInfo`).
+        role: "template", "search" or "kernel_update".
+    """
+    from ... import spec
+
+    tracker = info.tracker
+    sizes = sorted(set(tracker.search_sizes()) | {tracker.long_term.lost_instance_size})
+    n_hi = tracker.distractor.n_max + 1
+    if role == "template":
+        z = (3, spec.EXEMPLAR_SIZE, spec.EXEMPLAR_SIZE)
+        return {spec.TEMPLATE_INPUT: ((1,) + z, (1,) + z, (n_hi,) + z)}
+    if role == "search":
+        lo, hi, opt = sizes[0], sizes[-1], tracker.instance_size
+        return {spec.SEARCH_INPUT: ((1, 3, lo, lo), (1, 3, opt, opt), (1, 3, hi, hi))}
+    c = info.network.feature_channels
+    f_lo, f_opt, f_hi = (spec.search_feature_size(h) for h in (sizes[0], tracker.instance_size, sizes[-1]))
+    window = spec.TEMPLATE_FEATURE_SIZE ** 2
+    return {spec.FEATURE_OUTPUT: ((1, c, f_lo, f_lo), (1, c, f_opt, f_opt), (1, c, f_hi, f_hi)),
+            spec.WINDOW_INDEX: ((window,), (window * min(2, n_hi),), (window * n_hi,)),
+            spec.WINDOW_WEIGHT: ((1,), (min(2, n_hi),), (n_hi,))}
+
+
+def with_profiles(providers: Sequence[Any], profiles: Dict[str, ShapeRange3]) -> List[Any]:
+    """``providers`` with ``trt_profile_min_shapes``/``opt``/``max`` added to the TensorRT provider's
+    options (ONNX Runtime's format: ``name:1x3x255x255,name2:...``); other entries unchanged."""
+    out: List[Any] = []
+    for entry in providers:
+        name, opts = (entry, {}) if isinstance(entry, str) else entry
+        if name == _NAMES["tensorrt"] and profiles:
+            opts = dict(opts)
+            for i, key in enumerate(("trt_profile_min_shapes", "trt_profile_opt_shapes", "trt_profile_max_shapes")):
+                opts[key] = ",".join(f"{n}:{'x'.join(str(d) for d in r[i])}" for n, r in profiles.items())
+            entry = (name, opts)
+        out.append(entry)
+    return out

@@ -3,10 +3,14 @@
 * Loads ``template``, ``search`` and (optional) ``kernel_update`` plans after checking their
   manifests against the running GPU and TensorRT (a mismatch names the rebuild command).
 * One execution context per search size (its optimization profile), each with its own buffers and
-  optional CUDA graph: switching 255 <-> 767 is choosing a context.
-* I/O bound by tensor name (``set_tensor_address``, ``execute_async_v3``: identical from TensorRT
-  8.5 to 11, so there is no version branch here), pinned host staging, one stream, and only cls,
-  delta (and features when asked) copied back.
+  optional CUDA graph: switching 255 <-> 767 is choosing a context. Every context of every engine
+  runs on one stream, one after another, so they share ONE activation block (the largest engine's
+  ``device_memory_size``) instead of reserving one each (:mod:`.trt_engine` has the version branches).
+* Tensor names, dtypes and shapes come from the engine (:mod:`.trt_engine`); the manifest is checked
+  against them and otherwise serves compatibility checks and rebuild hints. Every bool TensorRT
+  returns is checked.
+* I/O bound by tensor name (``set_tensor_address``, ``execute_async_v3``), pinned host staging, one
+  stream, and only cls, delta (and features when asked) copied back.
 * Distractor-aware fusion (:meth:`reset_fusion`, :meth:`fuse`): the search features, the running
   sum and the fused kernel never leave the device; the fusion engine writes the fused kernel into
   the very buffer the search contexts read as ``cls_kernel`` (see :mod:`.trt_buffers`). Per fuse
@@ -29,6 +33,16 @@ from ...fileio import sha256_file
 from ..cuda_device import CudaDevice, open_device
 from .base import Array, Backend, SearchOutput
 from .trt_buffers import BufferTable, profile_slots, shared_key
+from .trt_engine import (
+    TensorIO,
+    check,
+    compare_profile,
+    create_context,
+    device_memory_size,
+    engine_profile,
+    read_io,
+    set_context_memory,
+)
 from .trt_manifest import (
     DeviceInfo,
     EngineManifest,
@@ -36,6 +50,7 @@ from .trt_manifest import (
     import_tensorrt,
     make_logger,
     read_manifest,
+    rebuild_command,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,6 +66,7 @@ class _Context:
     host: Dict[str, np.ndarray]
     graph: Optional[int] = None
     inputs: Dict[str, Tuple[int, ...]] = field(default_factory=dict)
+    outputs: Dict[str, Tuple[int, ...]] = field(default_factory=dict)
 
 
 class TensorRTBackend(Backend):
@@ -81,8 +97,12 @@ class TensorRTBackend(Backend):
         self.trt = trt if trt is not None else import_tensorrt()
         self.device = device if device is not None else open_device(binding)
         self._engines: Dict[str, Any] = {}
+        self._io: Dict[str, Dict[str, TensorIO]] = {}
         self._template: Optional[_Context] = None
         self._acc_ptrs: List[int] = []
+        self._closed = False
+        self.activation_bytes = 0
+        self._unshared_bytes = 0
         try:
             self._open(Path(engine_dir), str(model_dir or Path(engine_dir).parent.parent), cuda_graphs)
         except BaseException:
@@ -114,12 +134,17 @@ class TensorRTBackend(Backend):
             manifest = read_manifest(engine_dir, name, model_dir, precision=engine_dir.name)
             check_compatible(manifest, here, model_dir)
             self.manifests[name] = manifest
+        self._hint = f"rebuild the engines with `{rebuild_command(model_dir, engine_dir.name)}`"
         self.supports_fusion = "kernel_update" in self.manifests
         self._trt_logger = make_logger(self.trt)  # must outlive the runtime and its engines
         self._runtime = self.trt.Runtime(self._trt_logger)
         for name, manifest in self.manifests.items():
             self._engines[name] = self._deserialize(engine_dir, manifest)
+            self._io[name] = self._read_io(name)
         self.stream = self.device.stream()
+        # one activation block for every context: they run one after another on self.stream
+        self.activation_bytes = max(device_memory_size(e) for e in self._engines.values())
+        self._activation = self.device.malloc(self.activation_bytes)
         self.buffers = BufferTable(self.device.malloc)
         self._template = self._context("template", 0)
         self._search = {p.key: self._context("search", i) for i, p in enumerate(self.manifests["search"].profiles)}
@@ -129,54 +154,64 @@ class TensorRTBackend(Backend):
                 p.key: self._context("kernel_update", i) for i, p in enumerate(self.manifests["kernel_update"].profiles)
             }
             self._acc_ptrs = [self.buffers.ptrs["acc/0"], self.buffers.ptrs["acc/1"]]
-        self._kernel_host = {
-            n: self.device.pinned(s, np.float32)
-            for n, s in zip((spec.CLS_KERNEL, spec.REG_KERNEL), self._search_inputs_shapes())
-        }
+        self._kernel_host = {n: self.device.pinned(self._search_input_shape(n), np.float32)
+                             for n in (spec.CLS_KERNEL, spec.REG_KERNEL)}
         if cuda_graphs:
             for ctx in self._search.values():
                 ctx.graph = self._capture(ctx)
         self._last_key: Optional[int] = None
         logger.info(
-            "TensorRT %s on %s: search contexts %s, %.1f MiB of I/O buffers, CUDA graphs %s",
-            here.tensorrt_version,
-            gpu.name,
-            sorted(self._search),
-            self.buffers.total_bytes / 2**20,
-            "on" if cuda_graphs else "off",
+            "TensorRT %s on %s: search contexts %s, %.1f MiB of I/O buffers, %.1f MiB of shared activation "
+            "memory (%.1f MiB unshared), CUDA graphs %s",
+            here.tensorrt_version, gpu.name, sorted(self._search), self.buffers.total_bytes / 2**20,
+            self.activation_bytes / 2**20, self._unshared_bytes / 2**20, "on" if cuda_graphs else "off",
         )
 
     def _deserialize(self, engine_dir: Path, manifest: EngineManifest) -> Any:
         path = engine_dir / manifest.plan_file
         if not path.is_file() or sha256_file(path) != manifest.plan_sha256:
-            raise ModelError(f"{path} is missing or does not match its manifest: rebuild with `dasiamrt build`")
+            raise ModelError(f"{path} is missing or does not match its manifest: {self._hint}")
         engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
         if engine is None:
-            raise BackendError(f"TensorRT could not load {path} (see its log): rebuild with `dasiamrt build`")
+            raise BackendError(f"TensorRT could not load {path} (see its log): {self._hint}")
         return engine
 
-    def _search_inputs_shapes(self) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
-        first = self.manifests["search"].profiles[0]
-        return first.inputs[spec.CLS_KERNEL].max, first.inputs[spec.REG_KERNEL].max
+    def _read_io(self, name: str) -> Dict[str, TensorIO]:
+        """The engine's I/O; float tensors must be fp32 (the runtime's buffers are), indices int32/int64."""
+        io = read_io(self.trt, self._engines[name])
+        for tensor in io.values():
+            ok = tensor.dtype in (np.dtype(np.int32), np.dtype(np.int64)) if tensor.name == spec.WINDOW_INDEX \
+                else tensor.dtype == np.dtype(np.float32)
+            if not ok:
+                raise BackendError(f"the {name} engine's {tensor.name} is {tensor.dtype}, the runtime's I/O is "
+                                   f"float32 (int32/int64 indices): {self._hint}")
+        return io
+
+    def _search_input_shape(self, name: str) -> Tuple[int, ...]:
+        return next(iter(self._search.values())).inputs[name]
 
     def _context(self, name: str, index: int) -> _Context:
         """Create the context of profile ``index`` of engine ``name``, bind every tensor to its buffer."""
         engine = self._engines[name]
-        profile = self.manifests[name].profiles[index]
-        context = engine.create_execution_context()
-        context.set_optimization_profile_async(index, self.stream)
-        dtypes = {
-            n: np.dtype(self.trt.nptype(engine.get_tensor_dtype(n)))
-            for n in list(profile.inputs) + list(profile.outputs)
-        }
-        ctx = _Context(profile.key, context, {}, {})
-        for slot in profile_slots(profile, dtypes).values():
-            key = shared_key(name, profile.key, slot.name, spec.score_size)
-            ctx.ptrs[slot.name] = self.buffers.get(key, slot.nbytes)
-            context.set_tensor_address(slot.name, ctx.ptrs[slot.name])
+        recorded = self.manifests[name].profiles[index]
+        context = create_context(self.trt, engine, shared_memory=True)
+        set_context_memory(engine, context, self._activation, self.activation_bytes)
+        self._unshared_bytes += device_memory_size(engine)
+        check(context.set_optimization_profile_async(index, self.stream),
+              f"select profile {index} of the {name} engine", self._hint)
+        built = engine_profile(self.trt, engine, context, self._io[name], index, recorded.key, self._hint)
+        compare_profile(name, built, recorded, self._hint)
+        dtypes = {n: t.dtype for n, t in self._io[name].items()}
+        ctx = _Context(recorded.key, context, {}, {}, outputs=dict(built.outputs))
+        for slot in profile_slots(built, dtypes).values():
+            key = shared_key(name, recorded.key, slot.name, spec.score_size)
+            try:
+                ctx.ptrs[slot.name] = self.buffers.get(key, slot.nbytes)
+            except RuntimeError:
+                raise BackendError(f"the engines disagree on the size of {slot.name}: {self._hint}") from None
+            check(context.set_tensor_address(slot.name, ctx.ptrs[slot.name]), f"bind {slot.name}", self._hint)
             if slot.is_input:
                 ctx.inputs[slot.name] = slot.shape
-                context.set_input_shape(slot.name, slot.shape)
             if key.startswith(f"{name}/"):  # private buffers get host staging; shared ones stay on the device
                 ctx.host[slot.name] = self.device.pinned(slot.shape, slot.dtype)
         return ctx
@@ -185,12 +220,13 @@ class TensorRTBackend(Backend):
         """Record one execution of ``ctx`` as a CUDA graph; None (plain enqueues) where that fails."""
         self._enqueue(ctx.context)  # the first enqueue does deferred setup that must not be captured
         self.device.synchronize(self.stream)
+        ok, graph = False, None
         try:
             self.device.begin_capture(self.stream)
         except BackendError as err:
             logger.warning("CUDA graphs off (%s)", err)
+            self.device.clear_error()
             return None
-        ok, graph = False, None
         try:
             ok = bool(ctx.context.execute_async_v3(self.stream))
         finally:
@@ -198,12 +234,16 @@ class TensorRTBackend(Backend):
                 graph = self.device.end_capture(self.stream)
             except BackendError as err:
                 logger.warning("CUDA graph capture of the %d context failed (%s): it runs without one", ctx.key, err)
-        # A refused enqueue records nothing: replaying that graph would return stale outputs.
-        return graph if ok else None
+        if ok and graph is not None:
+            return graph
+        # A refused enqueue records nothing (replaying it would return stale outputs), and a failed
+        # capture leaves CUDA's last error set, which the next plain enqueue would report as its own:
+        # clear it, as trtexec does after a failed capture.
+        self.device.clear_error()
+        return None
 
     def _enqueue(self, context: Any) -> None:
-        if not context.execute_async_v3(self.stream):
-            raise BackendError("TensorRT refused to run the engine (see its log): rebuild with `dasiamrt build`")
+        check(context.execute_async_v3(self.stream), "run the engine", self._hint)
 
     def _run(self, ctx: _Context) -> None:
         if ctx.graph is not None:
@@ -211,18 +251,31 @@ class TensorRTBackend(Backend):
         else:
             self._enqueue(ctx.context)
 
+    def _require_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the TensorRT backend is closed (its buffers are freed): create a new one")
+
+    def memory_report(self) -> Dict[str, float]:
+        """GPU memory of the loaded engines in MiB: the shared activation block, what the contexts
+        would reserve without sharing it, the I/O buffers, and the number of contexts."""
+        contexts = 1 + len(self._search) + len(self._fusion)
+        return {"activation_mib": self.activation_bytes / 2**20,
+                "activation_unshared_mib": self._unshared_bytes / 2**20,
+                "io_buffers_mib": self.buffers.total_bytes / 2**20, "contexts": float(contexts)}
+
     # -- the protocol ------------------------------------------------------------------------------
     def template(self, crops: Array) -> Tuple[Array, Array]:
+        self._require_open()
         ctx = self._template
-        if ctx is None:
-            raise RuntimeError("template() on a closed TensorRT backend")
+        assert ctx is not None
         n = int(crops.shape[0])
         n_max = ctx.inputs[spec.TEMPLATE_INPUT][0]
         if not 1 <= n <= n_max:
             raise BackendError(f"the template engine takes 1..{n_max} exemplars, not {n}: rebuild with a larger n_max")
         staging = ctx.host[spec.TEMPLATE_INPUT][:n]
         np.copyto(staging, crops, casting="same_kind")
-        ctx.context.set_input_shape(spec.TEMPLATE_INPUT, tuple(crops.shape))
+        check(ctx.context.set_input_shape(spec.TEMPLATE_INPUT, tuple(crops.shape)),
+              f"set the template batch to {n}", self._hint)
         self.device.memcpy_htod_async(ctx.ptrs[spec.TEMPLATE_INPUT], staging, self.stream)
         self._enqueue(ctx.context)
         outs = []
@@ -234,6 +287,7 @@ class TensorRTBackend(Backend):
         return outs[0].copy(), outs[1].copy()
 
     def set_kernels(self, cls_kernel: Array, reg_kernel: Array) -> None:
+        self._require_open()
         super().set_kernels(cls_kernel, reg_kernel)
         self._fused_on_device = False
         for name, value in ((spec.CLS_KERNEL, cls_kernel), (spec.REG_KERNEL, reg_kernel)):
@@ -242,6 +296,7 @@ class TensorRTBackend(Backend):
         self.device.synchronize(self.stream)
 
     def search(self, crop: Array, want_features: bool = False) -> SearchOutput:
+        self._require_open()
         self._kernels()  # raises before set_kernels
         size = int(crop.shape[-1])
         ctx = self._search.get(size)
@@ -258,9 +313,7 @@ class TensorRTBackend(Backend):
         for name in names:
             host = ctx.host.get(name)
             if host is None:  # features live in a shared buffer: stage them on demand
-                host = ctx.host[name] = self.device.pinned(
-                    self.manifests["search"].profile_for(size)[1].outputs[name], np.float32
-                )
+                host = ctx.host[name] = self.device.pinned(ctx.outputs[name], np.float32)
             self.device.memcpy_dtoh_async(host, ctx.ptrs[name], self.stream)
             outs[name] = host
         self.device.synchronize(self.stream)
@@ -271,6 +324,7 @@ class TensorRTBackend(Backend):
     # -- distractor-aware fusion on the device ----------------------------------------------------
     def reset_fusion(self, cls_kernel: Array, weight: float) -> None:
         """Running sum A = weight * K(z), written to the device (one copy per template)."""
+        self._require_open()
         self._require_fusion()
         host = self._kernel_host[spec.CLS_KERNEL]
         np.multiply(np.float32(weight), cls_kernel, out=host, casting="same_kind")
@@ -287,6 +341,7 @@ class TensorRTBackend(Backend):
 
         Only the indices, the N weights and ``inv_total`` are copied host -> device.
         """
+        self._require_open()
         self._require_fusion()
         if self._last_key is None:
             raise RuntimeError("fuse() needs reset_fusion() and a search() first")
@@ -307,13 +362,13 @@ class TensorRTBackend(Backend):
         for name, (value, length) in staged.items():
             host = ctx.host[name][:length]
             np.copyto(host, value, casting="same_kind")  # int64 -> int32 where TensorRT 8.x made the input int32
-            ctx.context.set_input_shape(name, (length,))
+            check(ctx.context.set_input_shape(name, (length,)), f"set {name} to {length} values", self._hint)
             self.device.memcpy_htod_async(ctx.ptrs[name], host, self.stream)
         ctx.host[spec.INV_TOTAL][0] = inv_total
         self.device.memcpy_htod_async(ctx.ptrs[spec.INV_TOTAL], ctx.host[spec.INV_TOTAL], self.stream)
         acc_in, acc_out = self._acc_ptrs
-        ctx.context.set_tensor_address(spec.ACC, acc_in)
-        ctx.context.set_tensor_address(spec.ACC_OUTPUT, acc_out)
+        check(ctx.context.set_tensor_address(spec.ACC, acc_in), "bind acc", self._hint)
+        check(ctx.context.set_tensor_address(spec.ACC_OUTPUT, acc_out), "bind acc_out", self._hint)
         self._enqueue(ctx.context)
         self._acc_ptrs = [acc_out, acc_in]  # ping-pong: TensorRT must not read and write one buffer
         self._fused_on_device = True
@@ -325,6 +380,7 @@ class TensorRTBackend(Backend):
 
     def fused_kernel(self) -> Array:
         """The cls kernel the search contexts read now (10, F, 4, 4), copied back (for tests/debugging)."""
+        self._require_open()
         host = np.empty_like(self._kernel_host[spec.CLS_KERNEL])
         self.device.memcpy_dtoh_async(host, self.buffers.ptrs[spec.CLS_KERNEL], self.stream)
         self.device.synchronize(self.stream)
@@ -338,6 +394,7 @@ class TensorRTBackend(Backend):
 
     def close(self) -> None:
         """Drop contexts and engines, then free every CUDA resource. Idempotent."""
+        self._closed = True
         for attr in ("_search", "_fusion"):
             getattr(self, attr, {}).clear()
         self._template = None
