@@ -132,6 +132,10 @@ class GimbalFollower:
             out.append(GimbalCommand("release"))
         return out
 
+    def wait_s(self, now: float) -> float:
+        """Seconds until the follower has something to send on its own clock (inf while it is idle)."""
+        return self.schedule.wait_s(now) if self.moving or self.zeros_left > 0 else math.inf
+
     def close(self) -> List[GimbalCommand]:
         """At exit: zero rates (twice: no later chance to repeat them) and release control."""
         out = [GimbalCommand("rates"), GimbalCommand("rates")] if self.in_control else []

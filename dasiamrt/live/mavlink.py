@@ -118,12 +118,13 @@ class MavlinkCamera(ControlChannel):
             self.stats.absorb_link(self.link)
 
     def _wait_s(self, now: float) -> float:
+        """Until the next scheduled send, at most 0.1 s (new results are picked up then), at least 1 ms."""
         waits = [0.1, self.heartbeat.wait_s(now)]
         if self.active:
             waits.append(self.status.wait_s(now))
         if self.follower is not None:
-            waits.append(self.follower.schedule.wait_s(now))
-        return min(waits)
+            waits.append(self.follower.wait_s(now))
+        return max(min(waits), 0.001)
 
     def _take_results(self) -> None:
         while self._inbox:

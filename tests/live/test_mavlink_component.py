@@ -224,3 +224,18 @@ def test_stop_clears_the_loop_target_and_reports_idle_once(camera_gcs):
     time.sleep(0.4)
     after = [m.tracking_status for _, m in gcs.messages("CAMERA_TRACKING_IMAGE_STATUS", t)]
     assert after == [0]
+
+
+def test_idle_component_sleeps_between_sends():
+    """Regression: an idle gimbal schedule once made the thread spin (100% of a core while waiting)."""
+    from dasiamrt.live.gimbal import GimbalConfig
+
+    gcs = SimulatedGcs(heartbeat=False)
+    camera = MavlinkCamera(MavlinkConfig(f"udpout:127.0.0.1:{gcs.port}"), GimbalConfig(hfov_deg=60.0))
+    try:
+        camera.on_result(_result(0, "waiting", None))
+        time.sleep(1.0)
+    finally:
+        camera.close()
+        gcs.close()
+    assert camera.stats.wall_s > 0.9 and camera.stats.cpu_s < 0.2 * camera.stats.wall_s, camera.stats.line()
