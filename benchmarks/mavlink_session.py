@@ -117,7 +117,7 @@ def _script(gcs: SimulatedGcs, proc: subprocess.Popen, run: Run) -> None:
     _command(gcs, run, mavlink.MAV_CMD_CAMERA_STOP_TRACKING)
     _first_status_after(gcs, run, t, 0)
     time.sleep(0.8)
-    run.phases.append(("after STOP_TRACKING", t + 0.05, time.time(), None))
+    run.phases.append(("after STOP_TRACKING", t, time.time(), None))
 
 
 def _matched_latencies(run: Run, gcs: SimulatedGcs, since: float, until: float) -> List[Tuple[float, float]]:
@@ -159,10 +159,13 @@ def _report(run: Run, gcs: SimulatedGcs, cmd: List[str], stderr: str) -> str:
         entries = gcs.messages("CAMERA_TRACKING_IMAGE_STATUS", start, end)
         times = np.array([t for t, _ in entries])
         active = sum(1 for _, m in entries if m.tracking_status == 1)
-        gaps = np.diff(times) * 1000 if len(times) > 1 else np.array([math.nan])
-        rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
-        lines.append(f"| {name} | {'-' if interval is None else f'{interval * 1000:.0f}'} | {active}/"
-                     f"{len(entries) - active} | {rate:.2f} | {np.mean(gaps):.1f} | {np.median(gaps):.1f} | "
+        head = f"| {name} | {'-' if interval is None else f'{interval * 1000:.0f}'} | {active}/{len(entries) - active}"
+        if len(times) < 2:
+            lines.append(head + " | - | - | - | - | - |")
+            continue
+        gaps = np.diff(times) * 1000
+        rate = (len(times) - 1) / (times[-1] - times[0])
+        lines.append(f"{head} | {rate:.2f} | {np.mean(gaps):.1f} | {np.median(gaps):.1f} | "
                      f"{np.percentile(gaps, 10):.1f} | {np.percentile(gaps, 90):.1f} |")
     pairs = _matched_latencies(run, gcs, run.t0, math.inf)
     total = np.array([p[0] for p in pairs]) if pairs else np.array([math.nan])
