@@ -5,10 +5,12 @@ Connection strings are pymavlink's: ``udpin:HOST:PORT`` (listen; replies go to e
 device ``/dev/ttyTHS1,921600`` (``DEVICE[,BAUD]``, default 115200; a path under /dev, ``COMn`` or any
 character device such as a udev symlink; needs pyserial).
 
-pymavlink is used for its MAVLink 2 ``common`` dialect only (message packing and parsing), imported
-as ``pymavlink.dialects.v20.common``: MAVLink 2 and the dialect are chosen here by that import, not by
-the ``MAVLINK20``/``MAVLINK_DIALECT`` environment variables (only ``mavutil`` reads those, and it is
-not used: its links print to stdout, which would corrupt ``--json -``, and block while reconnecting).
+pymavlink is used for its generated MAVLink 2 dialect only (message packing and parsing), imported as
+``pymavlink.dialects.v20.ardupilotmega`` (``common`` plus ArduPilot's own messages, so the normal
+traffic of an ArduPilot link decodes instead of counting as foreign): MAVLink 2 and the dialect are
+chosen here by that import, not by the ``MAVLINK20``/``MAVLINK_DIALECT`` environment variables (only
+``mavutil`` reads those, and it is not used: its links print to stdout, which would corrupt
+``--json -``, and block while reconnecting).
 
 Robustness: UDP datagrams are parsed one by one with a parser reset after each, so a garbage or
 truncated datagram can never swallow the valid message in the next one; undecodable bytes and
@@ -81,16 +83,16 @@ def _is_char_device(path: str) -> bool:
 
 
 def load_dialect() -> Any:
-    """pymavlink's generated MAVLink 2 ``common`` dialect module.
+    """pymavlink's generated MAVLink 2 ``ardupilotmega`` dialect module (a superset of ``common``).
 
     Raises:
         MissingDependencyError: pymavlink is not installed.
     """
     try:
-        from pymavlink.dialects.v20 import common
+        from pymavlink.dialects.v20 import ardupilotmega
     except ImportError:
         raise MissingDependencyError("pymavlink", "--mavlink", "pip install 'dasiamrt[mavlink]'") from None
-    return common
+    return ardupilotmega
 
 
 # -- transports -----------------------------------------------------------------------------------

@@ -79,6 +79,19 @@ def test_commands_for_other_targets_get_no_answer(camera_gcs):
     assert camera.stats.ignored_commands == 3
 
 
+def test_an_ardupilot_links_own_traffic_is_neither_bad_nor_foreign(camera_gcs):
+    from pymavlink.dialects.v20 import ardupilotmega
+
+    camera, gcs = camera_gcs
+    encoder = ardupilotmega.MAVLink(None, srcSystem=1, srcComponent=1)
+    gcs.raw(encoder.ahrs2_encode(0.1, 0.2, 0.3, 10.0, 0, 0).pack(encoder))  # ArduPilot-only message (178)
+    gcs.raw(encoder.attitude_encode(1000, 0.1, 0.2, 0.3, 0, 0, 0).pack(encoder))  # common
+    t = gcs.command(mavlink.MAV_CMD_REQUEST_MESSAGE, mavlink.MAVLINK_MSG_ID_CAMERA_INFORMATION)
+    assert gcs.ack(mavlink.MAV_CMD_REQUEST_MESSAGE, t) is not None
+    camera.close()
+    assert (camera.stats.bad_data, camera.stats.unknown, camera.stats.ignored_commands) == (0, 0, 0)
+
+
 def test_lost_and_stale_targets_are_reported_as_errors(camera_gcs):
     camera, gcs = camera_gcs
     box = (120.0, 36.0, 240.0, 180.0)

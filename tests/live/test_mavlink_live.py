@@ -94,7 +94,7 @@ def session():
     gcs = SimulatedGcs()
     cmd = [sys.executable, "-m", "dasiamrt.cli", "live", str(CLIP), "--realtime", "--fps", "15", "--threads", "1",
            "--json", "-", "--mavlink", f"udpout:127.0.0.1:{gcs.port}", "--gimbal-follow", "--hfov", str(HFOV)]
-    # The component must not depend on these (it imports the MAVLink 2 common dialect itself):
+    # The component must not depend on these (it imports a MAVLink 2 dialect module itself):
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                MAVLINK_DIALECT="minimal")
     env.pop("MAVLINK20", None)
