@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     from ..live.control import open_control
     from ..live.control_mux import combine_controls
     from ..live.display import require_display
-    from ..live.mavlink import MavlinkCamera, mavlink_settings
+    from ..live.mavlink import MavlinkCamera
+    from ..live.mavlink_settings import mavlink_settings
     from ..live.outputs import JsonSink, open_sink
     from ..live.session import live_source, run_live, stop_on_signals
     from ..sources.camera import parse_size

@@ -8,9 +8,9 @@ import pytest
 from dasiamrt.errors import ConfigError
 from dasiamrt.live import mavlink_protocol as mp
 from dasiamrt.live.gimbal import GimbalConfig, GimbalFollower, pitch_yaw_rates
-from dasiamrt.live.mavlink import mavlink_settings
 from dasiamrt.live.mavlink_commands import CommandRequest, decide
 from dasiamrt.live.mavlink_link import parse_connection
+from dasiamrt.live.mavlink_settings import mavlink_settings
 
 FRAME = (480, 360)
 OWN = (1, 100)
