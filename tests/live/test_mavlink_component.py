@@ -100,13 +100,13 @@ def test_lost_and_stale_targets_are_reported_as_errors(camera_gcs):
     camera.on_result(_result(1, "lost", box))
     time.sleep(0.3)
     camera.on_result(_result(2, "tracking", box))
-    time.sleep(1.5)  # no new frame: the camera stalled (reconnecting)
+    time.sleep(2.0)  # no new frame: the camera stalled (reconnecting); stale after 1 s
     statuses = [m for _, m in gcs.messages("CAMERA_TRACKING_IMAGE_STATUS")]
     kinds = [m.tracking_status for m in statuses]
     first_error = kinds.index(2)
     back = kinds.index(1, first_error)
     assert set(kinds[:first_error]) == {1} and set(kinds[first_error:back]) == {2}
-    assert kinds[-1] == 2 and 10 <= kinds.count(2) - (back - first_error)  # stale for ~0.5 s at 20 Hz
+    assert kinds[-1] == 2 and 10 <= kinds.count(2) - (back - first_error)  # stale for ~1 s at 20 Hz
     lost = statuses[first_error]
     assert lost.tracking_mode == 2 and lost.target_data == 0 and math.isnan(lost.rec_top_x)
     assert statuses[0].rec_top_x == pytest.approx(0.25)
