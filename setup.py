@@ -27,9 +27,13 @@ EXTRAS = {
     "cuda": ["cuda-python>=12.0"],
     "cuda-jetpack5": ["cuda-python>=11.6,<12"],
     "pycuda": ["pycuda>=2022.1"],
+    # `live --mavlink`: 2.4.40 is the first pymavlink whose common dialect has both CAMERA_TRACKING_IMAGE_STATUS
+    # and GIMBAL_MANAGER_SET_PITCHYAW (tested with 2.4.40 and 2.4.50); pyserial for serial links.
+    "mavlink": ["pymavlink>=2.4.40", "pyserial>=3.5"],
 }
 EXTRAS["all"] = sorted({r for k in ("opencv", "ort", "export", "eval") for r in EXTRAS[k]})
-EXTRAS["dev"] = EXTRAS["all"] + ["pytest>=7", "mypy>=1.0", "ruff>=0.4", "got10k>=0.1.3", "six>=1.16"]
+EXTRAS["dev"] = EXTRAS["all"] + EXTRAS["mavlink"] + ["pytest>=7", "mypy>=1.0", "ruff>=0.4", "got10k>=0.1.3",
+                                                      "six>=1.16"]
 
 setup(
     name="dasiamrt",

@@ -17,8 +17,10 @@ EPILOG = """examples:
   dasiamrt live --csi 0 --size 1280x720 --fps 30 --select --show  # Jetson CSI camera, draw the target
   dasiamrt live rtsp://10.0.0.2/stream --control udp://0.0.0.0:5006 --json udp://10.0.0.3:5005
   dasiamrt live clip.mp4 --realtime --init 221,11,225,169 --save out.mp4   # a file played like a camera
+  dasiamrt live --csi 0 --mavlink /dev/ttyTHS1,921600 --gimbal-follow --hfov 62   # MAVLink camera + gimbal
 keys (--show): s/r draw a new target, c clear it, q/Esc quit.
-control (--control): {"cmd": "init", "bbox": [x, y, w, h]}, {"cmd": "clear"}, {"cmd": "stop"}"""
+control (--control): {"cmd": "init", "bbox": [x, y, w, h]}, {"cmd": "clear"}, {"cmd": "stop"}
+MAVLink (--mavlink): camera tracking protocol; wiring with QGroundControl/ArduPilot/PX4 in dasiamrt/live/README.md"""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,6 +45,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     target.add_argument("--select", action="store_true", help="draw the target on the first frame (needs a display)")
     target.add_argument("--control", metavar="-|udp://HOST:PORT",
                         help="read control messages (JSON lines) from stdin (-) or a UDP port")
+    mav = p.add_argument_group("MAVLink (needs pymavlink: pip install 'dasiamrt[mavlink]')")
+    mav.add_argument("--mavlink", metavar="CONNECTION",
+                     help="be a MAVLink camera with tracking on this link: udpin:HOST:PORT, udpout:HOST:PORT, "
+                          "tcp:HOST:PORT or a serial device /dev/ttyTHS1,921600")
+    mav.add_argument("--mavlink-sysid", type=int, default=1, metavar="N",
+                     help="MAVLink system id: the vehicle's (default 1)")
+    mav.add_argument("--mavlink-compid", type=int, default=100, metavar="N",
+                     help="MAVLink component id (default 100, MAV_COMP_ID_CAMERA)")
+    mav.add_argument("--gimbal-follow", action="store_true",
+                     help="keep the target centred with gimbal-manager pitch/yaw rates (never flight commands)")
+    mav.add_argument("--hfov", type=float, metavar="DEG", help="camera horizontal field of view (--gimbal-follow)")
+    mav.add_argument("--gimbal-gain", type=float, default=1.0, metavar="K",
+                     help="proportional gain, rad/s per rad of offset (default 1.0)")
+    mav.add_argument("--gimbal-max-rate", type=float, default=30.0, metavar="DEG_S",
+                     help="rate clamp in deg/s (default 30)")
+    mav.add_argument("--gimbal-manager", metavar="SYS,COMP",
+                     help="gimbal manager ids (default: component 1 of --mavlink-sysid, the autopilot)")
     out = p.add_argument_group("outputs")
     out.add_argument("--json", action="append", default=[], metavar="-|FILE|udp://HOST:PORT",
                      help="write one JSON record per frame to stdout (-), a file or UDP (repeatable)")
@@ -60,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..live.capture import ReconnectPolicy
     from ..live.control import open_control
+    from ..live.control_mux import combine_controls
     from ..live.display import require_display
+    from ..live.mavlink import MavlinkCamera
+    from ..live.mavlink_settings import mavlink_settings
     from ..live.outputs import JsonSink, open_sink
     from ..live.session import live_source, run_live, stop_on_signals
     from ..sources.camera import parse_size
@@ -68,8 +90,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.init and args.select:
         raise ConfigError("give --init or --select, not both")
-    if not (args.init or args.select or args.control):
-        raise ConfigError("choose the target: --init x,y,w,h, --select (draw it) or --control (send an init message)")
+    if not (args.init or args.select or args.control or args.mavlink):
+        raise ConfigError("choose the target: --init x,y,w,h, --select (draw it), --control (send an init message) "
+                          "or --mavlink (a ground station sends it)")
     for flag, wanted in (("--select", args.select), ("--show", args.show)):
         if wanted:
             require_display(flag)
@@ -79,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.fps is not None and not args.fps > 0:  # 0 would fall back to the default rate unnoticed
         raise ConfigError(f"--fps must be positive, got {args.fps:g}")
+    mavlink, gimbal = mavlink_settings(args.mavlink, args.mavlink_sysid, args.mavlink_compid, args.gimbal_follow,
+                                       args.hfov, args.gimbal_gain, args.gimbal_max_rate, args.gimbal_manager)
     box = parse_box(args.init) if args.init else None
     source = live_source(args.source, args.csi, parse_size(args.size) if args.size else None, args.fps,
                          args.realtime, args.flip)
@@ -86,16 +111,22 @@ def run(args: argparse.Namespace) -> int:
     with stop_on_signals(stop):
         tracker = make_tracker(args)
         sinks: List[JsonSink] = []
+        json_control, camera = None, None
         try:
             sinks.extend(open_sink(spec) for spec in args.json)
-            control = open_control(args.control) if args.control else None
+            json_control = open_control(args.control) if args.control else None
+            camera = MavlinkCamera(mavlink, gimbal) if mavlink is not None else None
         except BaseException:
-            for sink in sinks:
-                sink.close()
+            for channel in (json_control, *sinks):
+                if channel is not None:
+                    channel.close()
             tracker.close()
             raise
         with tracker:
-            summary = run_live(tracker, source, sinks, args.save, args.show or args.select, control, box,
-                               args.select, args.max_frames, ReconnectPolicy(attempts=args.reconnect), stop)
+            summary = run_live(tracker, source, sinks, args.save, args.show or args.select,
+                               combine_controls([json_control, camera]), box, args.select, args.max_frames,
+                               ReconnectPolicy(attempts=args.reconnect), stop, listeners=[camera] if camera else [])
     print(f"dasiamrt live: {summary.line()}", file=sys.stderr)
+    if camera is not None:
+        print(f"dasiamrt live: {camera.stats.line()}", file=sys.stderr)
     return 0 if summary.ok else 1

@@ -32,6 +32,7 @@ from .capture import FramePacket, LatestFrame
 from .control import ControlChannel
 from .display import KEY_CLEAR, KEY_QUIT, KEY_SELECT, Display, overlay
 from .outputs import JsonSink, make_record
+from .result import LiveResult, ResultListener
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,12 @@ class LiveSummary:
 
 @dataclass
 class LiveOutputs:
-    """Where results go: JSON sinks, an overlay video writer, a window (each optional)."""
+    """Where results go: JSON sinks, an overlay video writer, a window, in-process listeners (each optional)."""
 
     sinks: List[JsonSink] = field(default_factory=list)
     video: Optional[Any] = None
     display: Optional[Display] = None
+    listeners: List[ResultListener] = field(default_factory=list)
 
 
 class LiveLoop:
@@ -140,8 +142,14 @@ class LiveLoop:
             self.select_first = False
             self.pending = self.outputs.display.select(frame)
         state, box, score = self._track(frame)
-        latency_ms = (time.perf_counter() - packet.t_mono) * 1000.0
-        self._result_times.append(time.perf_counter())
+        t_result = time.perf_counter()
+        latency_ms = (t_result - packet.t_mono) * 1000.0
+        self._result_times.append(t_result)
+        if self.outputs.listeners:
+            result = LiveResult(packet.frame_id, packet.t_capture, packet.t_mono, t_result,
+                                (int(frame.shape[1]), int(frame.shape[0])), state, box, score)
+            for listener in self.outputs.listeners:
+                listener.on_result(result)
         summary = self.summary
         summary.processed += 1
         summary.latencies_ms.append(latency_ms)

@@ -23,6 +23,7 @@ from .control import ControlChannel
 from .display import Display
 from .loop import LiveLoop, LiveOutputs, LiveSummary
 from .outputs import JsonSink
+from .result import ResultListener
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), save: Optional[str] = None,
              show: bool = False, control: Optional[ControlChannel] = None, init_box: Optional[Sequence[float]] = None,
              select: bool = False, max_frames: Optional[int] = None, policy: Optional[ReconnectPolicy] = None,
-             stop: Optional[threading.Event] = None) -> LiveSummary:
+             stop: Optional[threading.Event] = None, listeners: Sequence[ResultListener] = ()) -> LiveSummary:
     """Track live until the source ends, is lost for good, or a stop comes; outputs are closed on return.
 
     Args:
@@ -137,13 +138,15 @@ def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), s
         max_frames: stop after this many processed frames.
         policy: reconnects of a live source (default: :class:`ReconnectPolicy`'s).
         stop: set it to stop (signal handlers do); a new event when ``None``.
+        listeners: get every result in-process (e.g. the MAVLink component; not owned: a listener that is
+            also the ``control`` channel is closed as the control channel).
 
     Raises:
         SourceError: the source cannot be opened at start; BoxError: ``init_box`` does not fit the first frame.
     """
     stop = stop or threading.Event()
     slot = LatestFrame(lossless=source.lossless)
-    outputs = LiveOutputs(list(sinks))
+    outputs = LiveOutputs(list(sinks), listeners=list(listeners))
     capture: Optional[CaptureThread] = None
     loop: Optional[LiveLoop] = None
     try:
