@@ -15,8 +15,9 @@ Nothing but TraX messages may reach the client's channel: while serving, libtrax
 copies of the process's stdin/stdout file descriptors (``TRAX_IN``/``TRAX_OUT``, which it reads),
 stdin reads nothing, and whatever else writes to stdout or stderr (a ``print``, a log line, a native
 library) is held and passed on to stderr as whole lines between messages (:class:`StrayOutput`): the
-toolkit reads stdout and stderr from one pipe and takes only lines starting ``@@TRAX:`` as messages. A frame that cannot be read ends the
-session with that reason sent to the toolkit and a :class:`~dasiamrt.errors.SourceError`.
+toolkit reads stdout and stderr from one pipe and takes only lines starting ``@@TRAX:`` as messages.
+A frame that cannot be read ends the session with that reason sent to the toolkit and a
+:class:`~dasiamrt.errors.SourceError`.
 """
 from __future__ import annotations
 
