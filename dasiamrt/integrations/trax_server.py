@@ -184,7 +184,7 @@ class _Objects:
 
     def start(self, frame: np.ndarray, regions: List[Any]) -> List[Tuple[Tuple[float, ...], float]]:
         """Initialise one tracker per region (after the active ones); returns (box, score) per region."""
-        out = []
+        out: List[Tuple[Tuple[float, ...], float]] = []
         for region, _properties in regions:
             box = _region_box(region)
             if self.active == len(self.trackers):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterable, List, Union
+from typing import Any, Iterable, List, Union
 
 import numpy as np
 
@@ -51,7 +51,7 @@ def _polygon_line(box: np.ndarray) -> str:
     return ",".join(f"{v:.4f}" for v in (x, y, x + w, y, x + w, y + h, x, y + h))
 
 
-def write_vot_sequences(sequences: Iterable, folder: PathLike, quality: int = 95) -> List[str]:
+def write_vot_sequences(sequences: Iterable[Any], folder: PathLike, quality: int = 95) -> List[str]:
     """Write sequences in the VOT layout (``list.txt``, ``sequence``, polygon ``groundtruth.txt``, ``color/``).
 
     Args:
@@ -89,7 +89,7 @@ def write_vot_sequences(sequences: Iterable, folder: PathLike, quality: int = 95
     return names
 
 
-def write_workspace(root: PathLike, sequences: Iterable, command: str, tracker: str = "dasiamrt",
+def write_workspace(root: PathLike, sequences: Iterable[Any], command: str, tracker: str = "dasiamrt",
                     repetitions: int = 1) -> Path:
     """Write a VOT-toolkit workspace that evaluates ``command`` (a TraX tracker) on ``sequences`` offline.
 
