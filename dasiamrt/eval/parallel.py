@@ -120,7 +120,7 @@ class RayPool:
                  if not rio.has_result(kind, Path(folder), seq.name)]
         finished, failed, done = total - len(items), [], []
         refs = {seq.name: self.ray.put(seq) for seq in {id(s): s for _, _, s in items}.values()}
-        free, running = list(self.actors), {}
+        free, running = list(self.actors), {}  # type: Tuple[List[Any], Dict[Any, Any]]
         while items or running:
             while free and items:
                 actor, item = free.pop(), items.pop(0)
@@ -149,7 +149,7 @@ class RayPool:
 
     def _get(self, ref: Any) -> Tuple[Any, List[float]]:
         try:
-            return self.ray.get(ref)  # type: ignore[no-any-return]
+            return self.ray.get(ref)
         except self.ray.exceptions.RayTaskError as err:
             cause = getattr(err, "cause", None)
             if isinstance(cause, DasiamrtError):

@@ -87,15 +87,15 @@ def parse_sweep(spec: str, base: TrackerConfig) -> List[Tuple[str, TrackerConfig
     if not axes:
         raise ConfigError("--sweep names no setting: write e.g. --sweep 'penalty_k=0.04,0.1;window_influence=0.3,0.44'")
     combos = []
-    for values in itertools.product(*(v for _, v in axes)):
+    for combination in itertools.product(*(v for _, v in axes)):
         changes: Dict[str, Any] = {}
-        for (key, _), value in zip(axes, values):
+        for (key, _), value in zip(axes, combination):
             outer, _, inner = key.partition(".")
             if inner:
                 changes.setdefault(outer, {})[inner] = value
             else:
                 changes[key] = value
-        label = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for (k, _), v in zip(axes, values))
+        label = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for (k, _), v in zip(axes, combination))
         try:
             config = base.replace(**changes)
         except (ConfigError, ValueError, TypeError) as err:
