@@ -22,9 +22,19 @@ EXTRAS = {
     "eval": ["matplotlib>=3.5"],
     "cuda": ["cuda-python>=12.0"],
     "pycuda": ["pycuda>=2022.1"],
+    # `dasiamrt trax` (a VOT-toolkit tracker over TraX): the TraX binding, with libtrax inside the wheel.
+    "trax": ["vot-trax>=4.0.2"],
+    # `dasiamrt eval --ray`: workers on a Ray cluster.
+    "ray": ["ray>=2.0"],
+    # The VOT toolkit itself (`vot test`, `vot evaluate`; the tests drive it). attributee is capped
+    # because vot-toolkit 0.9.0 fails at import with attributee 0.1.10 on Python 3.11 ("TypeError:
+    # dataclass_transform() takes 0 positional arguments"); 0.1.9 works. It requires opencv-python,
+    # which installs a second copy of the cv2 module next to opencv-python-headless: keep this extra
+    # off a Jetson (JetPack's GStreamer OpenCV), where the TraX server needs only the `trax` extra.
+    "vot": ["vot-toolkit>=0.9.0", "attributee>=0.1.8,<0.1.10", "vot-trax>=4.0.2"],
 }
 EXTRAS["all"] = sorted({r for k in ("opencv", "ort", "export", "eval") for r in EXTRAS[k]})
-EXTRAS["dev"] = EXTRAS["all"] + ["pytest>=7", "mypy>=1.0", "ruff>=0.4", "got10k>=0.1.3", "six>=1.16"]
+EXTRAS["dev"] = EXTRAS["all"] + EXTRAS["ray"] + ["pytest>=7", "mypy>=1.0", "ruff>=0.4", "got10k>=0.1.3", "six>=1.16"]
 
 setup(
     name="dasiamrt",
