@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError
 
-__all__ = ["GOT10kTracker", "make_class"]
+__all__ = ["make_class"]  # and GOT10kTracker, made on first access (module __getattr__)
 _CLASS: Optional[type] = None
 
 

@@ -180,3 +180,14 @@ def test_workspace_refuses_to_overwrite(tmp_path):
     with pytest.raises(DatasetError, match="already holds a VOT workspace"):
         write_workspace(tmp_path, load_dataset("synthetic:plain:1:0:3"), "dasiamrt trax")
     assert textwrap.dedent((tmp_path / "config.yaml").read_text()) == "stack: vot2018\n"
+
+
+def test_trax_without_a_client_exits_2_with_one_line(tmp_path):
+    pytest.importorskip("trax", reason="vot-trax not installed (pip install 'dasiamrt[trax]')")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "dasiamrt.cli", "trax"], stdin=subprocess.DEVNULL, cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("@@TRAX:hello ") and proc.stdout.count("\n") == 1  # the handshake, nothing else
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dasiamrt trax: error: the TraX client went away"), proc.stderr
