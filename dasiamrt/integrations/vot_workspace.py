@@ -71,8 +71,12 @@ def write_vot_sequences(sequences: Iterable[Any], folder: PathLike, quality: int
     folder = Path(folder)
     names = []
     for seq in sequences:
-        if seq.origin != 0 or np.isnan(seq.gt).any():
-            raise DatasetError(f"sequence {seq.name}: the VOT layout needs 0-based boxes on every frame")
+        if seq.origin != 0:
+            raise DatasetError(f"sequence {seq.name} has 1-based boxes: the VOT layout needs 0-based ones")
+        if np.isnan(seq.gt).any():
+            raise DatasetError(f"sequence {seq.name} has frames without a box (out of view): VOT short-term sequences "
+                               f"need one on every frame; use sequences without them (synthetic plain, distractors, "
+                               f"occlusion)")
         height = width = 0
         for t, frame in enumerate(seq.iter_frames()):
             ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
