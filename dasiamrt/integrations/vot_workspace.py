@@ -69,14 +69,16 @@ def write_vot_sequences(sequences: Iterable[Any], folder: PathLike, quality: int
     import cv2
 
     folder = Path(folder)
-    names = []
-    for seq in sequences:
+    sequences = list(sequences)
+    for seq in sequences:  # all checked before anything is written
         if seq.origin != 0:
             raise DatasetError(f"sequence {seq.name} has 1-based boxes: the VOT layout needs 0-based ones")
         if np.isnan(seq.gt).any():
             raise DatasetError(f"sequence {seq.name} has frames without a box (out of view): VOT short-term sequences "
                                f"need one on every frame; use sequences without them (synthetic plain, distractors, "
                                f"occlusion)")
+    names = []
+    for seq in sequences:
         height = width = 0
         for t, frame in enumerate(seq.iter_frames()):
             ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])

@@ -191,3 +191,14 @@ def test_trax_without_a_client_exits_2_with_one_line(tmp_path):
     assert proc.stdout.startswith("@@TRAX:hello ") and proc.stdout.count("\n") == 1  # the handshake, nothing else
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dasiamrt trax: error: the TraX client went away"), proc.stderr
+
+
+def test_vot_layout_refuses_frames_without_a_box(tmp_path):
+    from dasiamrt.errors import DatasetError
+    from dasiamrt.eval.datasets import load_dataset
+    from dasiamrt.integrations.vot_workspace import write_vot_sequences
+
+    with pytest.raises(DatasetError, match="frames without a box"):
+        seqs = list(load_dataset("synthetic:plain:1:0:5")) + list(load_dataset("synthetic:out-of-view:1:0:150"))
+        write_vot_sequences(seqs, tmp_path / "sequences")
+    assert not (tmp_path / "sequences").exists()  # checked before anything was written
