@@ -69,7 +69,7 @@ class CpuFeatures:
 
 def parse_cpuinfo(text: str, machine: Optional[str] = None) -> CpuFeatures:
     """Features from the text of ``/proc/cpuinfo`` (the first processor's block is enough)."""
-    name, flags = "", set()
+    name, flags = "", set()  # type: str, set[str]
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip().lower()
