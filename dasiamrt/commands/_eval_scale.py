@@ -11,6 +11,12 @@ from ..errors import ConfigError
 from ._common import make_tracker
 
 
+def check_workers(args: argparse.Namespace) -> None:
+    """``--workers`` only means something with ``--ray``."""
+    if args.workers is not None and args.ray is None:
+        raise ConfigError("--workers sets the number of Ray workers: add --ray (or leave --workers out)")
+
+
 def _runner(args: argparse.Namespace) -> Any:
     """A RayPool (--ray) or one loaded tracker."""
     if args.ray is None:

@@ -94,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
     from ..eval.report import markdown
 
     out = Path(args.out) if args.out else Path("runs") / "eval" / args.dataset.replace(":", "_").replace("/", "_")
-    if args.sweep or args.ray is not None:
-        from ._eval_scale import run_scaled
+    from ._eval_scale import check_workers, run_scaled
 
+    check_workers(args)
+    if args.sweep or args.ray is not None:
         return run_scaled(args, out, _default_name(args), _Bar() if not args.quiet else None)
     tracker = make_tracker(args) if _wants_tracker(args) else None
     try:

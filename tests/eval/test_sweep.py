@@ -74,3 +74,8 @@ def test_sweep_runs_each_combination_and_ranks_them(tmp_path, capsys):
     assert len({r["auc"] for r in rows}) > 1  # the settings matter on this set, so the ranking means something
     assert printed.startswith("# Sweep on synthetic-distractors (2 sequences), ranked by AUC")
     assert (out / "sweep.md").read_text() in printed
+
+
+def test_workers_without_ray_is_refused(capsys):
+    assert cli.main(["eval", "--dataset", "synthetic:plain:1:0:5", "--workers", "2"]) == 2
+    assert "add --ray" in capsys.readouterr().err
