@@ -30,10 +30,20 @@ EXTRAS = {
     # `live --mavlink`: 2.4.40 is the first pymavlink whose common dialect has both CAMERA_TRACKING_IMAGE_STATUS
     # and GIMBAL_MANAGER_SET_PITCHYAW (tested with 2.4.40 and 2.4.50); pyserial for serial links.
     "mavlink": ["pymavlink>=2.4.40", "pyserial>=3.5"],
+    # `dasiamrt trax` (a VOT-toolkit tracker over TraX): the TraX binding, with libtrax inside the wheel.
+    "trax": ["vot-trax>=4.0.2"],
+    # `dasiamrt eval --ray`: workers on a Ray cluster.
+    "ray": ["ray>=2.0"],
+    # The VOT toolkit itself (`vot test`, `vot evaluate`; the tests drive it). attributee is capped
+    # because vot-toolkit 0.9.0 fails at import with attributee 0.1.10 on Python 3.11 ("TypeError:
+    # dataclass_transform() takes 0 positional arguments"); 0.1.9 works. It requires opencv-python,
+    # which installs a second copy of the cv2 module next to opencv-python-headless: keep this extra
+    # off a Jetson (JetPack's GStreamer OpenCV), where the TraX server needs only the `trax` extra.
+    "vot": ["vot-toolkit>=0.9.0", "attributee>=0.1.8,<0.1.10", "vot-trax>=4.0.2"],
 }
 EXTRAS["all"] = sorted({r for k in ("opencv", "ort", "export", "eval") for r in EXTRAS[k]})
-EXTRAS["dev"] = EXTRAS["all"] + EXTRAS["mavlink"] + ["pytest>=7", "mypy>=1.0", "ruff>=0.4", "got10k>=0.1.3",
-                                                      "six>=1.16"]
+EXTRAS["dev"] = EXTRAS["all"] + EXTRAS["mavlink"] + EXTRAS["ray"] + EXTRAS["trax"] + [
+    "pytest>=7", "mypy>=1.0", "ruff>=0.4", "got10k>=0.1.3", "six>=1.16"]
 
 setup(
     name="dasiamrt",

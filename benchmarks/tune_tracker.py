@@ -1,30 +1,33 @@
-"""Sweep the tracker's penalty_k / window_influence / lr for trained weights on *validation* synthetic seeds.
+"""Sweep the tracker's penalty_k / window_influence / lr on *validation* synthetic seeds, with `eval --sweep`'s engine.
 
 Validation seeds start at 500000: neither training (1000..1299) nor the held-out test set (900000..).
-Prints the success AUC (``dasiamrt.eval.metrics``) per setting.
+Every combination runs into its own results folder under --out (resumable), and one ranking is
+printed and written to <out>/sweep.md (success AUC, ``dasiamrt.eval.sweep``). Add --ray to run on Ray.
 
-    python benchmarks/tune_tracker.py --weights dasiamrt/assets/tiny.pt [--count 3] [--frames 80]
+    python benchmarks/tune_tracker.py [--model DIR | --weights dasiamrt/assets/tiny.pt] [--count 3] [--frames 80]
 """
 from __future__ import annotations
 
 import argparse
-import itertools
+import functools
 import sys
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dasiamrt.calib.compare import track_boxes
-from dasiamrt.config import get_preset
-from dasiamrt.eval.metrics import ope_sequence, ope_summary
-from dasiamrt.eval.synthetic import make_set
-from dasiamrt.runtime.tracker import Tracker
+from dasiamrt.cpu_features import detect  # noqa: E402
+from dasiamrt.eval.datasets.base import Dataset  # noqa: E402
+from dasiamrt.eval.datasets.synthetic_set import from_synthetic  # noqa: E402
+from dasiamrt.eval.sweep import parse_sweep, run_sweep, sweep_markdown  # noqa: E402
+from dasiamrt.eval.synthetic import make_set  # noqa: E402
 
 VAL_SEED0 = 500000
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default="dasiamrt/assets/tiny.pt")
+    parser.add_argument("--model", default=None, help="model folder (default: the bundled one; ONNX Runtime)")
+    parser.add_argument("--weights", default=None, help="a checkpoint instead (torch backend, --preset's layout)")
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--count", type=int, default=3)
     parser.add_argument("--frames", type=int, default=80)
@@ -32,17 +35,34 @@ def main() -> int:
     parser.add_argument("--penalty-k", default="0.1,0.2,0.3")
     parser.add_argument("--window", default="0.4")
     parser.add_argument("--lr", default="0.35,0.2")
+    parser.add_argument("--sweep", default=None, help="a full --sweep spec instead of the three lists")
+    parser.add_argument("--out", default="runs/tune", help="results and sweep.md go here")
+    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS")
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    seqs = [s for p in args.presets.split(",") for s in make_set(p, args.count, seed=VAL_SEED0, num_frames=args.frames)]
-    base = get_preset(args.preset).tracker
-    grid = itertools.product(*(map(float, v.split(",")) for v in (args.penalty_k, args.window, args.lr)))
-    for penalty_k, window, lr in grid:
-        config = base.replace(penalty_k=penalty_k, window_influence=window, lr=lr)
-        tracker = Tracker.from_weights(args.weights, preset=args.preset, backend="torch", config=config)
-        boxes = [track_boxes(tracker, s.frames, s.boxes_xywh[0], len(s.frames)) for s in seqs]
-        auc = ope_summary([ope_sequence(b, s.boxes_xywh) for b, s in zip(boxes, seqs)])["auc"]
-        print(f"penalty_k {penalty_k:.2f} window_influence {window:.2f} lr {lr:.2f}: AUC {auc:.3f}", flush=True)
+
+    from dasiamrt.commands._common import make_tracker
+
+    model = argparse.Namespace(model=args.model, weights=args.weights, preset=args.preset if args.weights else None,
+                               backend=None, threads=1, precision=None, da=None, long_term=None, search_size=None)
+    spec = args.sweep or f"penalty_k={args.penalty_k};window_influence={args.window};lr={args.lr}"
+    seqs = [from_synthetic(s) for p in args.presets.split(",")
+            for s in make_set(p, args.count, seed=VAL_SEED0, num_frames=args.frames)]
+    dataset = Dataset(name=f"synthetic-validation ({args.presets}, seeds {VAL_SEED0}.., {args.frames} frames)",
+                      root=None, sequences=seqs)
+    if args.ray is not None:
+        from dasiamrt.eval.parallel import RayPool
+
+        runner = RayPool(functools.partial(make_tracker, model), address=args.ray, workers=args.workers)
+    else:
+        runner = make_tracker(model)
+    try:
+        report = run_sweep(dataset, runner, parse_sweep(spec, runner.config), Path(args.out), name="tune",
+                           plots=False)
+    finally:
+        runner.close()
+    print(sweep_markdown(report, report["sweep"]), end="")
+    print(f"\nCPU: {detect().summary()}")
     return 0
 
 

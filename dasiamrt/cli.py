@@ -22,7 +22,7 @@ from . import __version__
 from .errors import DasiamrtError
 
 #: Subcommands, in the order ``--help`` lists them.
-COMMANDS = ("demo", "track", "bench", "export", "build", "calibrate", "eval", "train", "live", "doctor")
+COMMANDS = ("demo", "track", "bench", "export", "build", "calibrate", "eval", "train", "live", "doctor", "trax")
 
 
 def build_parser() -> argparse.ArgumentParser:

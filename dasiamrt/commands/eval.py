@@ -35,6 +35,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", help="report folder (default: runs/eval/<dataset>)")
     p.add_argument("--no-plots", action="store_true", help="write the JSON and markdown report only")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run sequences on Ray workers, one model load each (one per GPU, else per CPU): a local "
+                        "cluster, or the cluster at ADDRESS ('auto', 'ray://head:10001'); needs dasiamrt[ray]")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="with --ray: number of workers")
+    p.add_argument("--sweep", metavar="SPEC",
+                   help="run every combination of tracker settings, e.g. 'penalty_k=0.04,0.1;window_influence=0.3,"
+                        "0.44': one results folder each, one report ranking them (sweep.md)")
     p.set_defaults(func=run)
 
 
@@ -87,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
     from ..eval.report import markdown
 
     out = Path(args.out) if args.out else Path("runs") / "eval" / args.dataset.replace(":", "_").replace("/", "_")
+    from ._eval_scale import check_workers, run_scaled
+
+    check_workers(args)
+    if args.sweep or args.ray is not None:
+        return run_scaled(args, out, _default_name(args), _Bar() if not args.quiet else None)
     tracker = make_tracker(args) if _wants_tracker(args) else None
     try:
         report = evaluate(args.dataset, root=args.root, tracker=tracker, tracker_name=args.name or _default_name(args),

@@ -54,8 +54,8 @@ def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, trac
     Args:
         dataset: a registry name (see :func:`dasiamrt.eval.datasets.load_dataset`) or a loaded dataset.
         root: the dataset folder (not needed for synthetic sets).
-        tracker: object with ``init``/``track``; its results go to ``<out_dir>/results/<tracker_name>``
-            and sequences already there are skipped (resumable).
+        tracker: object with ``init``/``track`` (or a :class:`~dasiamrt.eval.parallel.RayPool`); its results
+            go to ``<out_dir>/results/<tracker_name>`` and sequences already there are skipped (resumable).
         tracker_name: label of the tracker's results in the report.
         results: result folders of other runs or toolkits to score; labelled by folder name.
         out_dir: where the report (and the tracker's results) go; None: return the report only
@@ -77,7 +77,9 @@ def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, trac
             raise DatasetError("running a tracker needs an output folder (--out) for its results")
         run_folder = Path(out_dir) / "results" / tracker_name
         _record_config(tracker, run_folder)
-        ran = run_dataset(tracker, ds, run_folder, progress)
+        runs_itself = hasattr(tracker, "run_dataset")  # a pool of workers (eval/parallel.py)
+        ran = tracker.run_dataset(ds, run_folder, progress) if runs_itself else run_dataset(tracker, ds, run_folder,
+                                                                                             progress)
         log.info("ran %d of %d sequences (%d already had results)", len(ran), len(ds), len(ds) - len(ran))
         folders[tracker_name] = run_folder
     for folder in results:

@@ -112,16 +112,36 @@ def run_dataset(tracker: Any, dataset: Dataset, results_dir: Path, progress: Opt
             if progress is not None:
                 progress(_i, len(dataset), _s.name, t, len(_s))
 
-        if dataset.kind == "vot":
-            trajectory, times = run_vot_sequence(tracker, seq, report)
-            rio.write_times(path.parent / f"{seq.name}_time.txt", times)
-            rio.write_vot(path, trajectory)
-        else:
-            boxes, times = run_ope_sequence(tracker, seq, report)
-            time_path = (path.parent / f"{seq.name}_time.txt" if dataset.kind == "got10k"
-                         else results_dir / "times" / f"{seq.name}_time.txt")
-            rio.write_times(time_path, times)
-            rio.write_boxes(path, boxes)  # last: its presence marks the sequence done
+        output, times = run_sequence(tracker, dataset.kind, seq, report)
+        write_sequence(dataset.kind, results_dir, seq.name, output, times)
         report(len(seq))
         done.append(seq.name)
     return done
+
+
+def run_sequence(tracker: Any, kind: str, seq: Sequence, report: Optional[Callable[[int], None]] = None
+                 ) -> Tuple[Any, List[float]]:
+    """One sequence under protocol ``kind`` ("vot": reset-based baseline; else one pass).
+
+    Returns:
+        (boxes (T, 4) or the VOT trajectory, per-frame seconds): what :func:`write_sequence` writes.
+    """
+    if kind == "vot":
+        return run_vot_sequence(tracker, seq, report)
+    return run_ope_sequence(tracker, seq, report)
+
+
+def write_sequence(kind: str, results_dir: Path, name: str, output: Any, times: List[float]) -> Path:
+    """Write one sequence's result (and times) in the layout of ``kind``; the result file last.
+
+    Returns:
+        The result file, whose presence marks the sequence done.
+    """
+    results_dir = Path(results_dir)
+    path = rio.result_path(kind, results_dir, name)
+    if kind == "vot":
+        rio.write_times(path.parent / f"{name}_time.txt", times)
+        return rio.write_vot(path, output)
+    time_path = path.parent / f"{name}_time.txt" if kind == "got10k" else results_dir / "times" / f"{name}_time.txt"
+    rio.write_times(time_path, times)
+    return rio.write_boxes(path, output)  # last: its presence marks the sequence done
