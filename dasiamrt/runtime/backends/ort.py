@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from ... import spec
 from ...errors import BackendError, MissingDependencyError, ModelError
+from ..graph_io import check_graph_io
 from ..model_dir import ModelInfo, precision_graphs
 from .base import Array, Backend, SearchOutput
 
@@ -36,6 +37,13 @@ def default_providers(ort: Any) -> List[str]:
     if "CUDAExecutionProvider" in available:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
+
+
+def _check_session(role: str, path: Path, session: Any, info: ModelInfo) -> None:
+    """The session's tensors against the role's contract (:mod:`dasiamrt.runtime.graph_io`)."""
+    inputs = {arg.name: list(arg.shape) for arg in session.get_inputs()}
+    outputs = {arg.name: list(arg.shape) for arg in session.get_outputs()}
+    check_graph_io(role, path, inputs, outputs, info.network)
 
 
 class OrtBackend(Backend):
@@ -73,6 +81,7 @@ class OrtBackend(Backend):
         for role in ("template", "search", "kernel_update"):
             if role in graphs:
                 self._sessions[role] = self._open(ort, graphs[role], options)
+                _check_session(role, graphs[role], self._sessions[role], info)
         if "template" not in self._sessions or "search" not in self._sessions:
             raise ModelError(f"{info.root} lacks a template or search graph: re-export the model")
         self.supports_fusion = "kernel_update" in self._sessions
