@@ -18,11 +18,11 @@ import importlib
 import logging
 import os
 import sys
-from typing import List, NoReturn, Optional
+from typing import Any, List, NoReturn, Optional
 
 from . import __version__
 from .errors import DasiamrtError
-from .interrupts import exit_status, sigterm_as_interrupt, signal_name, signal_of
+from .interrupts import exit_status, signal_name, signal_of, sigterm_as_interrupt
 
 #: Subcommands, in the order ``--help`` lists them.
 COMMANDS = ("demo", "track", "bench", "export", "build", "calibrate", "eval", "train", "live")
@@ -47,13 +47,13 @@ class RawHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (no usage block) and whose help shows defaults."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         chosen = kwargs.get("formatter_class")
         kwargs["formatter_class"] = RawHelpFormatter if chosen is argparse.RawDescriptionHelpFormatter \
             else chosen if chosen not in (None, argparse.HelpFormatter) else HelpFormatter
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 

@@ -26,7 +26,7 @@ import os
 import re
 import tempfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Dict, List, Optional, Type, Union
+from typing import Any, Dict, List, Optional, Tuple, Type, Union
 
 from .errors import ConfigError, DasiamrtError, SourceError
 
@@ -206,7 +206,7 @@ def check_distinct(inputs: Dict[str, Optional[PathLike]], outputs: Dict[str, Opt
     Raises:
         ConfigError: two such paths are the same file (also through links or ``./`` spellings).
     """
-    seen: List[tuple] = []
+    seen: List[Tuple[str, str, Any, PathLike]] = []
     for kind, table in (("input", inputs), ("output", outputs)):
         for flag, value in table.items():
             if value is None or str(value) in ("", "-"):

@@ -29,9 +29,9 @@ def expected_io(role: str, network: NetworkConfig) -> Tuple[Dict[str, Shape], Di
         return ({spec.TEMPLATE_INPUT: (None, 3, e, e)},
                 {spec.CLS_KERNEL: (None, *cls_k), spec.REG_KERNEL: (None, *reg_k)})
     if role == "search":
+        score, delta = (1, 2 * spec.ANCHOR_NUM, None, None), (1, 4 * spec.ANCHOR_NUM, None, None)
         return ({spec.SEARCH_INPUT: (1, 3, None, None), spec.CLS_KERNEL: cls_k, spec.REG_KERNEL: reg_k},
-                {spec.CLS_OUTPUT: (1, 2 * spec.ANCHOR_NUM, None, None), spec.REG_OUTPUT: (1, 4 * spec.ANCHOR_NUM, None, None),
-                 spec.FEATURE_OUTPUT: (1, c, None, None)})
+                {spec.CLS_OUTPUT: score, spec.REG_OUTPUT: delta, spec.FEATURE_OUTPUT: (1, c, None, None)})
     if role == "kernel_update":
         return ({spec.FEATURE_OUTPUT: (1, c, None, None), spec.WINDOW_INDEX: (None,), spec.WINDOW_WEIGHT: (None,),
                  spec.ACC: cls_k, spec.INV_TOTAL: (1,)},

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Tuple
 
 from ..errors import ModelError
 from ..fileio import confine
@@ -70,16 +70,16 @@ def check_manifest(data: Any, path: Path) -> None:
 def _check_network(net: Mapping[str, Any], path: Path) -> None:
     if not isinstance(net.get("name"), str) or not net["name"]:
         raise _fail(path, f"network.name must be a preset name, found {net.get('name')!r}")
-    width = net.get("width")
-    if not _is_number(width) or not width > 0:
+    width: Any = net.get("width")
+    if not (_is_number(width) and float(width) > 0):
         raise _fail(path, f"network.width must be a number > 0, found {width!r}")
     for key in ("feature_out", "feature_channels"):
-        value = net.get(key)
-        if (key in net or key == "feature_out") and not (_is_int(value) and value > 0):
+        value: Any = net.get(key)
+        if (key in net or key == "feature_out") and not (_is_int(value) and int(value) > 0):
             raise _fail(path, f"network.{key} must be an integer > 0, found {value!r}")
 
 
-def _check_graphs(graphs: Any, root: Path, path: Path, where: str, required: tuple) -> None:
+def _check_graphs(graphs: Any, root: Path, path: Path, where: str, required: Tuple[str, ...]) -> None:
     if not isinstance(graphs, dict) or (not graphs and not required):
         raise _fail(path, f"'{where}' must be an object of graph roles, found {_kind(graphs)}")
     missing = [role for role in required if role not in graphs]
