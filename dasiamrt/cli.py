@@ -108,7 +108,7 @@ def _quiet_opencv() -> None:
     registers on the first capture), so this works as long as no frame was read yet; a value the
     user set is kept.
     """
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")  # its ERROR lines too: our own line says what failed
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 

@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import DatasetError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, safe_name
 from .datasets import Dataset, load_dataset
 from .report import write_report
 from .runner import Progress, run_dataset
@@ -75,7 +75,7 @@ def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, trac
     if tracker is not None:
         if out_dir is None:
             raise DatasetError("running a tracker needs an output folder (--out) for its results")
-        run_folder = Path(out_dir) / "results" / tracker_name
+        run_folder = Path(out_dir) / "results" / safe_name(tracker_name, "tracker name (--name)", DatasetError)
         _record_config(tracker, run_folder)
         ran = run_dataset(tracker, ds, run_folder, progress)
         log.info("ran %d of %d sequences (%d already had results)", len(ran), len(ds), len(ds) - len(ran))

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import spec
-from ...errors import BackendError, MissingDependencyError, ModelError
+from ...errors import BackendError, ConfigError, MissingDependencyError, ModelError
 from ..graph_io import check_graph_io
 from ..model_dir import ModelInfo, precision_graphs
 from .base import Array, Backend, SearchOutput
@@ -64,6 +64,8 @@ class OrtBackend(Backend):
     def __init__(self, info: ModelInfo, providers: Optional[Sequence[Any]] = None, threads: int = 0,
                  precision: str = "fp32") -> None:
         super().__init__()
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+            raise ConfigError(f"threads must be an integer >= 0 (0: one per core), got {threads!r}")
         ort = _import_ort()
         self.info = info
         self.precision = precision
