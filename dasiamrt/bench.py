@@ -126,6 +126,11 @@ def random_model_dir(preset_name: str, seed: int = 0, progress: Optional[IO[str]
     preset = get_preset(preset_name)  # an unknown name fails here, before anything is exported
     folder = cache_dir() / f"random-{preset.name}-seed{seed}"
     if not (folder / "model.json").is_file():
+        from .errors import MissingDependencyError
+
+        MissingDependencyError.require(("torch", "onnx"), f"bench without --model (it exports the {preset.name} "
+                                       "network with random weights once)",
+                                       "pip install 'dasiamrt[export]', or time a model folder with --model DIR")
         from .export.api import export_from_args
 
         log.info("exporting the %s network with random weights (seed %d) to %s", preset.name, seed, folder)

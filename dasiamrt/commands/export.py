@@ -24,9 +24,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import get_preset
+    from ..errors import MissingDependencyError
+
+    preset = get_preset(args.preset)
+    MissingDependencyError.require(("torch", "onnx"), "export", "pip install 'dasiamrt[export]'")
     from ..export.api import export_from_args
 
-    report = export_from_args(get_preset(args.preset), args.weights, args.random, args.out, args.check, args.precision)
+    report = export_from_args(preset, args.weights, args.random, args.out, args.check, args.precision)
     if report.errors:
         print(report.table())
     print(f"dasiamrt export: wrote {report.out_dir} (worst relative error vs torch {report.worst:.1e})")

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", metavar="CSV", help="write per-frame boxes here (default: not written)")
     p.add_argument("--save", metavar="VIDEO", help="write the annotated video here: .mp4, .m4v, .mov, .avi or .mkv "
                                                    "(default: not written)")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--quiet", action="store_true", help="no progress display (shown only when stderr is a terminal)")
     p.set_defaults(func=run)
 
 
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     replaced = [p for p in (args.out, args.save) if p and Path(p).is_file()]
     with make_tracker(args) as tracker:
         summary = run_tracking(tracker, args.source, box, max_frames=args.max_frames, csv_path=args.out,
-                               video_path=args.save, progress=None if args.quiet else sys.stderr)
+                               video_path=args.save,
+                               progress=None if args.quiet or not sys.stderr.isatty() else sys.stderr)
     for note in summary.notes:
         print(f"dasiamrt track: warning: {note}", file=sys.stderr)
     print(f"dasiamrt track: {summary.line()}")
