@@ -180,7 +180,11 @@ class _Outputs:
             if writer is None:
                 continue
             setattr(self, name, None)
-            writer.close(ok=self.ok)
+            try:
+                writer.close(ok=self.ok)
+            except BaseException:
+                self.ok = False  # the outputs still open are removed, not kept without this one
+                raise
             if self.ok and summary is not None:
                 summary.written.append(str(writer.path))
 
