@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", help="label of the tracker's results (default: model name + switches)")
     p.add_argument("--out", help="report folder (default: runs/eval/<dataset>)")
     p.add_argument("--no-plots", action="store_true", help="write the JSON and markdown report only")
-    p.add_argument("--quiet", action="store_true", help="no progress display (shown only when stderr is a terminal)")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run)
 
 
@@ -91,14 +91,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = evaluate(args.dataset, root=args.root, tracker=tracker, tracker_name=args.name or _default_name(args),
                           results=args.results or (), out_dir=out,
-                          progress=_Bar() if tracker is not None and not args.quiet and sys.stderr.isatty() else None,
+                          progress=_Bar() if tracker is not None and not args.quiet else None,
                           plots=not args.no_plots)
     except KeyboardInterrupt as err:  # exit 130/143; results are written per sequence, atomically
         from ..interrupts import Interrupted, signal_of
 
-        if tracker is not None and not args.quiet and sys.stderr.isatty():
+        if tracker is not None and not args.quiet:
             sys.stderr.write("\n")  # end the progress bar's line
-
         raise Interrupted(signal_of(err), f"finished sequences are kept in {out / 'results'}; "
                                           "the same command resumes from there") from None
     finally:
