@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     check_distinct({"SOURCE": source_file}, {"--out": args.out, "--save": args.save})
     if args.save:
         check_video_path(args.save)
-    replaced = [p for p in (args.out, args.save) if p and Path(p).is_file()]
+    replaced = {str(Path(p)) for p in (args.out, args.save) if p and Path(p).is_file()}
     with make_tracker(args) as tracker:
         summary = run_tracking(tracker, args.source, box, max_frames=args.max_frames, csv_path=args.out,
                                video_path=args.save,
