@@ -113,21 +113,48 @@ def load_frames(source: Optional[str], count: int) -> List[np.ndarray]:
     return frames
 
 
-def random_model_dir(preset_name: str, seed: int = 0) -> Path:
-    """An exported model of ``preset_name`` with seeded random weights, cached under ~/.cache/dasiamrt."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dasiamrt"
+def cache_dir() -> Path:
+    """Where dasiamrt caches exports: ``$XDG_CACHE_HOME/dasiamrt`` (default ``~/.cache/dasiamrt``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dasiamrt"
+
+
+def random_model_dir(preset_name: str, seed: int = 0, progress: Optional[IO[str]] = None) -> Path:
+    """An exported model of ``preset_name`` with seeded random weights, cached in :func:`cache_dir`.
+
+    Args:
+        preset_name: network layout.
+        seed: weight seed.
+        progress: where to say that (and where) the export is made or reused (None: log only).
+    """
     preset = get_preset(preset_name)  # an unknown name fails here, before anything is exported
-    folder = cache / f"random-{preset.name}-seed{seed}"
+    folder = cache_dir() / f"random-{preset.name}-seed{seed}"
     if not (folder / "model.json").is_file():
+        from .errors import MissingDependencyError
+
+        MissingDependencyError.require(("torch", "onnx"), f"bench without --model (it exports the {preset.name} "
+                                       "network with random weights once)",
+                                       "pip install 'dasiamrt[export]', or time a model folder with --model DIR")
         from .export.api import export_from_args
 
         log.info("exporting the %s network with random weights (seed %d) to %s", preset.name, seed, folder)
+        if progress is not None:
+            progress.write(f"dasiamrt bench: exporting the {preset.name} network with random weights once into "
+                           f"{folder} (reused by later runs; delete it to free the space)\n")
         export_from_args(preset, None, seed, str(folder), check=False)
+    if progress is not None:
+        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20
+        progress.write(f"dasiamrt bench: using the cached export {folder} ({size:.0f} MB)\n")
     return folder
 
 
-def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], warmup: int) -> BenchResult:
-    """Time one tracker over ``frames`` (see module docstring); ``tracker.config`` names the case."""
+def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], warmup: int,
+             progress: Optional[IO[str]] = None, label: str = "") -> BenchResult:
+    """Time one tracker over ``frames`` (see module docstring); ``tracker.config`` names the case.
+
+    ``progress`` gets a ``\\r``-updated "label: frame i/n" line at most twice a second (a 767 case on
+    a CPU takes tens of seconds); the caller ends the line.
+    """
+    shown = time.perf_counter()
     tracker.init(frames[0], init_box)
     template_s = tracker.stage_seconds.get("template", 0.0)
     stages: Dict[str, List[float]] = {s: [] for s in STAGES}
@@ -136,6 +163,10 @@ def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], 
         start = time.perf_counter()
         tracker.track(frame)
         elapsed = time.perf_counter() - start
+        if progress is not None and start + elapsed - shown > 0.5:
+            shown = start + elapsed
+            progress.write(f"\r  {label}: frame {i + 1}/{len(frames) - 1}")
+            progress.flush()
         if i < warmup:
             continue
         loop.append(elapsed)
@@ -153,8 +184,12 @@ def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], 
 
 def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes: Sequence[bool], frames: int,
               warmup: int, source: Optional[str], init_box: Optional[Sequence[float]],
-              progress: Optional[IO[str]] = sys.stderr) -> BenchReport:
-    """Run every (size, DA) case with trackers from ``make_tracker(config_changes)``."""
+              progress: Optional[IO[str]] = sys.stderr, setting: str = "") -> BenchReport:
+    """Run every (size, DA) case with trackers from ``make_tracker(config_changes)``.
+
+    ``model_name`` is stored in the report (``bench --merge`` labels its column with it); ``setting``
+    (e.g. "backend ort fp32") is only shown in the progress header.
+    """
     from .assets import DEMO_CLIP, DEMO_INIT_XYWH
 
     if source and init_box is None:
@@ -165,17 +200,18 @@ def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes
     box = init_box or DEMO_INIT_XYWH
     report = BenchReport(model_name, machine_info())
     if progress is not None:
-        progress.write(f"dasiamrt bench: {model_name}, {len(sizes) * len(da_modes)} cases, "
-                       f"{frames} measured frames each\n")
+        progress.write(f"dasiamrt bench: {model_name}{', ' + setting if setting else ''}, "
+                       f"{len(sizes) * len(da_modes)} cases, {frames} measured frames each\n")
     for size in sizes:
         for da in da_modes:
             with make_tracker({"instance_size": size, "small_instance_size": None,
                                "distractor": {"enabled": da}, "long_term": {"enabled": False}}) as tracker:
-                result = run_case(tracker, clip, box, warmup)
+                label = f"{tracker.backend.name} {size} DA {'on' if da else 'off'}"
+                result = run_case(tracker, clip, box, warmup, progress, label)
                 memory = getattr(tracker.backend, "memory_report", None)
                 if memory is not None:
                     report.engine_memory = memory()
             report.results.append(result)
             if progress is not None:
-                progress.write(f"  {result.case.backend} {size} DA {'on' if da else 'off'}: {result.fps:.1f} FPS\n")
+                progress.write(f"\r  {label}: {result.fps:.1f} FPS{' ' * 12}\n")
     return report

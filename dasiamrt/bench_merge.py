@@ -12,13 +12,18 @@ Report formats read:
 
     {"env": {...}, "rows": [{"backend": "trt", "precision": "fp16", "size": 255, "ms": 3.1, "fps": 322.6}]}
 
-  where a row needs ``ms`` or ``fps`` (one is derived from the other); ``da`` and ``preset`` join
-  the row label.
+  where a row needs ``ms`` or ``fps`` (positive numbers; one is derived from the other) and at least
+  one of ``preset``, ``backend``, ``precision``, ``size``, ``da`` (its label).
+
+Each column is one report: its machine (GPU name, else CPU, else the file name) and, when the report
+names it, the model measured (``vot (random weights)``, ``tiny``...), so reports of two models on one
+machine are not mistaken for two machines. Anything else is a one-line :class:`DatasetError`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -29,22 +34,48 @@ _KEY_FIELDS = ("preset", "backend", "precision", "size", "da")
 
 
 def _load(path: Path) -> Tuple[str, List[Dict[str, Any]]]:
+    """(column label, rows with "ms" and "fps") of one report.
+
+    Raises:
+        DatasetError: unreadable, not a bench report, or a row without a label or a positive time.
+    """
+    hint = "write it with `dasiamrt bench --json`"
     try:
         data = json.loads(Path(path).read_text())
         rows = [_flat(r) for r in data["results"]] if "results" in data else list(data["rows"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DatasetError(
-            f"{path} is not a dasiamrt bench report ({err}): write it with `dasiamrt bench --json`"
-        ) from None
-    label = machine_label(data.get("machine") or data.get("env") or {})
-    for row in rows:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise DatasetError(f"{path} is not a dasiamrt bench report ({type(err).__name__}: {err}): {hint}") from None
+    if not rows:
+        raise DatasetError(f"{path} has no result rows: {hint}")
+    env = data.get("machine") or data.get("env") or {}
+    label = machine_label(env) if isinstance(env, dict) and (env.get("cpu") or env.get("gpu")) else Path(path).stem
+    model = _model_name(data.get("model"))
+    for number, row in enumerate(rows, 1):
+        where = f"{path}: row {number}"
+        if not isinstance(row, dict) or not any(row.get(k) is not None for k in _KEY_FIELDS):
+            raise DatasetError(f"{where} names no configuration (none of {', '.join(_KEY_FIELDS)}): {hint}")
         if "ms" not in row and "fps" not in row:
-            raise DatasetError(f"{path}: a row has neither 'ms' nor 'fps': write it with `dasiamrt bench --json`")
+            raise DatasetError(f"{where} has neither 'ms' nor 'fps': {hint}")
+        for key in ("ms", "fps"):
+            if key in row and not _positive(row[key]):
+                raise DatasetError(f"{where} has {key} {row[key]!r}: it must be a number > 0; {hint}")
         if "fps" not in row:
             row["fps"] = 1000.0 / float(row["ms"])
         if "ms" not in row:
             row["ms"] = 1000.0 / float(row["fps"])
-    return label, rows
+    return (f"{label} · {model}" if model else label), rows
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _model_name(value: Any) -> str:
+    """The model of a report: ``"tiny"`` from ``"/x/models/tiny, backend ort fp32"``; empty when absent."""
+    if not isinstance(value, str) or not value.strip():
+        return ""
+    text = value.split(", backend")[0].strip().rstrip("/")
+    return Path(text).name if "/" in text and "(" not in text else text
 
 
 def _flat(result: Dict[str, Any]) -> Dict[str, Any]:

@@ -17,11 +17,36 @@ on) and dasiamrt's own small network (``tiny``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from . import spec
 from .errors import ConfigError
+
+
+def _number(name: str, value: Any, low: float, high: float, open_low: bool = False, integer: bool = False) -> None:
+    """Refuse a setting that is not a finite number in [low, high] ((low, high] when ``open_low``).
+
+    Raises:
+        ConfigError: naming the setting, the range and the value found.
+    """
+    kind = int if integer else (int, float)
+    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and (value <= low if open_low else value < low) or ok and value > high:
+        ok = False
+    if not ok:
+        what = "an integer" if integer else "a number"
+        if math.isfinite(high):
+            span = f"in {'(' if open_low else '['}{low:g}, {high:g}]"
+        else:
+            span = f"{'>' if open_low else '>='} {low:g}"
+        raise ConfigError(f"tracker setting {name} must be {what} {span}, got {value!r}")
+
+
+def _flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"tracker setting {name} must be true or false, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,15 @@ class DistractorConfig:
     alpha_i: float = 1.0
     eta: float = 0.01
 
+    def __post_init__(self) -> None:
+        _flag("distractor.enabled", self.enabled)
+        _number("distractor.threshold", self.threshold, 0.0, 1.0)
+        _number("distractor.n_max", self.n_max, 0, 1024, integer=True)
+        _number("distractor.nms_iou", self.nms_iou, 0.0, 1.0)
+        _number("distractor.alpha_hat", self.alpha_hat, 0.0, math.inf)
+        _number("distractor.alpha_i", self.alpha_i, 0.0, math.inf, open_low=True)
+        _number("distractor.eta", self.eta, 0.0, 0.5, open_low=True)
+
 
 @dataclass(frozen=True)
 class LongTermConfig:
@@ -90,6 +124,17 @@ class LongTermConfig:
     enter_threshold: float = 0.8
     leave_threshold: float = 0.95
     lost_window_influence: float = 0.001
+
+    def __post_init__(self) -> None:
+        _flag("long_term.enabled", self.enabled)
+        _number("long_term.lost_instance_size", self.lost_instance_size, spec.MIN_SEARCH_SIZE, spec.MAX_SEARCH_SIZE,
+                integer=True)
+        spec.check_search_size(self.lost_instance_size)
+        _number("long_term.enter_threshold", self.enter_threshold, 0.0, 1.0)
+        _number("long_term.leave_threshold", self.leave_threshold, 0.0, 1.0)
+        _number("long_term.lost_window_influence", self.lost_window_influence, 0.0, 1.0)
+        if self.enter_threshold > self.leave_threshold:
+            raise ConfigError("long-term thresholds need 0 <= enter_threshold <= leave_threshold <= 1")
 
 
 @dataclass(frozen=True)
@@ -117,16 +162,38 @@ class TrackerConfig:
     long_term: LongTermConfig = field(default_factory=LongTermConfig)
 
     def __post_init__(self) -> None:
-        for size in (self.instance_size, self.small_instance_size, self.long_term.lost_instance_size):
+        """Check every setting's type and range (one schema for presets, ``model.json`` and overrides).
+
+        Raises:
+            ConfigError: naming the first bad setting, its range and the value found.
+        """
+        for name in ("instance_size", "small_instance_size"):
+            size = getattr(self, name)
             if size is not None:
+                _number(name, size, spec.MIN_SEARCH_SIZE, spec.MAX_SEARCH_SIZE, integer=True)
                 spec.check_search_size(size)
+        if self.exemplar_size != spec.EXEMPLAR_SIZE or self.total_stride != spec.TOTAL_STRIDE:
+            raise ConfigError(f"tracker settings exemplar_size and total_stride are fixed by the networks: "
+                              f"{spec.EXEMPLAR_SIZE} and {spec.TOTAL_STRIDE}, got {self.exemplar_size!r} and "
+                              f"{self.total_stride!r}")
+        _number("context_amount", self.context_amount, 0.0, 10.0)
+        _number("penalty_k", self.penalty_k, 0.0, 100.0)
+        _number("window_influence", self.window_influence, 0.0, 1.0)
+        _number("lr", self.lr, 0.0, 1.0, open_low=True)
+        _number("small_target_ratio", self.small_target_ratio, 0.0, 1.0)
+        _number("min_size", self.min_size, 0.0, math.inf, open_low=True)
         if self.windowing not in ("cosine", "uniform"):
             raise ConfigError(f"windowing must be 'cosine' or 'uniform', not {self.windowing!r}")
+        for name in ("ratios", "scales"):
+            values = getattr(self, name)
+            if not isinstance(values, tuple):
+                raise ConfigError(f"tracker setting {name} must be a list of numbers, got {values!r}")
+            for value in values:
+                _number(name, value, 0.0, 100.0, open_low=True)
         if len(self.ratios) * len(self.scales) != spec.ANCHOR_NUM:
             raise ConfigError(f"the networks predict {spec.ANCHOR_NUM} anchors per cell: give 5 ratios x 1 scale")
-        lt = self.long_term
-        if not 0.0 <= lt.enter_threshold <= lt.leave_threshold <= 1.0:
-            raise ConfigError("long-term thresholds need 0 <= enter_threshold <= leave_threshold <= 1")
+        if not isinstance(self.distractor, DistractorConfig) or not isinstance(self.long_term, LongTermConfig):
+            raise ConfigError("tracker settings distractor and long_term must be objects of their settings")
 
     @property
     def anchor_num(self) -> int:
@@ -156,17 +223,26 @@ class TrackerConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrackerConfig":
         """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown tracker setting(s): {', '.join(sorted(unknown))}")
-        values = dict(data)
-        values["distractor"] = DistractorConfig(**values.get("distractor", {}))
-        values["long_term"] = LongTermConfig(**values.get("long_term", {}))
+        values = dict(_known("", cls, data))
+        values["distractor"] = DistractorConfig(**_known("distractor.", DistractorConfig, values.get("distractor", {})))
+        values["long_term"] = LongTermConfig(**_known("long_term.", LongTermConfig, values.get("long_term", {})))
         for key in ("ratios", "scales"):
             if key in values:
+                if not isinstance(values[key], (list, tuple)):
+                    raise ConfigError(f"tracker setting {key} must be a list of numbers, got {values[key]!r}")
                 values[key] = tuple(values[key])
         return cls(**values)
+
+
+def _known(prefix: str, cls: Any, data: Any) -> Mapping[str, Any]:
+    """``data`` if it is a mapping of ``cls``'s field names, else a ConfigError naming the problem."""
+    if not isinstance(data, Mapping):
+        where = f" {prefix.rstrip('.')}" if prefix else ""
+        raise ConfigError(f"tracker settings{where} must be an object, got {data!r}")
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ConfigError(f"unknown tracker setting(s): {', '.join(prefix + str(k) for k in sorted(unknown, key=str))}")
+    return data
 
 
 @dataclass(frozen=True)

@@ -49,3 +49,12 @@ class MissingDependencyError(BackendError):
     def __init__(self, package: str, feature: str, install: str) -> None:
         super().__init__(f"{feature} needs '{package}', which is not installed: {install}")
         self.package = package
+
+    @classmethod
+    def require(cls, modules: "tuple[str, ...]", feature: str, install: str) -> None:
+        """Raise for the first of ``modules`` that cannot be imported (checked without importing it)."""
+        import importlib.util
+
+        for module in modules:
+            if importlib.util.find_spec(module) is None:
+                raise cls(module, feature, install)

@@ -1,4 +1,9 @@
-"""Run a tracker over a frame source: boxes to CSV, annotated video, progress, FPS summary."""
+"""Run a tracker over a frame source: boxes to CSV, annotated video, progress, FPS summary.
+
+Nothing tracked is lost: on Ctrl-C or SIGTERM the CSV of the frames done and a playable video are
+kept, and :class:`~dasiamrt.interrupts.Interrupted` says so. A video file that stops before the
+frame count it announces (a truncated download) is reported in :attr:`TrackingSummary.notes`.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, List, Optional, Sequence, Tuple, Union
 
-from .errors import ConfigError
+from .errors import ConfigError, SourceError
+from .interrupts import Interrupted, shielded, signal_of
 from .runtime.geometry import check_init_box
 from .runtime.tracker import Tracker, TrackResult
 from .sources import BoxWriter, VideoWriter, draw_result, open_source
@@ -25,11 +31,15 @@ class TrackingSummary:
         seconds: wall time of the ``track`` calls (init excluded).
         results: per-frame results (frame 0 = the init box with score 1).
         lost_frames: frames that ended in the ``lost`` state.
+        written: files written (committed), in order: CSV, video.
+        notes: things the user must hear about (e.g. a video that ended before its announced length).
     """
 
     frames: int = 0
     seconds: float = 0.0
     results: List[TrackResult] = field(default_factory=list)
+    written: List[str] = field(default_factory=list)
+    notes: List[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -65,8 +75,11 @@ def run_tracking(
         progress: stream for a one-line progress display (None: silent).
 
     Raises:
-        SourceError, BoxError: bad source or initial box.
+        SourceError, BoxError: bad source or initial box; a source with a single frame (nothing to
+            track after the init frame) unless ``max_frames`` is 1.
         ConfigError: ``max_frames`` < 1 (nothing would be tracked or written).
+        Interrupted: Ctrl-C or SIGTERM; the outputs of the frames tracked so far are kept first and
+            the exception's ``detail`` names them.
     """
     if max_frames is not None and max_frames < 1:
         raise ConfigError(f"--max-frames must be at least 1 (the init frame), got {max_frames}")
@@ -85,14 +98,44 @@ def run_tracking(
             outputs.write(index, frame, result)
             if progress is not None and (index % 10 == 0 or index + 1 == total):
                 _progress(progress, index + 1, total, summary)
+        _check_length(frames, summary, max_frames)
         outputs.ok = summary.frames > 0
+        outputs.close(summary)
         return summary
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM under cli.main: keep what was tracked
+        outputs.ok = summary.frames > 0
+        with shielded():
+            outputs.close(summary)
+        raise Interrupted(signal_of(err), _kept(summary, csv_path, video_path)) from None
     finally:
-        outputs.close()
+        outputs.close(None)
         if not isinstance(source, FrameSource):
             frames.close()
         if progress is not None and summary.frames:
             progress.write("\n")
+
+
+def _check_length(frames: FrameSource, summary: TrackingSummary, max_frames: Optional[int]) -> None:
+    """A single-frame source is an error; a file that ends well before its announced length is a note."""
+    if summary.frames == 1 and max_frames != 1:
+        raise SourceError(f"{frames.description} has a single frame: nothing to track after the init frame "
+                          "(give a video or folder of 2 or more frames)")
+    announced = getattr(frames, "announced_frames", None)
+    reached_max = max_frames is not None and summary.frames >= max_frames
+    if announced and not reached_max and summary.frames < announced - max(2, announced // 100):
+        summary.notes.append(f"{frames.description}: the stream ended after {summary.frames} frames (the file "
+                             f"announces {announced}): it is truncated or damaged; the results cover those "
+                             f"{summary.frames} frames")
+
+
+def _kept(summary: TrackingSummary, csv_path: Optional[str], video_path: Optional[str]) -> str:
+    """What an interrupted run kept, for the one stderr line."""
+    done = f"{summary.frames} frame{'s' if summary.frames != 1 else ''} tracked"
+    if summary.written:
+        return f"{done}, kept in {' and '.join(summary.written)}"
+    if csv_path or video_path:
+        return f"{done}, no output written"
+    return f"{done}; no --out/--save given, so nothing was written"
 
 
 def _track_frame(tracker: Tracker, index: int, frame: Frame, init_box_xywh: Sequence[float],
@@ -127,12 +170,23 @@ class _Outputs:
         if self.boxes is not None:
             self.boxes.write(index, result.bbox_xywh, result.score, result.state)
         if self.video is not None:
-            self.video.write(draw_result(frame, result.bbox_xywh, result.score, "init" if index == 0 else result.state))
+            self.video.write(draw_result(frame, result.bbox_xywh, result.score, "init" if index == 0 else result.state,
+                                         text=f"frame {index}"))
 
-    def close(self) -> None:
-        for writer in (self.boxes, self.video):
-            if writer is not None:
+    def close(self, summary: Optional[TrackingSummary]) -> None:
+        """Commit (``ok``) or remove each output once; committed paths go to ``summary.written``."""
+        for name in ("boxes", "video"):
+            writer = getattr(self, name)
+            if writer is None:
+                continue
+            setattr(self, name, None)
+            try:
                 writer.close(ok=self.ok)
+            except BaseException:
+                self.ok = False  # the outputs still open are removed, not kept without this one
+                raise
+            if self.ok and summary is not None:
+                summary.written.append(str(writer.path))
 
 
 def _progress(stream: IO[str], done: int, total: Optional[int], summary: TrackingSummary) -> None:

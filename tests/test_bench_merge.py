@@ -50,7 +50,7 @@ def test_reads_the_bench_command_report(tmp_path):
         json.dumps({"model": "m", "machine": {"cpu": "Cortex-A78AE", "gpu": {"name": "Orin"}}, "results": [result]})
     )
     md, _ = merge_reports([path], tmp_path / "c.png")
-    assert "| configuration | Orin |" in md and "| trt fp16 767 DA | 24.0 ms (40 FPS) |" in md
+    assert "| configuration | Orin · m |" in md and "| trt fp16 767 DA | 24.0 ms (40 FPS) |" in md
 
 
 def test_same_gpu_twice_gets_distinct_columns(tmp_path):

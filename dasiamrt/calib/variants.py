@@ -19,7 +19,7 @@ from typing import Any, Dict
 
 from .. import spec
 from ..errors import ModelError
-from ..fileio import atomic_write_json
+from ..fileio import atomic_write_json, confine
 from ..runtime.model_dir import read_model_dir, sha256_file
 from .calibset import CalibrationSet, check_model, validate
 from .qdq import DEFAULT_METHOD, ROLES, quantize_graph
@@ -91,7 +91,7 @@ def int8_graph_paths(model_dir: str | os.PathLike[str], verify: bool = True) -> 
                          "--source VIDEO --init x,y,w,h' first")
     paths = {}
     for role, graph in entry["graphs"].items():
-        path = info.root / graph["file"]
+        path = confine(info.root, graph.get("file"), f"int8 {role} graph file", ModelError)
         if not path.is_file() or (verify and sha256_file(path) != graph.get("sha256")):
             raise ModelError(f"{path} is missing or does not match model.json: run 'dasiamrt calibrate' again")
         paths[role] = path

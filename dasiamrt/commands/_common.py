@@ -19,8 +19,20 @@ def add_model_args(parser: argparse.ArgumentParser, allow_default: bool = True) 
                             "track with this preset's settings instead of those stored in the model")
     group.add_argument("--backend", choices=("ort", "torch", "trt"), default=None,
                        help="inference backend (default: ort for --model, torch for --weights)")
-    group.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
+    group.add_argument("--threads", type=threads_arg, default=0, metavar="N",
+                       help="CPU threads for ONNX Runtime (0: one per core)")
     add_precision_arg(group)
+
+
+def threads_arg(text: str) -> int:
+    """argparse type of ``--threads``: an integer >= 0 (0: ONNX Runtime's default, one per core)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (0: one per core), got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (0: one per core), got {value}")
+    return value
 
 
 def add_precision_arg(parser: Any) -> None:
@@ -40,20 +52,23 @@ def backend_options(args: argparse.Namespace, backend: str) -> dict[str, Any]:
 
 def add_tracker_switches(parser: argparse.ArgumentParser) -> None:
     """``--da/--no-da``, ``--long-term/--no-long-term`` (default: the preset's)."""
-    group = parser.add_argument_group("tracker")
-    group.add_argument("--da", dest="da", action="store_true", default=None, help="distractor-aware tracking on")
+    group = parser.add_argument_group("tracker (default: the settings stored in the model, or the preset's)")
+    group.add_argument("--da", dest="da", action="store_true", default=None,
+                       help="distractor-aware tracking on (default: as the model/preset says)")
     group.add_argument("--no-da", dest="da", action="store_false", help="distractor-aware tracking off")
     group.add_argument("--long-term", dest="long_term", action="store_true", default=None,
-                       help="long-term 255 -> 767 search switching on")
+                       help="long-term 255 -> 767 search switching on (default: as the model/preset says)")
     group.add_argument("--no-long-term", dest="long_term", action="store_false", help="long-term switching off")
-    group.add_argument("--search-size", type=int, default=None, help="search-crop side (255, 271, 287...)")
+    group.add_argument("--search-size", type=int, default=None,
+                       help="search-crop side: 255, 271, 287... (default: the model/preset's)")
 
 
-def parse_search_sizes(text: str, flag: str = "--sizes") -> Tuple[int, ...]:
+def parse_search_sizes(text: str, flag: str = "--sizes", allow_empty: bool = True) -> Tuple[int, ...]:
     """``"255,767"`` -> (255, 767), each checked by :func:`dasiamrt.spec.check_search_size`.
 
     Raises:
-        ConfigError: a part is not an integer, or not a supported search size.
+        ConfigError: a part is not an integer, or not a supported search size; no size at all
+            unless ``allow_empty``.
     """
     from ..spec import check_search_size
 
@@ -65,6 +80,8 @@ def parse_search_sizes(text: str, flag: str = "--sizes") -> Tuple[int, ...]:
             sizes.append(check_search_size(int(part)))
         except ValueError:
             raise ConfigError(f"{flag} takes comma-separated integers such as 255,767, got {text!r}") from None
+    if not sizes and not allow_empty:
+        raise ConfigError(f"{flag} names no search size (got {text!r}): give e.g. {flag} 255,767")
     return tuple(sizes)
 
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Any, Dict
 
-from ._common import add_precision_arg, backend_options
+from ._common import add_precision_arg, backend_options, threads_arg
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--preset", default="vot", help="network when no --model is given (default: vot)")
     p.add_argument("--backend", choices=("ort", "trt"), default="ort",
                    help="ort (ONNX Runtime) or trt (TensorRT engines built by 'dasiamrt build')")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
+    p.add_argument("--threads", type=threads_arg, default=0, metavar="N",
+                   help="CPU threads for ONNX Runtime (0: one per core)")
     add_precision_arg(p)
     p.add_argument("--sizes", default="255,767", help="comma-separated search sizes (default: 255,767)")
     p.add_argument("--da", choices=("off", "on", "both"), default="both", help="distractor-aware rows")
@@ -31,6 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="instead of measuring: merge bench reports (e.g. from several GPUs) into one markdown "
                         "table and a PNG bar chart (--png)")
     p.add_argument("--png", metavar="FILE", help="chart path for --merge (default: bench_merged.png beside the first)")
+    p.epilog = ("Without --model, the preset's network is exported once with random weights into "
+                "$XDG_CACHE_HOME/dasiamrt (default ~/.cache/dasiamrt; ~112 MB for vot, needs torch) and reused; "
+                "delete that folder to free the space. Ctrl-C stops with exit status 130 and writes no report.")
     p.set_defaults(func=run)
 
 
@@ -40,20 +44,25 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from ..config import get_preset
-    from ..fileio import AtomicFile
+    from ..fileio import AtomicFile, check_distinct
+    from ..interrupts import Interrupted, signal_of
     from ..tracking import parse_box
     from ._common import parse_search_sizes
 
-    sizes = parse_search_sizes(args.sizes)
+    sizes = parse_search_sizes(args.sizes, allow_empty=False)
     init = parse_box(args.init) if args.init else None
+    check_distinct({"--source": args.source}, {"--json": args.json})
+    if not args.model:
+        get_preset(args.preset)
     json_out = AtomicFile(args.json, ".json") if args.json else None  # a bad path fails before measuring
     try:
-        if not args.model:
-            get_preset(args.preset)
         report = _measure(args, sizes, init)
         if json_out is not None:
             json_out.tmp.write_text(json.dumps(report.to_json(), indent=2))
             json_out.commit()
+            print(f"dasiamrt bench: wrote {args.json}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        raise Interrupted(signal_of(err), "no report written (one of some cases would look complete)") from None
     finally:
         if json_out is not None:
             json_out.abort()
@@ -66,7 +75,7 @@ def _measure(args: argparse.Namespace, sizes: Any, init: Any) -> Any:
     from ..runtime.model_dir import read_model_dir
     from ..runtime.tracker import Tracker
 
-    model = args.model or str(random_model_dir(args.preset))
+    model = args.model or str(random_model_dir(args.preset, progress=sys.stderr))
     info = read_model_dir(model)
     options: Dict[str, Any] = backend_options(args, args.backend)
     if args.backend == "ort" and args.ort_device:
@@ -79,8 +88,8 @@ def _measure(args: argparse.Namespace, sizes: Any, init: Any) -> Any:
         return Tracker.from_model(model, backend=args.backend, config=info.tracker.replace(**changes), **options)
 
     name = args.model or f"{args.preset} (random weights)"
-    report = run_bench(make_tracker, f"{name}, backend {args.backend} {args.precision or 'fp32'}", sizes, da_modes,
-                       args.frames, args.warmup, args.source, init)
+    report = run_bench(make_tracker, name, sizes, da_modes, args.frames, args.warmup, args.source, init,
+                       setting=f"backend {args.backend} {args.precision or 'fp32'}")
     print(report.table())
     if report.engine_memory:
         m = report.engine_memory
@@ -96,7 +105,9 @@ def _merge(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..bench_merge import merge_reports
+    from ..fileio import check_distinct
 
+    check_distinct({f"--merge {p}": p for p in args.merge}, {"--png": args.png})
     markdown, png = merge_reports([Path(p) for p in args.merge], Path(args.png) if args.png else None)
     print(markdown)
     if png is not None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("build", help="build TensorRT engines from an exported model")
+    p = subparsers.add_parser("build", help="build TensorRT engines from an exported model",
+                              description="Build TensorRT engines (plan + JSON manifest each) from a model folder "
+                                          "written by 'dasiamrt export': the template engine, the search engine "
+                                          "with one profile and execution context per search size (the model's "
+                                          "sizes plus 767 for long-term mode, plus --sizes), and kernel_update. "
+                                          "Build on the device that runs them: plans do not move between GPUs "
+                                          "or TensorRT versions. --print-trtexec shows the equivalent commands.")
     p.add_argument("--model", required=True, type=Path, metavar="DIR", help="model folder written by `dasiamrt export`")
     p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16",
                    help="engine precision (default: fp16)")

@@ -34,11 +34,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..calib.api import calibrate
-    from ..errors import ConfigError
+    from ..errors import ConfigError, MissingDependencyError
     from ..tracking import parse_box
 
     if not args.source and not args.from_set:
         raise ConfigError("give --source (clip, dataset folder or synthetic:...) or --from-set calibration.npz")
+    if not args.collect_only:  # checked before the (long) collection, not after it
+        MissingDependencyError.require(("onnx",), "writing the INT8 graphs",
+                                       "pip install 'dasiamrt[export]' (or only onnx), or use --collect-only")
     inits = [None if s.strip() in ("", "-") else parse_box(s) for s in args.init]
     from ..calib.api import default_search_sizes
     from ..calib.collect import CollectConfig

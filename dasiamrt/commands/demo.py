@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._common import threads_arg
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="track the printed box of the bundled clip with the bundled model (offline)",
@@ -12,7 +14,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", default="dasiamrt-demo", metavar="DIR", help="output folder (default: ./dasiamrt-demo)")
     p.add_argument("--model", metavar="DIR", help="exported model folder (default: the bundled model)")
     p.add_argument("--backend", choices=("ort", "trt"), default="ort")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
+    p.add_argument("--threads", type=threads_arg, default=0, metavar="N",
+                   help="CPU threads for ONNX Runtime (0: one per core)")
     p.add_argument("--da", dest="da", action="store_true", default=None, help="distractor-aware tracking on")
     p.add_argument("--no-da", dest="da", action="store_false", help="distractor-aware tracking off")
     p.set_defaults(func=run)

@@ -105,6 +105,13 @@ def run(args: argparse.Namespace) -> int:
                           results=args.results or (), out_dir=out,
                           progress=_Bar() if tracker is not None and not args.quiet else None,
                           plots=not args.no_plots)
+    except KeyboardInterrupt as err:  # exit 130/143; results are written per sequence, atomically
+        from ..interrupts import Interrupted, signal_of
+
+        if tracker is not None and not args.quiet:
+            sys.stderr.write("\n")  # end the progress bar's line
+        raise Interrupted(signal_of(err), f"finished sequences are kept in {out / 'results'}; "
+                                          "the same command resumes from there") from None
     finally:
         if tracker is not None:
             tracker.close()

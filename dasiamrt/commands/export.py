@@ -5,11 +5,16 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("export", help="export weights to the split ONNX graphs (template, search, kernel_update)")
+    p = sub.add_parser("export", help="export weights to the split ONNX graphs (template, search, kernel_update)",
+                       description="Export a PyTorch checkpoint (the official SiamRPN*.model files load as they are) "
+                                   "or seeded random weights to a model folder: template.onnx, search.onnx (the "
+                                   "correlation kernels are inputs), kernel_update.onnx and model.json, each graph "
+                                   "checked against torch at 255/271/767 unless --no-check. Needs torch and onnx "
+                                   "(pip install 'dasiamrt[export]'); the folder then runs anywhere without torch.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--weights", metavar="FILE", help="PyTorch checkpoint (official SiamRPN*.model files too)")
     src.add_argument("--random", type=int, metavar="SEED", help="random weights with this seed (for speed tests)")
-    p.add_argument("--preset", required=True, help="big, vot, otb, paper or tiny")
+    p.add_argument("--preset", required=True, help="network layout and tracker settings: big, vot, otb, paper or tiny")
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
                    help="also write fp16 graphs (fp32 always written)")
@@ -19,9 +24,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import get_preset
+    from ..errors import MissingDependencyError
+
+    preset = get_preset(args.preset)
+    MissingDependencyError.require(("torch", "onnx"), "export", "pip install 'dasiamrt[export]'")
     from ..export.api import export_from_args
 
-    report = export_from_args(get_preset(args.preset), args.weights, args.random, args.out, args.check, args.precision)
+    report = export_from_args(preset, args.weights, args.random, args.out, args.check, args.precision)
     if report.errors:
         print(report.table())
     print(f"dasiamrt export: wrote {report.out_dir} (worst relative error vs torch {report.worst:.1e})")

@@ -1,8 +1,10 @@
 """``dasiamrt live SOURCE|--csi N``: track from a camera or stream, newest frame first, results as JSON lines.
 
-Exit status: 0 when the run ended normally (end of file, SIGINT/SIGTERM, ``stop`` message, ``q``
-key, ``--max-frames``); 1 when a live source was lost and every reconnect failed (so a supervisor
-such as systemd can restart it); 2 for user errors (bad flags, source that cannot be opened at start).
+Exit status: 0 when the run ended normally (end of file, ``stop`` message, ``q`` key,
+``--max-frames``); 1 when a live source was lost and every reconnect failed (so a supervisor such as
+systemd can restart it); 2 for user errors (bad flags, source that cannot be opened at start);
+130 / 143 when stopped by SIGINT / SIGTERM, after the outputs were closed (every command's
+convention, :mod:`dasiamrt.interrupts`).
 """
 from __future__ import annotations
 
@@ -15,12 +17,15 @@ from ._common import add_model_args, add_tracker_switches, make_tracker
 EPILOG = """examples:
   dasiamrt live 0 --init 300,200,80,60 --json -                 # USB camera, JSON lines on stdout
   dasiamrt live --csi 0 --size 1280x720 --fps 30 --select --show  # Jetson CSI camera, draw the target
-  dasiamrt live rtsp://10.0.0.2/stream --control udp://0.0.0.0:5006 --json udp://10.0.0.3:5005
+  dasiamrt live rtsp://10.0.0.2/stream --control udp://5006 --json udp://10.0.0.3:5005   # control from this machine
+  DASIAMRT_CONTROL_TOKEN=s3cret dasiamrt live 0 --control udp://0.0.0.0:5006 --init 300,200,80,60  # from the network
   dasiamrt live clip.mp4 --realtime --init 221,11,225,169 --save out.mp4   # a file played like a camera
   dasiamrt live --csi 0 --mavlink /dev/ttyTHS1,921600 --gimbal-follow --hfov 62   # MAVLink camera + gimbal
 keys (--show): s/r draw a new target, c clear it, q/Esc quit.
 control (--control): {"cmd": "init", "bbox": [x, y, w, h]}, {"cmd": "clear"}, {"cmd": "stop"}
-MAVLink (--mavlink): camera tracking protocol; wiring with QGroundControl/ArduPilot/PX4 in dasiamrt/live/README.md"""
+  with a token, each message also carries "token": "s3cret"; others are ignored.
+MAVLink (--mavlink): camera tracking protocol; wiring with QGroundControl/ArduPilot/PX4 in dasiamrt/live/README.md
+exit status: 0 done, 1 source lost for good, 2 user error, 130 SIGINT, 143 SIGTERM."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,8 +48,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     target = p.add_argument_group("target")
     target.add_argument("--init", metavar="X,Y,W,H", help="target box on the first frame (0-based pixels)")
     target.add_argument("--select", action="store_true", help="draw the target on the first frame (needs a display)")
-    target.add_argument("--control", metavar="-|udp://HOST:PORT",
-                        help="read control messages (JSON lines) from stdin (-) or a UDP port")
+    target.add_argument("--control", metavar="-|udp://[HOST:]PORT",
+                        help="read control messages (JSON lines) from stdin (-) or a UDP port; udp://PORT listens on "
+                             "127.0.0.1 (this machine only); to listen on the network give HOST (0.0.0.0 = every "
+                             "interface) and a --control-token")
+    target.add_argument("--control-token", metavar="TOKEN", default=None,
+                        help="shared secret: control messages must carry \"token\": TOKEN, others are ignored "
+                             "(default: $DASIAMRT_CONTROL_TOKEN, else none)")
     mav = p.add_argument_group("MAVLink (needs pymavlink: pip install 'dasiamrt[mavlink]')")
     mav.add_argument("--mavlink", metavar="CONNECTION",
                      help="be a MAVLink camera with tracking on this link: udpin:HOST:PORT, udpout:HOST:PORT, "
@@ -74,9 +84,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import threading
 
     from ..errors import ConfigError
+    from ..fileio import check_distinct
+    from ..interrupts import Interrupted
     from ..live.capture import ReconnectPolicy
     from ..live.control import open_control
     from ..live.control_mux import combine_controls
@@ -102,19 +115,29 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-frames must be at least 1, got {args.max_frames}")
     if args.fps is not None and not args.fps > 0:  # 0 would fall back to the default rate unnoticed
         raise ConfigError(f"--fps must be positive, got {args.fps:g}")
+    files = [spec for spec in args.json if spec != "-" and not spec.startswith("udp://")]
+    check_distinct({"SOURCE": args.source if args.source and os.path.exists(args.source) else None},
+                   {"--save": args.save, **{f"--json {spec}": spec for spec in files}})
+    if len(set(files)) < len(files):
+        raise ConfigError("two --json outputs name the same file: give each its own path")
+    if args.save:
+        from ..sources.writers import check_video_path
+
+        check_video_path(args.save)
+    token = args.control_token if args.control_token is not None else os.environ.get("DASIAMRT_CONTROL_TOKEN")
     mavlink, gimbal = mavlink_settings(args.mavlink, args.mavlink_sysid, args.mavlink_compid, args.gimbal_follow,
                                        args.hfov, args.gimbal_gain, args.gimbal_max_rate, args.gimbal_manager)
     box = parse_box(args.init) if args.init else None
     source = live_source(args.source, args.csi, parse_size(args.size) if args.size else None, args.fps,
                          args.realtime, args.flip)
     stop = threading.Event()
-    with stop_on_signals(stop):
+    with stop_on_signals(stop) as received:
         tracker = make_tracker(args)
         sinks: List[JsonSink] = []
         json_control, camera = None, None
         try:
             sinks.extend(open_sink(spec) for spec in args.json)
-            json_control = open_control(args.control) if args.control else None
+            json_control = open_control(args.control, token) if args.control else None
             camera = MavlinkCamera(mavlink, gimbal) if mavlink is not None else None
         except BaseException:
             for channel in (json_control, *sinks):
@@ -126,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
             summary = run_live(tracker, source, sinks, args.save, args.show or args.select,
                                combine_controls([json_control, camera]), box, args.select, args.max_frames,
                                ReconnectPolicy(attempts=args.reconnect), stop, listeners=[camera] if camera else [])
+    if received:  # SIGINT/SIGTERM: outputs are closed; the exit status says which signal (130/143)
+        if camera is not None:
+            print(f"dasiamrt live: {camera.stats.line()}", file=sys.stderr)
+        raise Interrupted(received[0], f"{summary.line()}; outputs closed")
     print(f"dasiamrt live: {summary.line()}", file=sys.stderr)
     if camera is not None:
         print(f"dasiamrt live: {camera.stats.line()}", file=sys.stderr)

@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
+    from ..errors import ConfigError, MissingDependencyError
+
+    MissingDependencyError.require(("torch",), "train", "pip install 'dasiamrt[train]'")
     from ..train.config import TrainConfig
     from ..train.loop import train
 

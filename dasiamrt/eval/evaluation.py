@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional, Sequence, Union
 import numpy as np
 
 from ..errors import DatasetError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, safe_name
 from .datasets import Dataset, load_dataset
 from .report import write_report
 from .runner import Progress, run_dataset
@@ -46,6 +46,18 @@ def _record_config(tracker: Any, run_folder: Path) -> None:
     atomic_write_text(path, text)
 
 
+def _check_runnable(ds: Dataset) -> None:
+    """Refuse, before anything is written, a dataset whose sequences cannot start: no first box, or
+    image files that are not there (a wrong --root, an incomplete download)."""
+    for seq in ds:
+        seq.init_xywh  # noqa: B018 - raises DatasetError for a sequence without a first box
+        if isinstance(seq.frames, list):
+            missing = [p for p in seq.frames if not isinstance(p, np.ndarray) and not Path(p).is_file()]
+            if missing:
+                raise DatasetError(f"sequence {seq.name}: {len(missing)} of {len(seq.frames)} frames are missing "
+                                   f"(first: {missing[0]}): check --root, or re-download the sequence")
+
+
 def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, tracker: Any = None,
              tracker_name: str = "dasiamrt", results: Sequence[PathLike] = (), out_dir: Optional[PathLike] = None,
              progress: Optional[Progress] = None, plots: bool = True) -> Dict[str, Any]:
@@ -75,7 +87,8 @@ def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, trac
     if tracker is not None:
         if out_dir is None:
             raise DatasetError("running a tracker needs an output folder (--out) for its results")
-        run_folder = Path(out_dir) / "results" / tracker_name
+        run_folder = Path(out_dir) / "results" / safe_name(tracker_name, "tracker name (--name)", DatasetError)
+        _check_runnable(ds)
         _record_config(tracker, run_folder)
         runs_itself = hasattr(tracker, "run_dataset")  # a pool of workers (eval/parallel.py)
         ran = tracker.run_dataset(ds, run_folder, progress) if runs_itself else run_dataset(tracker, ds, run_folder,

@@ -17,20 +17,25 @@ from typing import Iterable, List, Optional, Sequence
 import numpy as np
 
 from ..errors import DatasetError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, safe_name
 from .datasets.base import read_numbers
 
 
+def _name(name: str) -> str:
+    """A sequence name that is safe as one path component (the dataset readers check it already)."""
+    return safe_name(name, "sequence name", DatasetError)
+
+
 def ope_path(results_dir: Path, name: str) -> Path:
-    return Path(results_dir) / f"{name}.txt"
+    return Path(results_dir) / f"{_name(name)}.txt"
 
 
 def got10k_path(results_dir: Path, name: str, run: int = 1) -> Path:
-    return Path(results_dir) / name / f"{name}_{run:03d}.txt"
+    return Path(results_dir) / _name(name) / f"{name}_{run:03d}.txt"
 
 
 def vot_path(results_dir: Path, name: str, run: int = 1) -> Path:
-    return Path(results_dir) / "baseline" / name / f"{name}_{run:03d}.txt"
+    return Path(results_dir) / "baseline" / _name(name) / f"{name}_{run:03d}.txt"
 
 
 def result_path(kind: str, results_dir: Path, name: str) -> Path:

@@ -183,15 +183,17 @@ def write_fp16_variants(model_dir: str | Path) -> Dict[str, Path]:
     import json
 
     from .. import spec
-    from ..fileio import atomic_write_json, sha256_file
+    from ..errors import ModelError
+    from ..fileio import atomic_write_json, confine, sha256_file
 
     root = Path(model_dir)
     manifest_path = root / spec.MODEL_MANIFEST
     manifest = json.loads(manifest_path.read_text())
     written: Dict[str, Path] = {}
     for role, entry in manifest["graphs"].items():
-        dst = root / fp16_name(entry["file"])
-        convert_file(str(root / entry["file"]), str(dst))
+        src = confine(root, entry["file"], f"graphs.{role}.file", ModelError)  # never write outside the folder
+        dst = root / fp16_name(src.relative_to(root).as_posix())
+        convert_file(str(src), str(dst))
         written[role] = dst
     manifest[FP16_KEY] = {role: {"file": p.name, "sha256": sha256_file(p)} for role, p in written.items()}
     atomic_write_json(manifest_path, manifest)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
 from typing import IO, Any, Dict, Optional, Sequence
 
-from ..fileio import AtomicFile
+from ..errors import ConfigError, SourceError
 from .control import parse_udp_address
 
 log = logging.getLogger(__name__)
@@ -84,39 +85,59 @@ class StreamSink(JsonSink):
 
 
 class FileSink(JsonSink):
-    """Lines in a file, written to a temp file beside it (flushed per record) and renamed onto it on close.
+    """Lines in the file itself, one per record, flushed at once: ``tail -f FILE`` follows the run.
 
-    The file therefore appears complete and never half-written, also after SIGINT/SIGTERM. A run that
-    wrote no record (e.g. it stopped at a bad ``--init`` box) leaves no file, not an empty one.
+    JSON lines are append-safe: whatever happens (SIGINT, SIGTERM, a crash, ``kill -9``), the file
+    holds every record written so far as whole lines (after a hard kill or power loss at worst the
+    last line is unfinished; readers skip a line that does not parse). The file is created, replacing
+    an older one, at the FIRST record, so a run that wrote none (e.g. it stopped at a bad ``--init``
+    box) leaves an existing file as it was; the folder and permissions are checked at once.
+
+    Raises:
+        SourceError: the path is a folder, its folder does not exist, or it cannot be written.
     """
 
     def __init__(self, path: str) -> None:
-        self._file = AtomicFile(Path(path), ".jsonl")
-        self._fh: IO[str] = open(self._file.tmp, "w")
-        self._records = 0
+        self.path = Path(path)
         self.description = str(path)
+        if self.path.is_dir():
+            raise SourceError(f"--json {path} is a folder: give a file path to write")
+        if not self.path.parent.is_dir():
+            raise SourceError(f"output folder {self.path.parent} does not exist: create it first")
+        if not os.access(self.path.parent, os.W_OK) or (self.path.exists() and not os.access(self.path, os.W_OK)):
+            raise SourceError(f"cannot write {path}: permission denied")
+        self._fh: Optional[IO[str]] = None
+        self._records = 0
 
     def write(self, record: Dict[str, Any]) -> None:
+        if self._fh is None:
+            try:
+                self._fh = open(self.path, "w", encoding="utf-8")
+            except OSError as err:
+                raise SourceError(f"cannot write {self.path}: {err.strerror or err}") from None
         self._fh.write(encode(record) + "\n")
         self._fh.flush()
         self._records += 1
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if self._fh is not None and not self._fh.closed:
             self._fh.close()
-            if self._records:
-                self._file.commit()
-            else:
-                self._file.abort()
 
 
 class UdpSink(JsonSink):
     """One record per datagram to ``host:port`` (fire and forget: a missing listener costs nothing)."""
 
     def __init__(self, host: str, port: int) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._address = (host, port)
         self.description = f"udp://{host}:{port}"
+        try:  # resolve once, now: a typo in the host is a one-line error at start, not silence
+            family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        except (OSError, UnicodeError) as err:
+            raise ConfigError(f"--json {self.description}: cannot resolve {host!r} "
+                              f"({getattr(err, 'strerror', None) or err}): check the host name") from None
+        if port == 0:
+            raise ConfigError(f"--json {self.description}: port 0 cannot receive datagrams: give the listener's port")
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        self._address = address
 
     def write(self, record: Dict[str, Any]) -> None:
         try:

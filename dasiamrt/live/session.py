@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import ConfigError, SourceError
+from ..interrupts import Interrupted
 from ..sources.camera import CameraSource, RealtimeSource, StreamSource, csi_pipeline, gstreamer_available
 from ..sources.frames import FrameSource, open_source
 from ..sources.writers import VideoWriter
@@ -92,21 +93,22 @@ def live_source(spec: Optional[str] = None, csi: Optional[int] = None, size_wh: 
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def stop_on_signals(stop: threading.Event) -> Iterator[List[int]]:
     """While inside, SIGINT and SIGTERM set ``stop`` instead of killing the process (main thread only).
 
-    A second signal raises ``KeyboardInterrupt`` (the CLI exits with 130).
+    Yields the list of signals received (empty unless one came), so the caller can exit with
+    128 + the first one. A second signal raises ``KeyboardInterrupt`` (the CLI exits with 130).
     """
+    received: List[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
     previous = {}
-    received: List[int] = []
 
     def handler(signum: int, _frame: Any) -> None:
         received.append(signum)
         if len(received) > 1:  # a second signal: the user does not want to wait for a clean stop
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
         log.info("%s received: finishing the current frame and closing the outputs (again to force)",
                  signal.Signals(signum).name)
         stop.set()
@@ -114,7 +116,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, handler)
     try:
-        yield
+        yield received
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

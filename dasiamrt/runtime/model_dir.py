@@ -18,9 +18,10 @@ from typing import Any, Dict, Mapping
 from .. import spec
 from ..config import NetworkConfig, TrackerConfig
 from ..errors import ConfigError, ModelError
+from ..fileio import confine
 from ..fileio import sha256_file as sha256_file  # re-exported: part of this module's API
-
-FORMAT_VERSION = 1
+from .model_schema import FORMAT_VERSION as FORMAT_VERSION  # re-exported
+from .model_schema import check_manifest
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ def read_model_dir(model_dir: str | os.PathLike[str], verify: bool = False) -> M
         verify: also check each graph's sha256 (slow for big graphs).
 
     Raises:
-        ModelError: missing folder/manifest/graph, unreadable JSON, unknown format, or hash mismatch.
+        ModelError: missing folder/manifest/graph, unreadable JSON, a field of the wrong type or out of
+            range (:mod:`dasiamrt.runtime.model_schema`, :class:`TrackerConfig`), a graph file outside
+            the folder, or (``verify``) a hash mismatch.
     """
     root = Path(model_dir)
     manifest_path = root / spec.MODEL_MANIFEST
@@ -72,17 +75,17 @@ def read_model_dir(model_dir: str | os.PathLike[str], verify: bool = False) -> M
         )
     try:
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format") != FORMAT_VERSION:
-            raise ModelError(f"{manifest_path} has format {manifest.get('format')!r}; "
-                             f"this dasiamrt reads {FORMAT_VERSION}: re-export")
-        net = manifest["network"]
-        network = NetworkConfig(net["name"], float(net["width"]), int(net["feature_out"]))
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{manifest_path} is not readable JSON ({err}): re-export the model") from None
+    check_manifest(manifest, manifest_path)
+    net = manifest["network"]
+    network = NetworkConfig(net["name"], float(net["width"]), int(net["feature_out"]))
+    try:
         tracker = TrackerConfig.from_dict(manifest["tracker"])
-        graphs = {role: root / entry["file"] for role, entry in manifest["graphs"].items()}
-    except (ValueError, KeyError, TypeError, ConfigError) as err:
-        if isinstance(err, ModelError):
-            raise
-        raise ModelError(f"{manifest_path} is corrupt ({type(err).__name__}: {err}): re-export the model") from None
+    except ConfigError as err:
+        raise ModelError(f"{manifest_path}: {err}: fix the file or re-export the model") from None
+    graphs = {role: confine(root, entry["file"], f"graphs.{role}.file", ModelError)
+              for role, entry in manifest["graphs"].items()}
     for role, path in graphs.items():
         if not path.is_file():
             raise ModelError(f"{path} is missing ({role} graph of {root}): re-export the model")
@@ -110,7 +113,7 @@ def precision_graphs(info: ModelInfo, precision: str) -> Dict[str, Path]:
         raise ModelError(f"{info.root} has no {precision} graphs: create them with '{hint}'")
     graphs = dict(info.graphs)
     for role, entry in variant["graphs"].items():
-        path = info.root / entry["file"]
+        path = confine(info.root, entry["file"], f"{precision} {role} graph file", ModelError)
         if not path.is_file():
             raise ModelError(f"{path} is missing ({precision} {role} graph of {info.root}): "
                              "write it again ('dasiamrt calibrate' for int8, 'dasiamrt export' for fp16)")

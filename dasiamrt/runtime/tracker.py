@@ -7,6 +7,7 @@ With distractor-aware and long-term tracking off, every step reproduces the offi
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
@@ -99,7 +100,7 @@ class Tracker:
 
     # -- construction helpers --------------------------------------------------------------------
     @classmethod
-    def from_model(cls, model_dir: str, backend: str = "ort", config: Optional[TrackerConfig] = None,
+    def from_model(cls, model_dir: str | os.PathLike[str], backend: str = "ort", config: Optional[TrackerConfig] = None,
                    **options: object) -> "Tracker":
         """A tracker on an exported model folder (``model.json`` + graphs); ``config`` overrides its settings."""
         from .backends.factory import create_backend

@@ -2,7 +2,9 @@
 
 ``open_source(spec)`` accepts:
     * a video file path (anything OpenCV decodes),
-    * a folder of images (``.jpg .jpeg .png .bmp .tif .tiff .webp``, sorted by name, natural order),
+    * a folder of images (``.jpg .jpeg .png .bmp .tif .tiff .webp``, sorted by name, natural order;
+      a truncated JPEG or PNG is refused before anything is tracked, instead of decoding half a
+      picture and leaking libjpeg's "Premature end of JPEG file" to stderr),
     * a camera index (``"0"``, ``0``),
     * any OpenCV capture string: a GStreamer pipeline (contains ``!``) or a URL (``rtsp://``,
       ``http://``...; opened with 5 s open/read timeouts, as ``dasiamrt live`` does).
@@ -51,6 +53,11 @@ class FrameSource:
             yield index, frame
             index += 1
 
+    @property
+    def announced_frames(self) -> Optional[int]:
+        """The frame count a video FILE announces in its header (None: not a file, or unknown)."""
+        return None
+
     def close(self) -> None:
         """Release the device or file."""
 
@@ -64,7 +71,8 @@ class FrameSource:
 class CaptureSource(FrameSource):
     """A ``cv2.VideoCapture`` on a file, camera index, pipeline or URL."""
 
-    def __init__(self, target: Union[int, str], description: str) -> None:
+    def __init__(self, target: Union[int, str], description: str, is_file: bool = False) -> None:
+        self._is_file = is_file
         backend = cv2.CAP_GSTREAMER if isinstance(target, str) and "!" in target else cv2.CAP_ANY
         self._open(cv2.VideoCapture(target, backend), description,
                    "check the path/index/URL, that the file is a readable video, "
@@ -94,8 +102,12 @@ class CaptureSource(FrameSource):
 
     @property
     def frame_count(self) -> Optional[int]:
-        value = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        return value if value > 0 else None
+        value = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        return int(value) if value and value > 0 and np.isfinite(value) else None
+
+    @property
+    def announced_frames(self) -> Optional[int]:
+        return self.frame_count if getattr(self, "_is_file", False) else None
 
     def read(self) -> Optional[Frame]:
         frame: Optional[Frame]
@@ -119,6 +131,10 @@ class ImageFolderSource(FrameSource):
         )
         if not self.paths:
             raise SourceError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        for path in self.paths:
+            problem = image_problem(path)
+            if problem:
+                raise SourceError(f"image {path} {problem}: remove or replace the file")
         self._next = 0
 
     @property
@@ -134,6 +150,35 @@ class ImageFolderSource(FrameSource):
         if frame is None:
             raise SourceError(f"cannot decode image {path}: remove or replace the file")
         return frame
+
+
+#: End markers: JPEG EOI, PNG IEND chunk (type + CRC).
+_JPEG_END = b"\xff\xd9"
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def image_problem(path: Path) -> Optional[str]:
+    """Why an image file cannot be used whole, judged from its size and last bytes (no decoding), or None.
+
+    A JPEG must contain its end-of-image marker in the last KiB (entropy-coded data cannot contain
+    it; some cameras append a few bytes after it); a PNG must end with its IEND chunk. Other formats
+    are left to the decoder.
+    """
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return "is empty (0 bytes)"
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            fh.seek(max(0, size - 1024))
+            tail = fh.read()
+    except OSError as err:
+        return f"cannot be read ({err.strerror or err})"
+    if head.startswith(b"\xff\xd8") and _JPEG_END not in tail:
+        return "is truncated (the JPEG has no end marker)"
+    if head.startswith(b"\x89PNG") and not tail.rstrip(b"\0").endswith(_PNG_END):
+        return "is truncated (the PNG has no IEND chunk)"
+    return None
 
 
 def _as_bgr(frame: Frame) -> Frame:
@@ -164,4 +209,4 @@ def open_source(source: Union[str, int, os.PathLike[str]]) -> FrameSource:
         return ImageFolderSource(path)
     if not path.exists():
         raise SourceError(f"no such file or folder: {path}")
-    return CaptureSource(str(path), f"video {path}")
+    return CaptureSource(str(path), f"video {path}", is_file=True)

@@ -10,10 +10,26 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import SourceError
+from ..errors import ConfigError, SourceError
 from ..fileio import AtomicFile
 
 CSV_HEADER = ("frame", "x", "y", "w", "h", "score", "state")
+#: Video containers the mp4v writer is known to produce playable files in (checked with OpenCV's FFmpeg).
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")
+
+
+def check_video_path(path: os.PathLike[str] | str, flag: str = "--save") -> Path:
+    """``path`` if its extension is a video container the writer supports.
+
+    Raises:
+        ConfigError: no extension, or one the writer cannot fill (``.xyz``, ``.webm``...).
+    """
+    target = Path(path)
+    if target.suffix.lower() not in VIDEO_SUFFIXES:
+        got = f"'{target.suffix}'" if target.suffix else "no extension"
+        raise ConfigError(f"{flag} {target} has {got}: give a video file ending in "
+                          f"{', '.join(VIDEO_SUFFIXES[:-1])} or {VIDEO_SUFFIXES[-1]}")
+    return target
 
 
 class BoxWriter:
@@ -23,7 +39,8 @@ class BoxWriter:
     """
 
     def __init__(self, path: os.PathLike[str] | str) -> None:
-        self._file = AtomicFile(Path(path), ".csv")
+        self.path = Path(path)
+        self._file = AtomicFile(self.path, ".csv")
         self._fh: IO[str] = open(self._file.tmp, "w", newline="")
         self._csv = csv.writer(self._fh)
         self._csv.writerow(CSV_HEADER)
@@ -51,12 +68,19 @@ class BoxWriter:
 
 
 class VideoWriter:
-    """MP4 (mp4v) writer that opens on the first frame; same atomic semantics as :class:`BoxWriter`."""
+    """MP4 (mp4v) writer that opens on the first frame; same atomic semantics as :class:`BoxWriter`.
+
+    Raises:
+        ConfigError: ``path`` does not end in a supported container (:data:`VIDEO_SUFFIXES`).
+        SourceError: the file cannot be created.
+    """
 
     def __init__(self, path: os.PathLike[str] | str, fps: float = 30.0) -> None:
-        self._file = AtomicFile(Path(path), Path(path).suffix or ".mp4")
+        self.path = check_video_path(path)
+        self._file = AtomicFile(self.path, self.path.suffix)
         self.fps = fps
         self._writer: Optional[cv2.VideoWriter] = None
+        self._closed = False
 
     def write(self, frame: NDArray[np.uint8]) -> None:
         if self._writer is None:
@@ -68,10 +92,14 @@ class VideoWriter:
         self._writer.write(frame)
 
     def close(self, ok: bool = True) -> None:
+        """Finalise (``ok`` and at least one frame written: rename onto the path) or remove; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-        if ok and self._file.tmp.stat().st_size > 0:
+        if ok and self._file.tmp.is_file() and self._file.tmp.stat().st_size > 0:
             self._file.commit()
         else:
             self._file.abort()

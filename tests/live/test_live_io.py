@@ -55,14 +55,17 @@ def test_record_schema_and_encoding():
         encode(make_record(9, 0.0, (0, 0, 1, 1), math.nan, "tracking", 1.0, 0))
 
 
-def test_file_sink_appears_only_when_closed(tmp_path):
+def test_file_sink_writes_each_line_at_once(tmp_path):
+    # a bridge can `tail -f` the file, and the lines survive a crash (no hidden temp file)
     path = tmp_path / "out.jsonl"
+    path.write_text("older run\n")
     sink = open_sink(str(path))
     assert isinstance(sink, FileSink)
     sink.write(make_record(0, 1.0, (0, 0, 1, 1), 1.0, "init", 0.5, 0))
-    assert not path.exists()
+    assert [json.loads(line)["frame"] for line in path.read_text().splitlines()] == [0]  # before close
+    sink.write(make_record(1, 1.1, (0, 0, 1, 1), 0.9, "tracking", 0.5, 0))
+    assert [json.loads(line)["frame"] for line in path.read_text().splitlines()] == [0, 1]
     sink.close()
-    assert [json.loads(line)["frame"] for line in path.read_text().splitlines()] == [0]
     assert list(tmp_path.iterdir()) == [path]
 
 

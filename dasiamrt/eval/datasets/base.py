@@ -18,6 +18,7 @@ from typing import Sequence as SequenceT
 import numpy as np
 
 from ...errors import DatasetError
+from ...fileio import safe_name
 
 log = logging.getLogger(__name__)
 _SPLIT = re.compile(r"[,\t ]+")
@@ -50,6 +51,10 @@ class Sequence:
     attributes: Dict[str, np.ndarray] = field(default_factory=dict)
     tags: Tuple[str, ...] = ()
     meta: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # the name becomes result paths (<out>/results/<tracker>/<name>.txt): never a path of its own
+        safe_name(self.name, "sequence name", DatasetError)
 
     def __len__(self) -> int:
         return len(self.gt)
@@ -89,6 +94,11 @@ class Sequence:
             return item
         import cv2
 
+        from ...sources.frames import image_problem
+
+        problem = image_problem(Path(item)) if Path(item).is_file() else None
+        if problem:
+            raise DatasetError(f"frame {t + 1} of {self.name}: {item} {problem}: re-download the sequence")
         image = cv2.imread(str(item), cv2.IMREAD_COLOR)
         if image is None:
             raise DatasetError(f"cannot read frame {t + 1} of {self.name}: {item} is missing or not an image")

@@ -15,14 +15,16 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from ...errors import DatasetError
+from ...fileio import confine, safe_name
 from .base import Dataset, Sequence, require_dir
 from .vot import VOT_ATTRIBUTES
 
 
 def _sequence(root: Path, name: str, entry: Dict[str, Any], path: Path) -> Sequence:
+    safe_name(name, f"{path}: sequence name", DatasetError)  # it becomes result file names
     try:
         gt = np.asarray(entry["gt_rect"], dtype=np.float64)
-        frames = [root / p for p in entry["img_names"]]
+        frames = [confine(root, p, f"{path}: sequence {name!r} image", DatasetError) for p in entry["img_names"]]
     except (KeyError, TypeError, ValueError) as err:
         raise DatasetError(f"{path}: sequence {name!r} lacks a valid 'gt_rect'/'img_names' ({err})") from None
     if gt.ndim != 2 or gt.shape[1] not in (4, 8) or len(gt) != len(frames):

@@ -13,7 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import spec
-from ...errors import BackendError, MissingDependencyError, ModelError
+from ...errors import BackendError, ConfigError, MissingDependencyError, ModelError
+from ..graph_io import check_graph_io
 from ..model_dir import ModelInfo, precision_graphs
 from .base import Array, Backend, SearchOutput
 
@@ -38,6 +39,13 @@ def default_providers(ort: Any) -> List[str]:
     return ["CPUExecutionProvider"]
 
 
+def _check_session(role: str, path: Path, session: Any, info: ModelInfo) -> None:
+    """The session's tensors against the role's contract (:mod:`dasiamrt.runtime.graph_io`)."""
+    inputs = {arg.name: list(arg.shape) for arg in session.get_inputs()}
+    outputs = {arg.name: list(arg.shape) for arg in session.get_outputs()}
+    check_graph_io(role, path, inputs, outputs, info.network)
+
+
 class OrtBackend(Backend):
     """Backend on ONNX Runtime sessions.
 
@@ -56,6 +64,8 @@ class OrtBackend(Backend):
     def __init__(self, info: ModelInfo, providers: Optional[Sequence[Any]] = None, threads: int = 0,
                  precision: str = "fp32") -> None:
         super().__init__()
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+            raise ConfigError(f"threads must be an integer >= 0 (0: one per core), got {threads!r}")
         ort = _import_ort()
         self.info = info
         self.precision = precision
@@ -73,6 +83,7 @@ class OrtBackend(Backend):
         for role in ("template", "search", "kernel_update"):
             if role in graphs:
                 self._sessions[role] = self._open(ort, graphs[role], options, role)
+                _check_session(role, graphs[role], self._sessions[role], info)
         if "template" not in self._sessions or "search" not in self._sessions:
             raise ModelError(f"{info.root} lacks a template or search graph: re-export the model")
         self.supports_fusion = "kernel_update" in self._sessions
