@@ -337,22 +337,35 @@ def _bundled_tracker(device: str, precision: str = "fp32", cuda_graph: bool = Tr
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("da_on", [False, True])
-def test_cuda_graph_tracks_like_eager_and_the_cpu(clip_frames, da_on):
-    cpu, _ = _boxes(_bundled_tracker("cpu", da_on=da_on, long_term=True), clip_frames)
-    eager, _ = _boxes(_bundled_tracker("cuda", cuda_graph=False, da_on=da_on, long_term=True), clip_frames)
-    graph_tracker = _bundled_tracker("cuda", da_on=da_on, long_term=True)
-    graph, _ = _boxes(graph_tracker, clip_frames)
-    assert 255 in graph_tracker.backend.steps.graph_sizes
+def test_cuda_graph_tracks_like_eager_and_the_cpu(vot_net, clip_frames, da_on):
+    """fp32 on the GPU is IEEE fp32 (TF32 off): graph == eager, and the CPU's boxes within 0.5 px."""
+    config = PRESETS["vot"].tracker.replace(instance_size=255, distractor={"enabled": da_on},
+                                            long_term={"enabled": True})
+    frames = clip_frames[:31]
+    cpu, _ = _boxes(Tracker(TorchBackend(vot_net), config), frames)
+    eager, _ = _boxes(Tracker(TorchBackend(vot_net, device="cuda", cuda_graph=False), config), frames)
+    graph_tracker = Tracker(TorchBackend(vot_net, device="cuda"), config)
+    graph, _ = _boxes(graph_tracker, frames)
+    assert 255 in graph_tracker.backend.steps.graph_sizes and not graph_tracker.backend.steps.eager_sizes
     assert np.abs(graph - eager).max() <= 1e-3
     assert np.abs(graph - cpu).max() <= 0.5
+    assert torch.backends.cudnn.allow_tf32  # torch's default, restored after each call
 
 
 @pytest.mark.gpu
-def test_cuda_graphs_at_255_and_767_fp16(clip_frames):
-    cpu, _ = _boxes(_bundled_tracker("cpu", da_on=True), clip_frames)
-    tracker = _bundled_tracker("cuda", "fp16", da_on=True)
-    fp16, _ = _boxes(tracker, clip_frames)
+def test_fp16_cuda_graph_tracks_like_cpu_fp32(vot_net, clip_frames):
+    """vot layout, random weights (unsaturated scores; ONNX Runtime's fp16 graphs: 0.74 px over 30 frames,
+    torch fp16 on the CPU: 0.56 px). The bundled tiny model's scores saturate near 0.9999, so any fp16
+    rounding flips its argmax between neighbour cells: it is no fp16 yardstick."""
+    config = PRESETS["vot"].tracker.replace(instance_size=255, distractor={"enabled": True})
+    frames = clip_frames[:31]
+    cpu, _ = _boxes(Tracker(TorchBackend(vot_net), config), frames)
+    fp16, _ = _boxes(Tracker(TorchBackend(vot_net, device="cuda", precision="fp16"), config), frames)
     assert np.abs(fp16 - cpu).max() <= 2.0
+
+
+@pytest.mark.gpu
+def test_cuda_graphs_at_255_and_767(clip_frames):
     lost = _bundled_tracker("cuda", "fp16", da_on=True, always_lost=True)
     _, sizes = _boxes(lost, clip_frames[:5])
     assert sizes[0] == 255 and set(sizes[1:]) == {767} and lost.backend.steps.graph_sizes == (255, 767)

@@ -1,6 +1,6 @@
 """PyTorch backend: the reference path straight from a checkpoint, and the GPU path without TensorRT.
 
-``device`` is "cpu", "cuda" or "cuda:N"; ``precision`` "fp32" or "fp16". On a CUDA device the
+``device`` is "cpu", "cuda" or "cuda:N"; ``precision`` "fp32" (IEEE: TF32 off) or "fp16". On a CUDA device the
 search step of each search size is one CUDA graph (:mod:`.torch_graphs`): a static crop buffer
 and static kernel buffers that new kernels are copied into, so a graph is captured once per size
 and replayed every frame. Distractor-aware fusion runs on the device too: the running kernel sum
@@ -153,17 +153,30 @@ class TorchBackend(Backend):
             capture = CudaGraphCapture(torch, self.device)
         from .torch_graphs import SearchSteps
 
-        self.steps = SearchSteps(torch, self.net.search, self._kernel_bufs, self.dtype, self.device, capture)
+        self.steps = SearchSteps(torch, self._search_step, self._kernel_bufs, self.device, capture)
+
+    def _search_step(self, crop: Any, cls_kernel: Any, reg_kernel: Any) -> Tuple[Any, Any, Any]:
+        """float32 device crop (1, 3, H, H) -> (cls, delta, features) in the network's precision."""
+        return self.net.search(crop.to(self.dtype), cls_kernel, reg_kernel)  # type: ignore[no-any-return]
 
     @contextlib.contextmanager
     def _on_device(self) -> Iterator[None]:
-        """No autograd, and the backend's GPU current (graphs replay on the current device's stream)."""
-        with self._torch.no_grad():
-            if self.device.type == "cuda":
-                with self._torch.cuda.device(self.device):
-                    yield
-            else:
+        """No autograd; on a GPU: the backend's GPU current (graphs replay on the current device's stream)
+        and, for fp32, cuDNN without TF32 (torch's default on Ampere and newer rounds conv inputs to a
+        10-bit mantissa: fp16-sized errors under an "fp32" label). The global flag is restored after."""
+        torch = self._torch
+        with torch.no_grad():
+            if self.device.type != "cuda":
                 yield
+                return
+            cudnn = torch.backends.cudnn
+            tf32 = cudnn.allow_tf32
+            cudnn.allow_tf32 = tf32 and self.dtype != torch.float32
+            try:
+                with torch.cuda.device(self.device):
+                    yield
+            finally:
+                cudnn.allow_tf32 = tf32
 
     def _t(self, array: Any, dtype: Any = None) -> Any:
         host = self._torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))

@@ -67,20 +67,18 @@ class SearchSteps:
 
     Args:
         torch: the torch module.
-        step: the search step; called as ``step(crop, cls_kernel, reg_kernel)``.
+        step: the search step; called as ``step(crop, cls_kernel, reg_kernel)`` with the float32
+            device crop (it casts to the network's precision itself, inside the graph).
         kernels: the static (cls (10, F, 4, 4), reg (20, F, 4, 4)) device buffers every size reads.
-        dtype: the network's torch dtype (crops are cast to it on the device).
         device: the ``torch.device`` of the network.
         capture: how to capture and replay graphs (:class:`CudaGraphCapture`, or a fake in tests);
             None runs every size eagerly.
     """
 
-    def __init__(self, torch: Any, step: StepFn, kernels: Tuple[Any, Any], dtype: Any, device: Any,
-                 capture: Any = None) -> None:
+    def __init__(self, torch: Any, step: StepFn, kernels: Tuple[Any, Any], device: Any, capture: Any = None) -> None:
         self._torch = torch
         self._step = step
         self._kernels = kernels
-        self._dtype = dtype
         self._device = device
         self._capture = capture
         #: whether sizes are captured as graphs (False: eager by choice).
@@ -106,7 +104,7 @@ class SearchSteps:
         slot = self._slots.get(size) or self._prepare(size, crop.shape)
         host, x, graph, outputs = slot
         np.copyto(host.numpy(), crop, casting="same_kind")
-        x.copy_(host, non_blocking=self._pinned)  # into the frozen buffer: never rebind it
+        x.copy_(host, non_blocking=self._pinned)  # same dtype: a plain async copy into the frozen buffer
         if graph is None:
             return self._step(x, *self._kernels)
         self._capture.replay(graph)
@@ -115,7 +113,7 @@ class SearchSteps:
     def _prepare(self, size: int, shape: Tuple[int, ...]) -> Tuple[Any, Any, Any, Any]:
         torch = self._torch
         host = torch.zeros(tuple(shape), dtype=torch.float32, pin_memory=self._pinned)
-        x = torch.zeros(tuple(shape), dtype=self._dtype, device=self._device)
+        x = torch.zeros(tuple(shape), dtype=torch.float32, device=self._device)  # the step casts on the device
         graph = outputs = None
         if self._capture is not None:
             try:
