@@ -355,8 +355,8 @@ def test_cuda_graph_tracks_like_eager_and_the_cpu(vot_net, clip_frames, da_on):
 @pytest.mark.gpu
 def test_fp16_cuda_graph_tracks_like_cpu_fp32(vot_net, clip_frames):
     """vot layout, random weights (unsaturated scores; ONNX Runtime's fp16 graphs: 0.74 px over 30 frames,
-    torch fp16 on the CPU: 0.56 px). The bundled tiny model's scores saturate near 0.9999, so any fp16
-    rounding flips its argmax between neighbour cells: it is no fp16 yardstick."""
+    torch fp16 on the CPU: 0.56 px). The bundled tiny model's scores saturate (2-4 cells > 0.999 per frame),
+    so fp16 rounding tips its choice to a neighbouring cell: it is no fp16 yardstick (benchmarks/README.md)."""
     config = PRESETS["vot"].tracker.replace(instance_size=255, distractor={"enabled": True})
     frames = clip_frames[:31]
     cpu, _ = _boxes(Tracker(TorchBackend(vot_net), config), frames)
