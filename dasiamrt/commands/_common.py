@@ -18,7 +18,7 @@ def add_model_args(parser: argparse.ArgumentParser, allow_default: bool = True) 
                        help="big, vot, otb, paper or tiny: the layout of --weights (default vot); with --model, "
                             "track with this preset's settings instead of those stored in the model")
     group.add_argument("--backend", choices=("ort", "torch", "trt"), default=None,
-                       help="inference backend (default: ort for --model, torch for --weights)")
+                       help="inference backend (default: torch for --weights or --device, else ort)")
     group.add_argument("--threads", type=int, default=0, help="CPU threads for ONNX Runtime (0: one per core)")
     add_precision_arg(group)
     add_device_arg(group)
