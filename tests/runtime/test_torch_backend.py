@@ -100,10 +100,11 @@ class LegacyTorchBackend(Backend):
         return tuple(t.numpy() for t in out)
 
 
-def _boxes(tracker: Tracker, frames: List[np.ndarray], init: Any = DEMO_INIT_XYWH) -> Tuple[np.ndarray, List[int]]:
-    with tracker:
-        tracker.init(frames[0], init)
-        results = [tracker.track(f) for f in frames[1:]]
+def _boxes(tracker: Tracker, frames: List[np.ndarray], close: bool = True) -> Tuple[np.ndarray, List[int]]:
+    tracker.init(frames[0], DEMO_INIT_XYWH)
+    results = [tracker.track(f) for f in frames[1:]]
+    if close:
+        tracker.close()
     return np.array([r.bbox_xywh for r in results]), [r.search_size for r in results]
 
 
@@ -203,6 +204,25 @@ def test_search_before_kernels_and_fuse_before_reset_are_refused(tiny_net):
         backend.fuse(np.arange(36), np.ones(1, np.float32), 1.0)
 
 
+def test_every_method_is_refused_after_close(tiny_net):
+    backend = TorchBackend(tiny_net, capture=FrozenCapture())
+    cls_k, reg_k = backend.template(np.zeros((1, 3, 127, 127), np.float32))
+    backend.set_kernels(cls_k[0], reg_k[0])
+    backend.search(np.zeros((1, 3, 255, 255), np.float32))
+    backend.close()
+    backend.close()  # idempotent
+    calls = [lambda: backend.template(np.zeros((1, 3, 127, 127), np.float32)),
+             lambda: backend.set_kernels(cls_k[0], reg_k[0]),
+             lambda: backend.search(np.zeros((1, 3, 255, 255), np.float32)),
+             lambda: backend.reset_fusion(cls_k[0], 1.0),
+             lambda: backend.fuse(np.arange(36), np.ones(1, np.float32), 1.0),
+             backend.fused_kernel]
+    for call in calls:
+        with pytest.raises(RuntimeError, match="closed"):
+            call()
+    assert backend.describe().endswith("(closed)")
+
+
 # -- CUDA-graph discipline (fake graphs on the CPU) ---------------------------------------------------------
 def test_graphs_replay_like_eager_with_kernels_changing_every_frame(tiny_net, clip_frames):
     """DA on (the cls kernel changes every frame), long-term forced to lost after the first frame (255, then
@@ -210,7 +230,7 @@ def test_graphs_replay_like_eager_with_kernels_changing_every_frame(tiny_net, cl
     frames = clip_frames[:5]
     capture = FrozenCapture()
     graph_backend = TorchBackend(tiny_net, capture=capture)
-    graphs, sizes = _boxes(Tracker(graph_backend, _config(True, always_lost=True)), frames)
+    graphs, sizes = _boxes(Tracker(graph_backend, _config(True, always_lost=True)), frames, close=False)
     eager, _ = _boxes(Tracker(TorchBackend(tiny_net), _config(True, always_lost=True)), frames)
     assert sizes[0] == 255 and set(sizes[1:]) == {767}
     assert np.abs(graphs - eager).max() == 0.0
@@ -265,7 +285,7 @@ def test_refused_capture_falls_back_to_eager_with_one_log_line(tiny_net, clip_fr
     frames = clip_frames[:4]
     backend = TorchBackend(tiny_net, capture=RefusingCapture())
     with caplog.at_level(logging.WARNING, logger="dasiamrt.runtime.backends.torch_graphs"):
-        fallback, _ = _boxes(Tracker(backend, _config(False)), frames)
+        fallback, _ = _boxes(Tracker(backend, _config(False)), frames, close=False)
     eager, _ = _boxes(Tracker(TorchBackend(tiny_net), _config(False)), frames)
     assert np.array_equal(fallback, eager)
     lines = [r.getMessage() for r in caplog.records]
@@ -345,7 +365,7 @@ def test_cuda_graph_tracks_like_eager_and_the_cpu(vot_net, clip_frames, da_on):
     cpu, _ = _boxes(Tracker(TorchBackend(vot_net), config), frames)
     eager, _ = _boxes(Tracker(TorchBackend(vot_net, device="cuda", cuda_graph=False), config), frames)
     graph_tracker = Tracker(TorchBackend(vot_net, device="cuda"), config)
-    graph, _ = _boxes(graph_tracker, frames)
+    graph, _ = _boxes(graph_tracker, frames, close=False)
     assert 255 in graph_tracker.backend.steps.graph_sizes and not graph_tracker.backend.steps.eager_sizes
     assert np.abs(graph - eager).max() <= 1e-3
     assert np.abs(graph - cpu).max() <= 0.5
@@ -367,7 +387,7 @@ def test_fp16_cuda_graph_tracks_like_cpu_fp32(vot_net, clip_frames):
 @pytest.mark.gpu
 def test_cuda_graphs_at_255_and_767(clip_frames):
     lost = _bundled_tracker("cuda", "fp16", da_on=True, always_lost=True)
-    _, sizes = _boxes(lost, clip_frames[:5])
+    _, sizes = _boxes(lost, clip_frames[:5], close=False)
     assert sizes[0] == 255 and set(sizes[1:]) == {767} and lost.backend.steps.graph_sizes == (255, 767)
 
 

@@ -126,21 +126,16 @@ class TorchBackend(Backend):
             import torch
         except ImportError:
             raise MissingDependencyError("torch", "the torch backend", "pip install 'dasiamrt[export]'") from None
-        from ...model import KernelUpdate, load_network
+        from ...model import KernelUpdate
 
         self._torch = torch
+        self._closed = False
         self.device = open_device(torch, device)
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
         if precision == "fp16" and self.device.type == "cpu":
             _check_cpu_fp16(torch)
-        if net is None:
-            if weights is None or network is None:
-                raise ValueError("TorchBackend needs a net, or weights and a network layout")
-            net = load_network(weights, network)
-        elif self.device.type != "cpu" or self.dtype != torch.float32:
-            net = copy.deepcopy(net)
-        self.net = net.to(device=self.device, dtype=self.dtype).eval()
-        self._update = KernelUpdate(self.net)
+        self.net = self._place(net, weights, network)
+        self._update: Any = KernelUpdate(self.net)
         anchors, f, k = self.net.anchor, self.net.feature_out, 4
         self._kernel_bufs = (torch.zeros((2 * anchors, f, k, k), dtype=self.dtype, device=self.device),
                              torch.zeros((4 * anchors, f, k, k), dtype=self.dtype, device=self.device))
@@ -155,6 +150,19 @@ class TorchBackend(Backend):
 
         self.steps = SearchSteps(torch, self._search_step, self._kernel_bufs, self.device, capture)
 
+    def _place(self, net: Any, weights: Optional[str], network: Optional[NetworkConfig]) -> Any:
+        """The network on this backend's device and precision, in eval mode (a given net is copied first
+        when it must change: the caller's stays as it was)."""
+        if net is None:
+            if weights is None or network is None:
+                raise ValueError("TorchBackend needs a net, or weights and a network layout")
+            from ...model import load_network
+
+            net = load_network(weights, network)
+        elif self.device.type != "cpu" or self.dtype != self._torch.float32:
+            net = copy.deepcopy(net)
+        return net.to(device=self.device, dtype=self.dtype).eval()
+
     def _search_step(self, crop: Any, cls_kernel: Any, reg_kernel: Any) -> Tuple[Any, Any, Any]:
         """float32 device crop (1, 3, H, H) -> (cls, delta, features) in the network's precision."""
         return self.net.search(crop.to(self.dtype), cls_kernel, reg_kernel)  # type: ignore[no-any-return]
@@ -164,6 +172,8 @@ class TorchBackend(Backend):
         """No autograd; on a GPU: the backend's GPU current (graphs replay on the current device's stream)
         and, for fp32, cuDNN without TF32 (torch's default on Ampere and newer rounds conv inputs to a
         10-bit mantissa: fp16-sized errors under an "fp32" label). The global flag is restored after."""
+        if self._closed:
+            raise RuntimeError("the torch backend is closed")
         torch = self._torch
         with torch.no_grad():
             if self.device.type != "cuda":
@@ -201,9 +211,9 @@ class TorchBackend(Backend):
         self._have_kernels = True
 
     def search(self, crop: Array, want_features: bool = False) -> SearchOutput:
-        if not self._have_kernels:
-            raise RuntimeError("search() before set_kernels(): call Tracker.init first")
         with self._on_device():
+            if not self._have_kernels:
+                raise RuntimeError("search() before set_kernels(): call Tracker.init first")
             cls, delta, features = self.steps.run(crop)
             self._features = features
             feats = self._np(features) if want_features else None
@@ -240,9 +250,9 @@ class TorchBackend(Backend):
         Only the (N * 36,) indices, the N weights and ``inv_total`` go host -> device; the fused
         kernel is copied into the static cls kernel buffer (graphs keep reading the same address).
         """
-        if self._acc_device is None or self._features is None:
-            raise RuntimeError("fuse() needs reset_fusion() and a search() first")
         with self._on_device():
+            if self._acc_device is None or self._features is None:
+                raise RuntimeError("fuse() needs reset_fusion() and a search() first")
             self._acc_device, fused = self._fusion_step(self._features, window_index, window_weight,
                                                             self._acc_device, inv_total)
             self._kernel_bufs[0].copy_(fused)
@@ -254,14 +264,24 @@ class TorchBackend(Backend):
 
     def running_sum(self) -> Array:
         """The fp32 running sum A (10, F, 4, 4), copied back (tests, debugging)."""
-        if self._acc_device is None:
-            raise RuntimeError("running_sum() needs reset_fusion() first")
         with self._on_device():
+            if self._acc_device is None:
+                raise RuntimeError("running_sum() needs reset_fusion() first")
             return self._np(self._acc_device)
+
+    def close(self) -> None:
+        """Drop the graphs, buffers and network (their GPU memory returns to torch's allocator). Idempotent."""
+        self._closed = True
+        self.steps = None  # type: ignore[assignment]
+        self._kernel_bufs = ()  # type: ignore[assignment]
+        self._acc_device = self._features = None
+        self.net = self._update = None
 
     def describe(self) -> str:
         """"torch cuda:0 fp16, CUDA graphs at 255/767" (what ran, for tables and logs)."""
         text = f"torch {self.device} {self.precision}"
+        if self._closed:
+            return text + " (closed)"
         graphs = self.steps.graph_sizes
         if not self.steps.captures:
             text += ", eager"
