@@ -7,8 +7,10 @@ stderr (run with PYTHONUNBUFFERED=1 to see them live):
 1. versions: driver, CUDA, GPU, TensorRT, cuda-python, pycuda, CuPy, torch, ONNX Runtime, CPU flags;
 2. device layer on real CUDA (``dasiamrt.runtime.cuda_device``): pinned buffers, async H2D/D2H/D2D
    copies on a stream, CUDA graph capture + launch of a copy, checked byte for byte;
-3. the tracking network on the GPU through torch (fp32 and fp16, eager and one CUDA graph of the
-   search step) at 255 and 767: per-stage times (template, search) and agreement with CPU fp32;
+3. the real tracking loop on the GPU through the torch backend (``--device cuda``): the vot network
+   at 255 and 767, fp32/fp16, eager/one CUDA graph per search size, distractor-aware off/on, with
+   FPS and per-stage times (crop, template, search, post, fusion; table in DIR/torch_gpu.md), and
+   boxes vs the CPU fp32 tracker over the bundled clip (vot random weights, bundled trained model);
 4. where TensorRT exists: ``pytest -m "gpu or trt"``, ``dasiamrt build`` fp32/fp16/int8,
    ``dasiamrt bench --backend trt``, and TensorRT fp16 boxes vs ONNX Runtime over the bundled clip
    (<= 1 px).
@@ -110,56 +112,119 @@ def device_layer(ctx: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def torch_tracking(ctx: Dict[str, Any]) -> Dict[str, Any]:
+    """The real Tracker loop through the torch backend on the GPU (``--device cuda``), bundled clip.
+
+    Speed: the vot network (seeded random weights; speed does not depend on them) at 255 and 767,
+    fp32/fp16, eager/CUDA graph, distractor-aware off/on: FPS and per-stage medians (crop,
+    template, search, post, fusion), written as a table to DIR/torch_gpu.md. Boxes: the same
+    trackers vs the CPU fp32 tracker, for vot (random) and the bundled trained model.
+    """
     try:
         import torch
     except ImportError:
         raise Skip("torch is not installed") from None
     if not torch.cuda.is_available():
-        raise Skip("torch sees no CUDA GPU")
+        raise Skip(f"torch {torch.__version__} sees no CUDA GPU (torch CUDA: {torch.version.cuda})")
+    from dasiamrt.bench import BenchReport, load_frames, machine_info
     from dasiamrt.config import get_preset
     from dasiamrt.model import build_network
 
-    net = build_network(get_preset("vot").network, seed=0)
-    out: Dict[str, Any] = {}
-    z = torch.rand(1, 3, 127, 127) * 255
-    cpu_k = net.template(z)
-    for dtype_name, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
-        gnet = build_network(get_preset("vot").network, seed=0).cuda().to(dtype).eval()
-        with torch.no_grad():
-            cls_k, reg_k = gnet.template(z.cuda().to(dtype))
-            for size in (255, 767):
-                x = (torch.rand(1, 3, size, size) * 255)
-                xg = x.cuda().to(dtype)
-                out[f"{dtype_name} {size} search ms (eager)"] = _time_cuda(
-                    lambda g=gnet, x_=xg, c=cls_k, r=reg_k: g.search(x_, c[0], r[0]))
-                static_x = xg.clone()
-                graph = torch.cuda.CUDAGraph()
-                gnet.search(static_x, cls_k[0], reg_k[0])  # warm-up before capture
-                torch.cuda.synchronize()
-                with torch.cuda.graph(graph):
-                    static_out = gnet.search(static_x, cls_k[0], reg_k[0])
-                out[f"{dtype_name} {size} search ms (CUDA graph)"] = _time_cuda(graph.replay)
-                ref = net.search(x, cpu_k[0][0], cpu_k[1][0])[0]
-                static_x.copy_(xg)
-                graph.replay()
-                torch.cuda.synchronize()
-                err = float((static_out[0].float().cpu() - ref).abs().max() / ref.abs().max())
-                out[f"{dtype_name} {size} cls rel. error vs CPU fp32"] = f"{err:.2e}"
-            out[f"{dtype_name} template ms"] = _time_cuda(lambda g=gnet, d=dtype: g.template(z.cuda().to(d)))
+    clip = load_frames(None, 1000)
+    vot = build_network(get_preset("vot").network, seed=0)
+    out: Dict[str, Any] = {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0),
+                           "clip frames": len(clip)}
+    report = BenchReport("vot (random weights), torch --device cuda, bundled clip", machine_info())
+    for size in (255, 767):
+        for precision in ("fp32", "fp16"):
+            for graph in (False, True):
+                for da_on in (False, True):
+                    label = f"vot {size} {precision} {'graph' if graph else 'eager'} DA {'on' if da_on else 'off'}"
+                    out[label] = _guarded(ctx, 40, _time_case, vot, size, precision, graph, da_on, clip, report)
+    (Path(ctx["out"]) / "torch_gpu.md").write_text(report.table() + "\n")
+    out["boxes"] = _guarded(ctx, 90, _boxes_vs_cpu, vot, clip, ctx)
     return out
 
 
-def _time_cuda(fn: Callable[[], Any], runs: int = 20) -> float:
+def _guarded(ctx: Dict[str, Any], need_s: float, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, or why not: budget left under ``need_s``, or the error (one case never ends the section)."""
+    if ctx["left"]() < need_s:
+        return "skipped: time budget spent"
+    try:
+        return fn(*args)
+    except Exception as err:  # noqa: BLE001 - recorded, the next case runs
+        return f"error: {type(err).__name__}: {str(err)[:300]}"
+
+
+def _gpu_tracker(net: Any, config: Any, precision: str, graph: bool) -> Any:
+    from dasiamrt.runtime.backends.torch_backend import TorchBackend
+    from dasiamrt.runtime.tracker import Tracker
+
+    return Tracker(TorchBackend(net, device="cuda", precision=precision, cuda_graph=graph), config)
+
+
+def _time_case(net: Any, size: int, precision: str, graph: bool, da_on: bool, clip: List[Any], report: Any) -> str:
     import torch
 
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(runs):
-        fn()
-    torch.cuda.synchronize()
-    return round((time.perf_counter() - start) / runs * 1e3, 3)
+    from dasiamrt.assets import DEMO_INIT_XYWH
+    from dasiamrt.bench import run_case
+    from dasiamrt.config import get_preset
+
+    config = get_preset("vot").tracker.replace(instance_size=size, small_instance_size=None,
+                                               distractor={"enabled": da_on}, long_term={"enabled": False})
+    torch.cuda.reset_peak_memory_stats()
+    with _gpu_tracker(net, config, precision, graph) as tracker:
+        result = run_case(tracker, clip[:41], DEMO_INIT_XYWH, warmup=5)
+        what = tracker.backend.describe()
+    result.case.backend = "torch graph" if graph else "torch eager"
+    report.results.append(result)
+    st = {k: v["median"] for k, v in result.stage_ms.items()}
+    line = (f"{result.fps:.0f} FPS, loop {result.loop_ms['median']:.2f}/{result.loop_ms['p90']:.2f} ms (median/p90); "
+            f"crop {st['crop']:.2f}, search {st['search']:.2f}, post {st['post']:.2f}, fusion {st['fusion']:.2f}, "
+            f"template {result.template_ms:.1f} ms; peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB; {what}")
+    _progress(f"  {size} {precision} {'graph' if graph else 'eager'} DA {'on' if da_on else 'off'}: {line[:40]}")
+    return line
+
+
+def _track(tracker: Any, clip: List[Any]) -> Any:
+    import numpy as np
+
+    from dasiamrt.assets import DEMO_INIT_XYWH
+
+    with tracker:
+        tracker.init(clip[0], DEMO_INIT_XYWH)
+        return np.array([tracker.track(frame).bbox_xywh for frame in clip[1:]])
+
+
+def _boxes_vs_cpu(vot: Any, clip: List[Any], ctx: Dict[str, Any]) -> Dict[str, Any]:
+    """Max / mean box difference (px) of the GPU trackers (CUDA graphs) vs the CPU fp32 tracker."""
+    import numpy as np
+
+    from dasiamrt.assets import BUNDLED_WEIGHTS
+    from dasiamrt.config import get_preset
+    from dasiamrt.model import load_network
+    from dasiamrt.runtime.backends.torch_backend import TorchBackend
+    from dasiamrt.runtime.tracker import Tracker
+
+    tiny = get_preset("tiny")
+    cases = [("vot random 255 DA on", vot, get_preset("vot").tracker, 255, clip),
+             ("vot random 767 DA on", vot, get_preset("vot").tracker, 767, clip[:61]),
+             ("bundled tiny (trained) 255 DA on", load_network(str(BUNDLED_WEIGHTS), tiny.network), tiny.tracker, 255,
+              clip)]
+    out: Dict[str, Any] = {}
+    for name, net, base, size, frames in cases:
+        if ctx["left"]() < 40:
+            out[name] = "skipped: time budget spent"
+            continue
+        config = base.replace(instance_size=size, small_instance_size=None, distractor={"enabled": True},
+                              long_term={"enabled": False})
+        reference = _track(Tracker(TorchBackend(net), config), frames)
+        for precision in ("fp32", "fp16"):
+            diff = np.abs(_track(_gpu_tracker(net, config, precision, True), frames) - reference).max(axis=1)
+            out[f"{name} {precision} graph vs CPU fp32 ({len(frames) - 1} frames)"] = (
+                f"max {diff.max():.3f} px, mean {diff.mean():.3f} px, first frame > 1 px: "
+                f"{int(np.argmax(diff > 1)) + 1 if (diff > 1).any() else '-'}")
+        _progress(f"  boxes: {name} done")
+    return out
 
 
 def tensorrt(ctx: Dict[str, Any]) -> Dict[str, Any]:

@@ -10,3 +10,5 @@ DEMO_CLIP = ASSETS / "box.mp4"
 DEMO_INIT_XYWH = (221.0, 11.0, 225.0, 169.0)
 #: Exported model folder of the bundled, self-trained tiny network.
 BUNDLED_MODEL = ASSETS / "models" / "tiny"
+#: The checkpoint the bundled model was exported from (its sha256 is in the model's ``model.json``).
+BUNDLED_WEIGHTS = ASSETS / "tiny.pt"

@@ -18,10 +18,45 @@ def add_model_args(parser: argparse.ArgumentParser, allow_default: bool = True) 
                        help="big, vot, otb, paper or tiny: the layout of --weights (default vot); with --model, "
                             "track with this preset's settings instead of those stored in the model")
     group.add_argument("--backend", choices=("ort", "torch", "trt"), default=None,
-                       help="inference backend (default: ort for --model, torch for --weights)")
+                       help="inference backend (default: torch for --weights or --device, else ort)")
     group.add_argument("--threads", type=threads_arg, default=0, metavar="N",
                        help="CPU threads for ONNX Runtime (0: one per core)")
     add_precision_arg(group)
+    add_device_arg(group)
+
+
+def add_device_arg(parser: Any) -> None:
+    """``--device cpu|cuda|cuda:N``: the torch backend's device (it selects that backend)."""
+    parser.add_argument("--device", default=None, metavar="cpu|cuda|cuda:N",
+                        help="run the torch backend (weights, no export) on this device: cuda is the GPU path "
+                             "without TensorRT (fp32 or --precision fp16, one CUDA graph per search size); ort and "
+                             "trt choose the GPU themselves")
+
+
+#: why --device does not apply to a backend, and how that backend picks the GPU.
+_DEVICE_ELSEWHERE = {
+    "ort": "ONNX Runtime runs on the GPU when onnxruntime-gpu is installed (pip install 'dasiamrt[ort-gpu]', "
+           "CUDA provider first)",
+    "trt": "TensorRT always runs on the GPU (pick one with CUDA_VISIBLE_DEVICES=N)",
+}
+
+
+def choose_backend(args: argparse.Namespace, default: str) -> str:
+    """``--backend``, else torch for ``--weights`` or ``--device``, else ``default``.
+
+    Raises:
+        ConfigError: a malformed ``--device``, or ``--device`` with the ort/trt backend.
+    """
+    from ..runtime.backends.torch_backend import parse_device
+
+    device = getattr(args, "device", None)
+    backend: str = args.backend or ("torch" if getattr(args, "weights", None) or device else default)
+    if device is not None:
+        parse_device(device)
+        if backend != "torch":
+            raise ConfigError(f"--device picks the torch backend's device; {_DEVICE_ELSEWHERE[backend]}: "
+                              "drop --device, or run torch with --weights FILE --preset P --device ...")
+    return backend
 
 
 def threads_arg(text: str) -> int:
@@ -38,15 +73,17 @@ def threads_arg(text: str) -> int:
 def add_precision_arg(parser: Any) -> None:
     """``--precision fp32|fp16|int8`` (default: the backend's; int8 on ort runs the graphs of 'dasiamrt calibrate')."""
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
-                        help="graphs/engines to run (default: fp32 for ort, the trt backend's default for trt; "
-                             "int8 needs 'dasiamrt calibrate' first)")
+                        help="graphs/engines to run (default: fp32 for ort and torch, the trt backend's default for "
+                             "trt; int8 needs 'dasiamrt calibrate' first; torch runs fp32 and fp16)")
 
 
 def backend_options(args: argparse.Namespace, backend: str) -> dict[str, Any]:
-    """Backend keyword options from ``--threads`` and ``--precision``."""
+    """Backend keyword options from ``--threads``, ``--precision`` and ``--device``."""
     options: dict[str, Any] = {"threads": args.threads} if backend == "ort" else {}
-    if getattr(args, "precision", None) is not None and backend in ("ort", "trt"):
+    if getattr(args, "precision", None) is not None:
         options["precision"] = args.precision
+    if backend == "torch" and getattr(args, "device", None) is not None:
+        options["device"] = args.device
     return options
 
 
@@ -99,25 +136,48 @@ def tracker_overrides(base: TrackerConfig, args: argparse.Namespace) -> TrackerC
 
 def make_tracker(args: argparse.Namespace, config: Optional[TrackerConfig] = None) -> Any:
     """Build a :class:`~dasiamrt.runtime.tracker.Tracker` from the model arguments."""
+    from ..runtime.model_dir import read_model_dir
     from ..runtime.tracker import Tracker
 
     if args.model and args.weights:
         raise ConfigError("give either --model DIR or --weights FILE, not both")
-    if args.weights:
-        preset = get_preset(args.preset or "vot")
-        backend = args.backend or "torch"
-        if backend != "torch":
-            raise ConfigError(f"--weights runs on the torch backend; for {backend}, "
-                              "export first: dasiamrt export --weights ...")
-        cfg = tracker_overrides(config or preset.tracker, args)
-        return Tracker.from_weights(args.weights, preset=preset.name, backend="torch", config=cfg)
+    backend = choose_backend(args, "ort")
+    if args.weights and backend != "torch":
+        raise ConfigError(f"--weights runs on the torch backend; for {backend}, "
+                          "export first: dasiamrt export --weights ...")
+    if backend == "torch":
+        if args.model:
+            raise ConfigError("the torch backend runs from weights, not a model folder (ONNX graphs): use --weights "
+                              "FILE --preset P, or neither for the bundled model's weights")
+        if args.weights:
+            preset = get_preset(args.preset or "vot")
+            cfg = tracker_overrides(config or preset.tracker, args)
+            return Tracker.from_weights(args.weights, preset=preset.name, backend="torch", config=cfg,
+                                        **backend_options(args, backend))
     model = args.model or str(default_model())
-    from ..runtime.model_dir import read_model_dir
-
     info = read_model_dir(model)
     cfg = tracker_overrides(config or (get_preset(args.preset).tracker if args.preset else info.tracker), args)
-    backend = args.backend or "ort"
+    if backend == "torch":
+        return bundled_torch_tracker(info, cfg, backend_options(args, backend))
     return Tracker.from_model(model, backend=backend, config=cfg, **backend_options(args, backend))
+
+
+def bundled_torch_tracker(info: Any, config: TrackerConfig, options: Dict[str, Any]) -> Any:
+    """The bundled model on the torch backend: its checkpoint, checked against the one its graphs came from.
+
+    Raises:
+        ModelError: this install has no bundled checkpoint, or not the one the bundled graphs record.
+    """
+    from ..assets import BUNDLED_WEIGHTS
+    from ..fileio import sha256_file
+    from ..runtime.backends.factory import create_backend
+    from ..runtime.tracker import Tracker
+
+    expected = info.manifest.get("weights_sha256")
+    if not BUNDLED_WEIGHTS.is_file() or (expected and sha256_file(BUNDLED_WEIGHTS) != expected):
+        raise ModelError(f"this install lacks the bundled model's weights ({BUNDLED_WEIGHTS.name}, sha256 "
+                         f"{str(expected)[:12]}...): give --weights FILE --preset P")
+    return Tracker(create_backend("torch", weights=str(BUNDLED_WEIGHTS), network=info.network, **options), config)
 
 
 def default_model() -> Any:

@@ -5,17 +5,22 @@ import argparse
 import sys
 from typing import Any, Dict
 
-from ._common import add_precision_arg, backend_options, threads_arg
+from ..errors import ConfigError, MissingDependencyError
+from ._common import add_device_arg, add_precision_arg, backend_options, threads_arg
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="time the tracking loop and each stage (FPS, median/p90 ms)",
                        description="With no --model, times the preset's network with seeded random weights "
-                                   "(speed does not depend on the weights) on the bundled clip.")
+                                   "(speed does not depend on the weights) on the bundled clip. --device cuda times "
+                                   "the torch backend on the GPU (with --precision fp16: half precision).")
     p.add_argument("--model", metavar="DIR", help="exported model folder (default: random weights of --preset)")
     p.add_argument("--preset", default="vot", help="network when no --model is given (default: vot)")
-    p.add_argument("--backend", choices=("ort", "trt"), default="ort",
-                   help="ort (ONNX Runtime) or trt (TensorRT engines built by 'dasiamrt build')")
+    p.add_argument("--backend", choices=("ort", "trt", "torch"), default=None,
+                   help="ort (ONNX Runtime; the default), trt (TensorRT engines built by 'dasiamrt build') or torch "
+                        "(--weights, or random weights of --preset; the default with --weights or --device)")
+    p.add_argument("--weights", metavar="FILE", help="PyTorch checkpoint of --preset for the torch backend")
+    add_device_arg(p)
     p.add_argument("--threads", type=threads_arg, default=0, metavar="N",
                    help="CPU threads for ONNX Runtime (0: one per core)")
     add_precision_arg(p)
@@ -47,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from ..fileio import AtomicFile, check_distinct
     from ..interrupts import Interrupted, signal_of
     from ..tracking import parse_box
-    from ._common import parse_search_sizes
+    from ._common import choose_backend, parse_search_sizes
 
+    args.backend = choose_backend(args, "ort")
     sizes = parse_search_sizes(args.sizes, allow_empty=False)
     init = parse_box(args.init) if args.init else None
     check_distinct({"--source": args.source}, {"--json": args.json})
@@ -75,21 +81,29 @@ def _measure(args: argparse.Namespace, sizes: Any, init: Any) -> Any:
     from ..runtime.model_dir import read_model_dir
     from ..runtime.tracker import Tracker
 
-    model = args.model or str(random_model_dir(args.preset, progress=sys.stderr))
-    info = read_model_dir(model)
     options: Dict[str, Any] = backend_options(args, args.backend)
-    if args.backend == "ort" and args.ort_device:
-        from ..runtime.backends.ort_providers import providers_for
-
-        options["providers"] = providers_for(args.ort_device)
     da_modes = {"off": [False], "on": [True], "both": [False, True]}[args.da]
+    if args.backend == "torch":
+        make_tracker, name = _torch_trackers(args, options)
+    else:
+        if args.weights:
+            raise ConfigError(f"--weights runs on the torch backend; for {args.backend}, export first: "
+                              "dasiamrt export --weights ...")
+        model = args.model or str(random_model_dir(args.preset, progress=sys.stderr))
+        info = read_model_dir(model)
+        if args.backend == "ort" and args.ort_device:
+            from ..runtime.backends.ort_providers import providers_for
 
-    def make_tracker(changes: Dict[str, Any]) -> Tracker:
-        return Tracker.from_model(model, backend=args.backend, config=info.tracker.replace(**changes), **options)
+            options["providers"] = providers_for(args.ort_device)
 
-    name = args.model or f"{args.preset} (random weights)"
+        def make_tracker(changes: Dict[str, Any]) -> Tracker:
+            return Tracker.from_model(model, backend=args.backend, config=info.tracker.replace(**changes), **options)
+
+        name = args.model or f"{args.preset} (random weights)"
+    setting = " ".join(part for part in ("backend", args.backend, options.get("device"), args.precision or "fp32")
+                       if part)
     report = run_bench(make_tracker, name, sizes, da_modes, args.frames, args.warmup, args.source, init,
-                       setting=f"backend {args.backend} {args.precision or 'fp32'}")
+                       setting=setting)
     print(report.table())
     if report.engine_memory:
         m = report.engine_memory
@@ -99,6 +113,33 @@ def _measure(args: argparse.Namespace, sizes: Any, init: Any) -> Any:
     machine = report.machine
     print(f"\n{machine['cpu']}, {machine['cores']} cores; onnxruntime {machine.get('onnxruntime', '-')}")
     return report
+
+
+def _torch_trackers(args: argparse.Namespace, options: Dict[str, Any]) -> Any:
+    """(make_tracker(changes), name) for the torch backend: --weights, or the seeded random weights that
+    the ort rows' random model was exported with (seed 0), loaded once and shared by the cases."""
+    from ..config import get_preset
+    from ..runtime.backends.torch_backend import TorchBackend, check_precision, open_device
+    from ..runtime.tracker import Tracker
+
+    if args.model:
+        raise ConfigError("the torch backend runs from weights, not a model folder: use --weights FILE --preset P, "
+                          "or neither for random weights of --preset")
+    try:
+        import torch
+
+        from ..model import build_network, load_network
+    except ImportError:
+        raise MissingDependencyError("torch", "the torch backend", "pip install 'dasiamrt[export]'") from None
+    check_precision(options.get("precision", "fp32"))
+    open_device(torch, options.get("device", "cpu"))  # before any case starts: a one-line error, no table
+    preset = get_preset(args.preset)
+    net = load_network(args.weights, preset.network) if args.weights else build_network(preset.network, seed=0)
+
+    def make_tracker(changes: Dict[str, Any]) -> Any:
+        return Tracker(TorchBackend(net=net, **options), preset.tracker.replace(**changes))
+
+    return make_tracker, args.weights or f"{preset.name} (random weights)"
 
 
 def _merge(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -111,13 +111,15 @@ class Tracker:
 
     @classmethod
     def from_weights(cls, weights: str, preset: str = "vot", backend: str = "torch",
-                     config: Optional[TrackerConfig] = None) -> "Tracker":
-        """A tracker on a PyTorch checkpoint (``backend="torch"``) — the reference path."""
+                     config: Optional[TrackerConfig] = None, **options: Any) -> "Tracker":
+        """A tracker on a PyTorch checkpoint (``backend="torch"``): the reference path, and the GPU
+        path without TensorRT (``device="cuda"``, ``precision="fp16"``; see the torch backend)."""
         from ..config import get_preset
         from .backends.factory import create_backend
 
         chosen = get_preset(preset)
-        return cls(create_backend(backend, weights=weights, network=chosen.network), config or chosen.tracker)
+        return cls(create_backend(backend, weights=weights, network=chosen.network, **options),
+                   config or chosen.tracker)
 
     def close(self) -> None:
         self.backend.close()
