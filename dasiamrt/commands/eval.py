@@ -60,6 +60,14 @@ def _default_name(args: argparse.Namespace) -> str:
             name += on if value else off
     if getattr(args, "search_size", None):
         name += f"-s{args.search_size}"
+    # the network's numbers differ by backend, precision and device, and --preset with --model swaps the
+    # settings: each gets its own folder, or a run would "resume" from another configuration's boxes
+    if args.model and getattr(args, "preset", None):
+        name += f"-{args.preset}"
+    for flag in ("backend", "precision", "device"):
+        value = getattr(args, flag, None)
+        if value and value not in ("ort", "fp32"):
+            name += f"-{str(value).replace(':', '')}"
     return name
 
 
