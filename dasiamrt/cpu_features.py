@@ -13,7 +13,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import FrozenSet, Optional
+from typing import FrozenSet, Optional, Set
 
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -69,7 +69,8 @@ class CpuFeatures:
 
 def parse_cpuinfo(text: str, machine: Optional[str] = None) -> CpuFeatures:
     """Features from the text of ``/proc/cpuinfo`` (the first processor's block is enough)."""
-    name, flags = "", set()
+    name = ""
+    flags: Set[str] = set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip().lower()
