@@ -75,7 +75,7 @@ class _KernelHead(nn.Module):
         super().__init__()
         self.conv = conv
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor) -> Any:
         return self.conv(features)
 
 
@@ -201,14 +201,14 @@ def check_with_opencv(net: SiamRPN, out_dir: str | os.PathLike[str], seed: int =
     try:
         import cv2
 
-        read_net = cv2.dnn.readNet
+        dnn = cv2.dnn
     except (ImportError, AttributeError):
         raise MissingDependencyError("opencv-python", "checking the OpenCV export",
                                      "pip install opencv-python") from None
-    engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)  # OpenCV 5: setParam needs the classic engine
-    if engine is not None:
-        def read_net(path: str, _read: Any = cv2.dnn.readNet) -> Any:
-            return _read(path, "", "", engine)
+    engine = getattr(dnn, "ENGINE_CLASSIC", None)  # OpenCV 5: setParam needs the classic engine
+
+    def read_net(path: str) -> Any:
+        return dnn.readNet(path) if engine is None else dnn.readNet(path, "", "", engine)
     folder = Path(out_dir)
     gen = torch.Generator().manual_seed(seed)
     z = torch.rand((1, 3, 127, 127), generator=gen) * 255
