@@ -111,7 +111,7 @@ def test_opencv_tracker_follows_dasiamrt_on_the_same_weights(opencv_dir, vot_wei
     tracker.init(frames[0], DEMO_INIT_XYWH)
     ours = np.asarray([tracker.track(f).bbox_xywh for f in frames[1:]])
     iou = iou_xywh(cv_boxes, ours)
-    assert np.median(iou) > 0.97 and np.mean(iou > 0.9) >= 0.9, iou.round(3)
+    assert np.median(iou) > 0.95 and np.mean(iou > 0.9) >= 0.9, iou.round(3)
 
     # 2. 'dasiamrt track' as it ships (vot settings, the official window) on the same weights
     csv = tmp_path / "boxes.csv"
