@@ -27,7 +27,8 @@ def add_precision_arg(parser: Any) -> None:
     """``--precision fp32|fp16|int8`` (default: the backend's; int8 on ort runs the graphs of 'dasiamrt calibrate')."""
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
                         help="graphs/engines to run (default: fp32 for ort, the trt backend's default for trt; "
-                             "int8 needs 'dasiamrt calibrate' first)")
+                             "int8 needs 'dasiamrt calibrate' first and runs the INT8 form for this backend and CPU, "
+                             "named in the log)")
 
 
 def backend_options(args: argparse.Namespace, backend: str) -> dict[str, Any]:
