@@ -19,7 +19,6 @@ Prints markdown tables and writes ``<work>/int8_accuracy.json``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import shutil
@@ -35,7 +34,7 @@ from dasiamrt.calib.api import collect, default_search_sizes
 from dasiamrt.calib.calibset import CalibrationSet, save_calibration
 from dasiamrt.calib.collect import CollectConfig
 from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement, track_boxes
-from dasiamrt.calib.variants import write_int8_variant
+from dasiamrt.calib.variants import write_int8_variants
 from dasiamrt.runtime.backends.ort import OrtBackend
 from dasiamrt.runtime.model_dir import read_model_dir
 from dasiamrt.runtime.tracker import Tracker
@@ -84,7 +83,13 @@ class UnitRangeSet(CalibrationSet):
         return (self.arrays[name].astype(np.float32) / 255.0).astype(np.float32)
 
 
-def synthetic_auc(model: Path, precision: str, specs: str) -> Tuple[float, List[np.ndarray]]:
+def backend(info: Any, precision: str, form: Optional[str] = None) -> OrtBackend:
+    """ONNX Runtime on ``precision``; for INT8 the named ``form`` (not this CPU's automatic choice)."""
+    return OrtBackend(info, precision=precision, int8_form=form if precision == "int8" else None)
+
+
+def synthetic_auc(model: Path, precision: str, specs: str,
+                  form: Optional[str] = None) -> Tuple[float, List[np.ndarray]]:
     """Success AUC of the model's tracker over the synthetic sets ``specs`` (comma-separated dataset specs,
     every sequence weighing the same), and its boxes per sequence."""
     from dasiamrt.eval.datasets import load_dataset
@@ -94,7 +99,7 @@ def synthetic_auc(model: Path, precision: str, specs: str) -> Tuple[float, List[
     curves, boxes = [], []
     sequences = [seq for spec in specs.split(",") for seq in load_dataset(spec).sequences]
     for seq in sequences:
-        with Tracker(OrtBackend(info, precision=precision), info.tracker) as tracker:
+        with Tracker(backend(info, precision, form), info.tracker) as tracker:
             pred = track_boxes(tracker, seq.frames, seq.init_xywh, len(seq))
         curves.append(ope_sequence(pred, seq.gt, seq.absent))
         boxes.append(pred)
@@ -113,36 +118,37 @@ def _clip_runs(run: Any) -> Dict[str, Any]:
     return out
 
 
-def clip_boxes(model: Path, precision: str, frames: int) -> Dict[str, np.ndarray]:
+def clip_boxes(model: Path, precision: str, frames: int, form: Optional[str] = None) -> Dict[str, np.ndarray]:
     """Free-running boxes of the ``precision`` tracker on each real clip."""
     info = read_model_dir(model)
 
     def run(frames_it: Any, init: Any) -> np.ndarray:
-        with Tracker(OrtBackend(info, precision=precision), info.tracker) as tracker:
+        with Tracker(backend(info, precision, form), info.tracker) as tracker:
             return track_boxes(tracker, frames_it, init, frames)
     return _clip_runs(run)
 
 
-def clip_steps(model: Path, precision: str, frames: int) -> Dict[str, Dict[str, float]]:
+def clip_steps(model: Path, precision: str, frames: int, form: Optional[str] = None) -> Dict[str, Dict[str, float]]:
     """One-step agreement of the ``precision`` tracker with the fp32 tracker on each real clip."""
     info = read_model_dir(model)
 
     def run(frames_it: Any, init: Any) -> Dict[str, float]:
         with Tracker(OrtBackend(info), info.tracker) as ref, \
-                Tracker(OrtBackend(info, precision=precision), info.tracker) as cand:
+                Tracker(backend(info, precision, form), info.tracker) as cand:
             return step_agreement(ref, cand, frames_it, init, frames)
     return _clip_runs(run)
 
 
 def evaluate(model: Path, fp32: Dict[str, Any], held_out: CalibrationSet, args: argparse.Namespace,
-             precision: str = "int8") -> Dict[str, Any]:
+             precision: str = "int8", form: Optional[str] = "int8") -> Dict[str, Any]:
     info = read_model_dir(model)
-    errors = score_map_errors(OrtBackend(info), OrtBackend(info, precision=precision), held_out)
-    clips = clip_boxes(model, precision, args.clip_frames)
+    errors = score_map_errors(OrtBackend(info), backend(info, precision, form), held_out)
+    clips = clip_boxes(model, precision, args.clip_frames, form)
     agreement = {name: box_agreement(fp32["clips"][name], boxes) for name, boxes in clips.items()}
-    auc, seq_boxes = synthetic_auc(model, precision, args.synthetic)
+    auc, seq_boxes = synthetic_auc(model, precision, args.synthetic, form)
     seq_iou = float(np.mean([box_agreement(a, b)["mean_iou"] for a, b in zip(fp32["sequences"], seq_boxes)]))
-    return {"score_map": errors, "clips": agreement, "clips_one_step": clip_steps(model, precision, args.clip_frames),
+    return {"score_map": errors, "clips": agreement,
+            "clips_one_step": clip_steps(model, precision, args.clip_frames, form),
             "auc": auc, "auc_drop": fp32["auc"] - auc, "synthetic_mean_iou_to_fp32": seq_iou}
 
 
@@ -154,16 +160,17 @@ def tables(results: Dict[str, Any]) -> str:
     names = results["clip_names"]
     lines = [f"Model: {results['model']}. fp32 success AUC on {results['synthetic']}: {results['fp32_auc']:.3f}. "
              "Clip cells: mean IoU to the fp32 boxes, free-running (min) / one-step (min).", "",
-             "| calibration | method | scope | calib. s | AUC | AUC drop | IoU to fp32 (synthetic, free) | "
+             "| calibration | form | method | scope | calib. s | AUC | AUC drop | IoU to fp32 (synthetic, free) | "
              + " | ".join(f"IoU to fp32: {c}" for c in names) + " | fg-prob max err 255 / 767 | "
              "logit rel. L2 255 / 767 | argmax same 255 / 767 |",
-             "|" + "---|" * (10 + len(names))]
+             "|" + "---|" * (11 + len(names))]
     for v in results["variants"]:
         sm = v["score_map"]
         clips = " | ".join(f"{v['clips'][c]['mean_iou']:.3f} ({v['clips'][c]['min_iou']:.2f}) / "
                            f"{v['clips_one_step'][c]['mean_iou']:.3f} ({v['clips_one_step'][c]['min_iou']:.2f})"
                            for c in names)
-        lines.append(f"| {v['set']} | {v['method']} | {v['scope']} | {v['calib_seconds']:.0f} | {v['auc']:.3f} | "
+        lines.append(f"| {v['set']} | {v.get('form', '-')} | {v['method']} | {v['scope']} | {v['calib_seconds']:.0f} | "
+                     f"{v['auc']:.3f} | "
                      f"{v['auc_drop']:+.3f} | {v['synthetic_mean_iou_to_fp32']:.3f} | {clips} | "
                      f"{_cells(sm, 'max_abs', '.3f')} | {_cells(sm, 'rel_l2_logits', '.3f')} | "
                      f"{_cells(sm, 'argmax_agree', '.2f')} |")
@@ -181,8 +188,13 @@ def fp16_reference(base: Path, work: Path, fp32: Dict[str, Any], held_out: Calib
     start = time.time()
     write_fp16_variants(folder)
     entry = {"set": "(fp16 graphs)", "method": "-", "scope": "all", "calib_seconds": time.time() - start}
-    entry.update(evaluate(folder, fp32, held_out, args, precision="fp16"))
+    entry.update(evaluate(folder, fp32, held_out, args, precision="fp16", form=None))
     return entry
+
+
+def _variant(text: str) -> Tuple[str, str, str, str]:
+    parts = text.split(":")
+    return (parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else "int8")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -192,7 +204,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--synthetic", default=HELD_OUT, help="held-out synthetic sets, comma-separated dataset specs "
                    "(default: 6 x 100 frames of each preset, seeds 900000..)")
     p.add_argument("--per-input", type=int, default=32, help="calibration crops per input")
-    p.add_argument("--variants", default=None, help="comma list of method:scope:set (default: all seven)")
+    p.add_argument("--variants", default=None, help="comma list of method:scope:set[:form] (form: int8 (default), "
+                   "int8-cpu, int8-fp16; default: all seven calibrations in the int8 form)")
     p.add_argument("--no-fp16", action="store_true", help="skip the fp16 reference row")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -209,24 +222,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     fp32_auc, fp32_seq = synthetic_auc(base, "fp32", args.synthetic)
     fp32 = {"auc": fp32_auc, "sequences": fp32_seq, "clips": clip_boxes(base, "fp32", args.clip_frames)}
     print(f"fp32 reference: {time.time() - t0:.0f} s", file=sys.stderr)
-    chosen = [tuple(v.split(":")) for v in args.variants.split(",")] if args.variants else VARIANTS
+    chosen = [_variant(v) for v in args.variants.split(",")] if args.variants else [(*v, "int8") for v in VARIANTS]
     results: Dict[str, Any] = {"model": model_name, "synthetic": args.synthetic, "fp32_auc": fp32_auc,
                                "clip_names": list(fp32["clips"]), "clip_frames": args.clip_frames,
                                "calibration_counts": good.counts(), "variants": []}
     if not args.no_fp16:
         results["variants"].append(fp16_reference(base, work, fp32, held_out, args))
-    for method, scope, set_name in chosen:
-        folder = work / f"{set_name}-{method}-{scope}"
+    for method, scope, set_name, form in chosen:
+        folder = work / f"{set_name}-{method}-{scope}-{form}"
         shutil.rmtree(folder, ignore_errors=True)
-        shutil.copytree(base, folder, ignore=shutil.ignore_patterns("*.int8.onnx", "calibration.*"))
+        shutil.copytree(base, folder, ignore=shutil.ignore_patterns("*.int8*.onnx", "calibration.*"))
         save_calibration(sets[set_name], folder)
         start = time.time()
-        with contextlib.redirect_stdout(sys.stderr):  # ONNX Runtime's calibrator prints progress
-            write_int8_variant(folder, sets[set_name], method, scope)
-        entry = {"set": set_name, "method": method, "scope": scope, "calib_seconds": time.time() - start}
-        entry.update(evaluate(folder, fp32, held_out, args))
+        write_int8_variants(folder, sets[set_name], method, scope, (form,))
+        entry = {"set": set_name, "form": form, "method": method, "scope": scope, "calib_seconds": time.time() - start}
+        entry.update(evaluate(folder, fp32, held_out, args, form=form))
         results["variants"].append(entry)
-        print(f"{set_name} {method} {scope}: AUC {entry['auc']:.3f} (fp32 {fp32_auc:.3f})", file=sys.stderr, flush=True)
+        print(f"{set_name} {form} {method} {scope}: AUC {entry['auc']:.3f} (fp32 {fp32_auc:.3f})", file=sys.stderr,
+              flush=True)
     print(tables(results))
     (work / "int8_accuracy.json").write_text(json.dumps(results, indent=1, default=float))
     return 0

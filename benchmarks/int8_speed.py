@@ -3,9 +3,9 @@
 Usage: python benchmarks/int8_speed.py MODEL_DIR [MODEL_DIR ...] [--runs 10] [--sizes 255,767]
 
 Each model folder needs ``calibration.npz`` (``dasiamrt calibrate``). Two INT8 forms are written
-into temporary copies: "float-out" (the default of ``dasiamrt calibrate``: Conv outputs not
-re-quantised) and "Conv-out Q/DQ" (``output_qdq=True``: DQ -> Conv -> Q, which ONNX Runtime's CPU
-provider fuses into integer QLinearConv). Timing: one fixed crop and kernels, the three sessions
+into a temporary copy: "float-out" (form ``int8``: Conv outputs not re-quantised) and "Conv-out
+Q/DQ" (form ``int8-cpu``: DQ -> Conv -> Q, which ONNX Runtime's CPU provider fuses into integer
+QLinearConv). Timing: one fixed crop and kernels, the three sessions
 run in turns (``runs`` rounds after 2 warm-up rounds), median ms. Accuracy: foreground-probability
 and logit error against fp32 on held-out crops (synthetic:mixed:2:500:40, 8 per size). The whole
 tracking loop is timed by ``dasiamrt bench --precision fp32|int8``.
@@ -27,11 +27,13 @@ from dasiamrt.calib.api import collect
 from dasiamrt.calib.calibset import load_calibration
 from dasiamrt.calib.collect import CollectConfig
 from dasiamrt.calib.compare import score_map_errors
-from dasiamrt.calib.variants import write_int8_variant
+from dasiamrt.calib.variants import write_int8_variants
 from dasiamrt.runtime.backends.ort import OrtBackend
 from dasiamrt.runtime.model_dir import read_model_dir
 
 FORMS = ("fp32", "int8 float-out", "int8 Conv-out Q/DQ")
+#: table label -> INT8 form of dasiamrt.int8_forms
+FORM_NAMES = {"int8 float-out": "int8", "int8 Conv-out Q/DQ": "int8-cpu"}
 
 
 def _session(path: Path, optimized: Optional[Path] = None):
@@ -83,13 +85,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            CollectConfig(per_input=8, seed=1, search_sizes=tuple(sizes)))
         with tempfile.TemporaryDirectory(prefix="int8-speed-") as tmp:
             work = Path(tmp)
-            folders = {}
-            for form, output_qdq in (("int8 float-out", False), ("int8 Conv-out Q/DQ", True)):
-                folders[form] = work / form.replace(" ", "_").replace("/", "")
-                shutil.copytree(info.root, folders[form])
-                write_int8_variant(folders[form], calib, output_qdq=output_qdq)
-                err = score_map_errors(OrtBackend(info), OrtBackend(read_model_dir(folders[form]), precision="int8"),
-                                       held_out)
+            folder = work / "forms"
+            shutil.copytree(info.root, folder)
+            write_int8_variants(folder, calib, forms=tuple(FORM_NAMES.values()))
+            for form, name in FORM_NAMES.items():
+                err = score_map_errors(OrtBackend(info), OrtBackend(read_model_dir(folder), precision="int8",
+                                                                    int8_form=name), held_out)
                 acc.append(f"| {info.preset} | {form} | " + " / ".join(f"{err[s]['max_abs']:.3f}" for s in sizes)
                            + " | " + " / ".join(f"{err[s]['rel_l2_logits']:.3f}" for s in sizes) + " |")
             f = info.network.feature_out
@@ -98,7 +99,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 feeds = {spec.SEARCH_INPUT: rng.uniform(0, 255, (1, 3, size, size)).astype(np.float32),
                          spec.CLS_KERNEL: (rng.standard_normal((10, f, 4, 4)) * 0.01).astype(np.float32),
                          spec.REG_KERNEL: (rng.standard_normal((20, f, 4, 4)) * 0.01).astype(np.float32)}
-                graphs = {"fp32": info.graph("search"), **{k: v / "search.int8.onnx" for k, v in folders.items()}}
+                graphs = {"fp32": info.graph("search"),
+                          **{k: folder / f"search.{v}.onnx" for k, v in FORM_NAMES.items()}}
                 t = time_forms(graphs, feeds, args.runs, work)
                 base = t["fp32"]["ms"]
                 rows.append(f"| {info.preset} | {size} | {base:.1f} | "

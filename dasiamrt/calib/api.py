@@ -1,13 +1,23 @@
-"""``dasiamrt calibrate`` as one library call: collect the crops, write the set, write the INT8 graphs."""
+"""``dasiamrt calibrate`` as one library call: collect the crops, write the set, write the INT8 graphs.
+
+Where things go: with ``out_dir`` the model folder is copied there first (``model.json`` and the
+graphs it names), and the calibration set, the INT8 graphs and the updated ``model.json`` are
+written into the copy, which is then a complete model folder; without it, into ``model_dir``
+itself. Nothing is ever written into the installed dasiamrt package (the bundled model lives
+there): that is refused with the command that writes elsewhere.
+"""
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import spec
+from ..errors import ConfigError
+from ..int8_forms import FORMS
 from ..runtime.model_dir import read_model_dir
 from .calibset import CalibrationSet, load_calibration, model_fingerprint, save_calibration, validate
 from .collect import CollectConfig, collect_crops
@@ -15,21 +25,94 @@ from .collect import CollectConfig, collect_crops
 log = logging.getLogger(__name__)
 
 Box = Tuple[float, float, float, float]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 @dataclass
 class CalibrationReport:
-    """What ``calibrate`` did: the set's path and counts, and the INT8 entry of ``model.json`` (if written)."""
+    """What ``calibrate`` did: the set's path and counts, the folder written, the ``variants`` entries."""
 
     npz: Path
     counts: Dict[str, int]
-    variant: Optional[Dict[str, Any]]
+    variants: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    model_dir: Optional[Path] = None
 
     def line(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
-        done = f"; INT8 graphs {', '.join(v['file'] for v in self.variant['graphs'].values())} " \
-               f"({self.variant['method']})" if self.variant else ""
-        return f"calibration set {self.npz} ({counts}){done}"
+        text = f"calibration set {self.npz} ({counts})"
+        if self.variants:
+            forms = "; ".join(f"{form} ({', '.join(g['file'] for g in v['graphs'].values())})"
+                              for form, v in self.variants.items())
+            method = next(iter(self.variants.values()))["method"]
+            text += f"; INT8 graphs in {self.model_dir}: {forms} ({method})"
+        return text
+
+
+def inside_package(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` lies in the installed dasiamrt package (where the bundled model lives)."""
+    resolved = Path(path).resolve()
+    return resolved == PACKAGE_DIR or PACKAGE_DIR in resolved.parents
+
+
+def check_destination(model_dir: str | os.PathLike[str], out_dir: Optional[str | os.PathLike[str]]) -> None:
+    """Refuse to write calibration output into the installed package.
+
+    Raises:
+        ConfigError: the destination (``out_dir``, else ``model_dir``) is inside the package.
+    """
+    target = out_dir if out_dir is not None else model_dir
+    if inside_package(target):
+        where = "--out" if out_dir is not None else "the model folder"
+        raise ConfigError(f"{where} {target} is inside the installed dasiamrt package (the bundled model): "
+                          f"write the INT8 model elsewhere with 'dasiamrt calibrate --model {model_dir} "
+                          "--source ... --out DIR' (DIR outside the package) and use --model DIR")
+
+
+def _referenced_files(manifest: Dict[str, Any]) -> List[str]:
+    files = [entry["file"] for entry in manifest.get("graphs", {}).values()]
+    files += [entry["file"] for entry in (manifest.get("fp16_graphs") or {}).values()]
+    for variant in (manifest.get("variants") or {}).values():
+        files += [entry["file"] for entry in variant.get("graphs", {}).values()]
+    return sorted(set(files))
+
+
+def copy_model_folder(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
+    """Copy ``model.json`` and every graph it names from ``model_dir`` into ``out_dir`` (engines stay).
+
+    Returns:
+        ``out_dir``. Nothing is copied when it is ``model_dir`` itself.
+
+    Raises:
+        ConfigError: ``out_dir`` holds another model (different fp32 graphs) or is a file.
+    """
+    src, dst = read_model_dir(model_dir), Path(out_dir)
+    if dst.exists() and not dst.is_dir():
+        raise ConfigError(f"--out {dst} is a file: give a folder")
+    if dst.resolve() == src.root.resolve():
+        return dst
+    if (dst / spec.MODEL_MANIFEST).is_file():
+        if model_fingerprint(read_model_dir(dst)) != model_fingerprint(src):
+            raise ConfigError(f"--out {dst} holds another model: give an empty folder or that model's own folder")
+    dst.mkdir(parents=True, exist_ok=True)
+    manifest = dict(src.manifest)
+    for name in _referenced_files(manifest):
+        if (src.root / name).is_file():
+            shutil.copyfile(src.root / name, dst / name)
+    shutil.copyfile(src.root / spec.MODEL_MANIFEST, dst / spec.MODEL_MANIFEST)  # last: the graphs it names exist
+    return dst
+
+
+def _keep_set(calib: CalibrationSet, target: Path) -> Path:
+    """A set read with ``--from-set`` goes with the model it calibrated (the TensorRT calibrator route
+    reads ``<model>/calibration.npz``): copied into ``target`` unless it is there already."""
+    from .calibset import CALIB_JSON, CALIB_NPZ, manifest_path
+
+    src = Path(str(calib.path))
+    if src.parent.resolve() == target.resolve():
+        return src
+    shutil.copyfile(src, target / CALIB_NPZ)
+    shutil.copyfile(manifest_path(src), target / CALIB_JSON)
+    return target / CALIB_NPZ
 
 
 def default_search_sizes(model_dir: str | os.PathLike[str]) -> Tuple[int, ...]:
@@ -54,25 +137,36 @@ def collect(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box
 def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box]], out_dir: Optional[str] = None,
               cfg: Optional[CollectConfig] = None, method: Optional[str] = None, scope: str = "backbone",
               quantize: bool = True, from_set: Optional[str] = None, max_frames: int = 300,
-              output_qdq: bool = False) -> CalibrationReport:
-    """Collect (or read ``from_set``) a calibration set, save it in ``out_dir``, write the INT8 graphs.
+              forms: Sequence[str] = FORMS, progress: Any = None) -> CalibrationReport:
+    """Collect (or read ``from_set``) a calibration set, save it, write the INT8 ``forms``.
+
+    Args:
+        model_dir: exported model folder (fp32 graphs).
+        sources, inits: what to track for crops (see :func:`collect`).
+        out_dir: a folder to receive a copy of the model with the set and INT8 graphs (default:
+            ``model_dir`` itself).
+        forms: INT8 forms to write (:data:`dasiamrt.int8_forms.FORMS`).
+        progress: a :class:`~dasiamrt.calib.progress.ProgressBar` (or None).
 
     Raises:
         CalibrationError: too few crops, wrong sizes, a set made for another model, a clip without --init.
+        ConfigError: the destination is inside the installed package, or ``out_dir`` holds another model.
         ModelError: ``model_dir`` is not a model folder.
     """
     from .qdq import DEFAULT_METHOD
-    from .variants import write_int8_variant
+    from .variants import write_int8_variants
 
+    check_destination(model_dir, out_dir)
+    read_model_dir(model_dir)  # a bad --model fails before anything is copied
     if from_set:
         calib = load_calibration(from_set)
-        npz = calib.path
     else:
         info = read_model_dir(model_dir)
         cfg = cfg or CollectConfig(search_sizes=default_search_sizes(model_dir),
                                    context_amount=info.tracker.context_amount)
         calib = collect(model_dir, sources, inits, cfg, max_frames)
         validate(calib)
-        npz = save_calibration(calib, out_dir or model_dir)
-    variant = write_int8_variant(model_dir, calib, method or DEFAULT_METHOD, scope, output_qdq) if quantize else None
-    return CalibrationReport(Path(npz or ""), calib.counts(), variant)
+    target = copy_model_folder(model_dir, out_dir) if out_dir is not None else Path(model_dir)
+    npz = _keep_set(calib, target) if from_set and calib.path is not None else save_calibration(calib, target)
+    variants = write_int8_variants(target, calib, method or DEFAULT_METHOD, scope, forms, progress) if quantize else {}
+    return CalibrationReport(Path(npz), calib.counts(), variants, target)

@@ -108,10 +108,15 @@ def save_calibration(calib: CalibrationSet, out_dir: str | os.PathLike[str]) -> 
     return npz
 
 
+def manifest_path(npz: Path) -> Path:
+    """The manifest beside a set's ``.npz`` (``calibration.json`` for ``calibration.npz``, else ``<stem>.json``)."""
+    return npz.with_name(CALIB_JSON) if npz.name == CALIB_NPZ else npz.with_suffix(".json")
+
+
 def _resolve(path: str | os.PathLike[str]) -> Tuple[Path, Path]:
     p = Path(path)
     npz = p / CALIB_NPZ if p.is_dir() else p
-    return npz, npz.with_name(CALIB_JSON) if npz.name == CALIB_NPZ else npz.with_suffix(".json")
+    return npz, manifest_path(npz)
 
 
 def load_calibration(path: str | os.PathLike[str], min_crops: int = MIN_CROPS) -> CalibrationSet:

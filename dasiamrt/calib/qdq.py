@@ -139,20 +139,37 @@ def _calibrator_options(method: str) -> Dict[str, Any]:
     return {"symmetric": True, "num_bins": 2048, "percentile": 99.999}
 
 
+def calibration_passes(groups: Sequence[Sequence[Dict[str, np.ndarray]]],
+                       method: str) -> List[List[Dict[str, np.ndarray]]]:
+    """``groups`` cut into ONNX Runtime calibration passes: it keeps every intermediate tensor of a pass
+    in memory, so big crops (and min-max, which stores more) go one at a time, others :data:`CHUNK` at a time."""
+    passes = []
+    for group in groups:
+        side = next(iter(group[0].values())).shape[-1] if group else 0
+        per_pass = 1 if method == "minmax" or side > 300 else CHUNK
+        passes += [list(group[i:i + per_pass]) for i in range(0, len(group), per_pass)]
+    return passes
+
+
 def compute_ranges(model_path: Path, groups: Sequence[Sequence[Dict[str, np.ndarray]]], method: str,
-                   work_dir: Path) -> Any:
-    """Run ONNX Runtime's calibrator over ``groups`` (chunk by chunk) and return its ``TensorsData``."""
+                   work_dir: Path, progress: Any = None, what: str = "") -> Any:
+    """Run ONNX Runtime's calibrator over ``groups`` (pass by pass) and return its ``TensorsData``.
+
+    ``progress`` (a :class:`~dasiamrt.calib.progress.ProgressBar` or None) gets one unit per pass.
+    """
     q = _import_quant()
     kinds = {"minmax": q.CalibrationMethod.MinMax, "entropy": q.CalibrationMethod.Entropy,
              "percentile": q.CalibrationMethod.Percentile}
     calibrator = q.create_calibrator(model_path, None, augmented_model_path=str(work_dir / "augmented.onnx"),
                                      calibrate_method=kinds[method], extra_options=_calibrator_options(method))
-    for group in groups:
-        # ONNX Runtime keeps every intermediate tensor of a pass in memory: big crops go one at a time.
-        side = next(iter(group[0].values())).shape[-1] if group else 0
-        per_pass = 1 if method == "minmax" or side > 300 else CHUNK
-        for i in range(0, len(group), per_pass):
-            calibrator.collect_data(_Feeds(group[i:i + per_pass]))
+    passes = calibration_passes(groups, method)
+    if progress is not None:
+        progress.add(len(passes))
+    for feeds in passes:
+        calibrator.collect_data(_Feeds(feeds))
+        if progress is not None:
+            side = next(iter(feeds[0].values())).shape[-1]
+            progress.advance(1, f"{what} {side}".strip())
     return calibrator.compute_data()
 
 
@@ -168,9 +185,76 @@ def _quant_options(output_qdq: bool = False) -> Dict[str, Any]:
     return options
 
 
+def role_ranges(model_path: Path, calib: CalibrationSet, role: str, template_session: Any, method: str,
+                work: Path, progress: Any = None) -> Any:
+    """Activation ranges of graph ``role`` (fp32 ``model_path``) over the calibration set."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown calibration method {method!r}: choose one of {', '.join(METHODS)}")
+    return compute_ranges(model_path, feed_groups(calib, role, template_session), method, work, progress, role)
+
+
+def share_relu_ranges(model: Any, ranges: Any) -> Any:
+    """Ranges for the Conv-out form: each Conv output (and MaxPool between) takes the range of the Relu after it.
+
+    In the Conv-out form every backbone Conv output is quantised (DQ -> Conv -> Q is what ONNX
+    Runtime fuses into an integer QLinearConv), and so is the Relu output after it (the next Conv's
+    input). With ranges of their own that is two roundings, and the Conv output's symmetric range is
+    set by its negative half, which the Relu zeroes anyway: the score-map error grew ~1.4x over the
+    float-out form. With the Relu output's range the negative values below it clip (the Relu zeroes
+    them anyway), the positive ones land on the Relu output's grid, and the second rounding is exact:
+    one rounding at the float-out form's step. MaxPool commutes with both. The last backbone Conv
+    (no Relu after it) keeps its own range.
+
+    Args:
+        model: the fp32 ONNX graph (names as in ``ranges``).
+        ranges: ONNX Runtime ``TensorsData`` from :func:`compute_ranges`.
+
+    Returns:
+        A new ``TensorsData``.
+    """
+    from onnxruntime.quantization.calibrate import TensorsData
+
+    producers = _producers(model)
+    data = dict(ranges.data)
+    for node in model.graph.node:
+        if node.op_type != "Relu" or node.output[0] not in data:
+            continue
+        tensor = node.input[0]
+        while tensor in producers and producers[tensor].op_type == "MaxPool":
+            data[tensor] = data[node.output[0]]
+            tensor = producers[tensor].input[0]
+        if tensor in producers and producers[tensor].op_type == "Conv" and tensor in data:
+            data[tensor] = data[node.output[0]]
+    return TensorsData(ranges.calibration_method, data)
+
+
+def write_qdq(model_path: Path, out_path: Path, ranges: Any, nodes: Sequence[str], method: str, work: Path,
+              output_qdq: bool = False) -> None:
+    """Write the Q/DQ graph of the fp32 graph ``model_path`` with precomputed ``ranges`` (atomically).
+
+    ``output_qdq`` (the Conv-out form) also quantises every Conv output, with the ranges of
+    :func:`share_relu_ranges`.
+    """
+    q = _import_quant()
+    if output_qdq:
+        import onnx
+
+        ranges = share_relu_ranges(onnx.load(str(model_path)), ranges)
+    kwargs: Dict[str, Any] = dict(
+        quant_format=q.QuantFormat.QDQ, per_channel=True, reduce_range=False,
+        activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8, nodes_to_quantize=list(nodes),
+        extra_options=_quant_options(output_qdq))
+    staged = out_path.with_name(f".{out_path.name}.tmp")
+    try:
+        _quantize_with_ranges(q, model_path, staged, ranges, method, work, kwargs)
+        os.replace(staged, out_path)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
 def quantize_graph(model_path: Path, out_path: Path, calib: CalibrationSet, role: str, template_session: Any,
                    method: str = DEFAULT_METHOD, scope: str = "backbone", output_qdq: bool = False) -> List[str]:
-    """Write the INT8 Q/DQ version of one fp32 graph.
+    """Write the INT8 Q/DQ version of one fp32 graph (ranges and graph in one call).
 
     Args:
         model_path: fp32 graph (template.onnx or search.onnx).
@@ -188,23 +272,11 @@ def quantize_graph(model_path: Path, out_path: Path, calib: CalibrationSet, role
     """
     import onnx
 
-    q = _import_quant()
-    if method not in METHODS:
-        raise ConfigError(f"unknown calibration method {method!r}: choose one of {', '.join(METHODS)}")
     nodes = nodes_to_quantize(onnx.load(str(model_path)), role, scope)
     with tempfile.TemporaryDirectory(prefix="dasiamrt-qdq-") as tmp:
         work = Path(tmp)
-        ranges = compute_ranges(model_path, feed_groups(calib, role, template_session), method, work)
-        kwargs: Dict[str, Any] = dict(
-            quant_format=q.QuantFormat.QDQ, per_channel=True, reduce_range=False,
-            activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8, nodes_to_quantize=nodes,
-            extra_options=_quant_options(output_qdq))
-        staged = out_path.with_name(f".{out_path.name}.tmp")
-        try:
-            _quantize_with_ranges(q, model_path, staged, ranges, method, work, kwargs)
-            os.replace(staged, out_path)
-        finally:
-            staged.unlink(missing_ok=True)
+        ranges = role_ranges(model_path, calib, role, template_session, method, work)
+        write_qdq(model_path, out_path, ranges, nodes, method, work, output_qdq)
     log.info("wrote %s (%d nodes quantised, %s calibration)", out_path, len(nodes), method)
     return nodes
 

@@ -74,7 +74,8 @@ def add_precision_arg(parser: Any) -> None:
     """``--precision fp32|fp16|int8`` (default: the backend's; int8 on ort runs the graphs of 'dasiamrt calibrate')."""
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
                         help="graphs/engines to run (default: fp32 for ort and torch, the trt backend's default for "
-                             "trt; int8 needs 'dasiamrt calibrate' first; torch runs fp32 and fp16)")
+                             "trt; int8 needs 'dasiamrt calibrate' first and runs the INT8 form for this backend and "
+                             "CPU, named in the log; torch runs fp32 and fp16)")
 
 
 def backend_options(args: argparse.Namespace, backend: str) -> dict[str, Any]:

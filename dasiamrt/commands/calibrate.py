@@ -3,20 +3,29 @@ from __future__ import annotations
 
 import argparse
 
+TARGET_CHOICES = ("all", "cpu", "trt", "trt-strongly-typed")
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "calibrate", help="collect tracking crops and write INT8 (Q/DQ) template and search graphs",
         description="Collects template crops and 255/767 search crops with the runtime's crop code along "
                     "ground-truth boxes (synthetic:<preset>:<count>:<seed>, an OTB-style folder) or along the "
-                    "fp32 tracker's boxes on a clip (--init), writes calibration.npz + calibration.json, then "
-                    "template.int8.onnx and search.int8.onnx into the model folder (recorded in model.json).")
+                    "fp32 tracker's boxes on a clip (--init), writes calibration.npz + calibration.json, then the "
+                    "INT8 forms of the template and search graphs (recorded in model.json): int8 (weakly typed "
+                    "TensorRT), int8-cpu (ONNX Runtime on a CPU with VNNI / ARM dot product), int8-fp16 (strongly "
+                    "typed TensorRT). --precision int8 picks the right one.")
     p.add_argument("--model", required=True, metavar="DIR", help="exported model folder (fp32 graphs)")
     p.add_argument("--source", action="append", default=[], metavar="SRC",
                    help="clip, image folder, OTB-style folder or synthetic:<preset>:<count>:<seed> (repeatable)")
     p.add_argument("--init", action="append", default=[], metavar="X,Y,W,H",
                    help="first-frame box of each clip without ground truth, in --source order ('-' for a dataset)")
-    p.add_argument("--out", metavar="DIR", help="folder for calibration.npz/.json (default: the model folder)")
+    p.add_argument("--out", metavar="DIR",
+                   help="write a copy of the model with the calibration set and INT8 graphs here (default: into "
+                        "--model itself; required for the bundled model, which lives inside the package)")
+    p.add_argument("--target", action="append", choices=TARGET_CHOICES, default=None,
+                   help="which INT8 forms to write (repeatable): cpu (int8-cpu), trt (int8), trt-strongly-typed "
+                        "(int8-fp16), or all (default)")
     p.add_argument("--per-input", type=int, default=32, metavar="N", help="crops per input and search size (32)")
     p.add_argument("--seed", type=int, default=0, help="frame choice and jitter seed")
     p.add_argument("--max-frames", type=int, default=300, help="frames tracked per clip without ground truth")
@@ -25,16 +34,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--scope", choices=("backbone", "all"), default="backbone",
                    help="quantise the backbone only (default) or the constant-weight heads too")
     p.add_argument("--quantize-conv-outputs", action="store_true",
-                   help="also quantise Conv outputs: ONNX Runtime's CPU provider then runs integer convolutions "
-                        "(faster there, less accurate; TensorRT does not need it)")
+                   help="the same as --target cpu (kept for old scripts)")
     p.add_argument("--from-set", metavar="NPZ", help="skip collection: quantise with this calibration set")
     p.add_argument("--collect-only", action="store_true", help="write the calibration set, no INT8 graphs")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..calib.api import calibrate
+    from ..calib.api import calibrate, check_destination, default_search_sizes
+    from ..calib.collect import CollectConfig
+    from ..calib.progress import ProgressBar
     from ..errors import ConfigError, MissingDependencyError
+    from ..int8_forms import forms_for_targets
+    from ..runtime.model_dir import read_model_dir
     from ..tracking import parse_box
 
     if not args.source and not args.from_set:
@@ -42,16 +54,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.collect_only:  # checked before the (long) collection, not after it
         MissingDependencyError.require(("onnx",), "writing the INT8 graphs",
                                        "pip install 'dasiamrt[export]' (or only onnx), or use --collect-only")
+    check_destination(args.model, args.out)
+    targets = list(args.target or []) + (["cpu"] if args.quantize_conv_outputs else [])
+    forms = forms_for_targets(targets or ["all"])
     inits = [None if s.strip() in ("", "-") else parse_box(s) for s in args.init]
-    from ..calib.api import default_search_sizes
-    from ..calib.collect import CollectConfig
-    from ..runtime.model_dir import read_model_dir
-
     info = read_model_dir(args.model)
     cfg = CollectConfig(per_input=args.per_input, seed=args.seed, search_sizes=default_search_sizes(args.model),
                         context_amount=info.tracker.context_amount)
-    report = calibrate(args.model, args.source, inits, args.out, cfg, args.method, args.scope,
-                       quantize=not args.collect_only, from_set=args.from_set, max_frames=args.max_frames,
-                       output_qdq=args.quantize_conv_outputs)
+    bar = ProgressBar()
+    try:
+        report = calibrate(args.model, args.source, inits, args.out, cfg, args.method, args.scope,
+                           quantize=not args.collect_only, from_set=args.from_set, max_frames=args.max_frames,
+                           forms=forms, progress=bar)
+    finally:
+        bar.close()
     print(f"dasiamrt calibrate: {report.line()}")
     return 0

@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
                    help="also write fp16 graphs (fp32 always written)")
+    p.add_argument("--format", dest="fmt", choices=("dasiamrt", "opencv"), default="dasiamrt",
+                   help="dasiamrt: split graphs + model.json (default); opencv: dasiamrpn_model.onnx, "
+                        "dasiamrpn_kernel_r1.onnx, dasiamrpn_kernel_cls1.onnx for cv2.TrackerDaSiamRPN "
+                        "(vot/otb layouts only)")
     p.add_argument("--no-check", dest="check", action="store_false", help="skip the ONNX Runtime vs torch check")
     p.set_defaults(func=run)
 
@@ -30,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     MissingDependencyError.require(("torch", "onnx"), "export", "pip install 'dasiamrt[export]'")
     from ..export.api import export_from_args
 
-    report = export_from_args(preset, args.weights, args.random, args.out, args.check, args.precision)
-    if report.errors:
+    report = export_from_args(preset, args.weights, args.random, args.out, args.check, args.precision, args.fmt)
+    if report.errors and args.fmt != "opencv":
         print(report.table())
-    print(f"dasiamrt export: wrote {report.out_dir} (worst relative error vs torch {report.worst:.1e})")
+    checked = f" (worst relative error vs torch {report.worst:.1e})" if report.errors else ""
+    what = "the cv2.TrackerDaSiamRPN files to " if args.fmt == "opencv" else ""
+    print(f"dasiamrt export: wrote {what}{report.out_dir}{checked}")
     return 0

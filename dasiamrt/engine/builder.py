@@ -23,7 +23,7 @@ from ..runtime.backends.trt_manifest import (
     ProfileInfo,
     write_manifest,
 )
-from ..runtime.model_dir import ModelInfo, precision_graphs
+from ..runtime.model_dir import ModelInfo
 from . import trt_compat as compat
 from .precision import PrecisionPlan, plan_precision
 from .profiles import engine_profiles, read_model_info
@@ -80,12 +80,21 @@ def engine_dir(model_dir: Path, precision: str) -> Path:
 def graph_for(info: ModelInfo, name: str, plan: PrecisionPlan, out_dir: Path, write: bool = True) -> Path:
     """The ONNX file to parse for engine ``name`` under ``plan`` (writes the fp16 variant if needed).
 
+    Under int8 the Q/DQ form is :func:`dasiamrt.int8_forms.choose_int8_form`'s for TensorRT: the
+    fp32-based ``int8`` graph for weakly typed builds, the fp16-based ``int8-fp16`` graph for
+    strongly typed ones (derived from ``int8`` into ``out_dir`` where the folder lacks it), so that
+    the unquantised heads and correlation run in fp16, not FP32.
+
     Raises:
         ModelError: int8 without the Q/DQ graphs recorded in ``model.json`` by ``dasiamrt calibrate``.
     """
     src = info.graph(name)
     if plan.graph == "qdq" and name != "kernel_update":
-        return precision_graphs(info, "int8")[name]
+        from ..calib.variants import int8_form_graph
+        from ..int8_forms import choose_int8_form
+
+        form = choose_int8_form("trt", strongly_typed=plan.strongly_typed).form
+        return int8_form_graph(info, name, form, Path(out_dir), write)
     if plan.graph in ("fp16", "qdq"):  # the fusion graph stays fp16 under int8 (heads in higher precision)
         fp16_file = f"{src.name[: -len('.onnx')]}.fp16.onnx"  # dasiamrt.export.fp16.fp16_name, without onnx
         exported = info.root / fp16_file

@@ -136,17 +136,12 @@ def test_recalibrating_from_a_saved_set_is_deterministic(int8_model, tmp_path):
         assert sha256_file(copy / f"{role}.int8.onnx") == sha256_file(int8_model / f"{role}.int8.onnx")
 
 
-def test_conv_output_form_quantises_every_backbone_conv_output(int8_model, tmp_path):
-    import shutil
-
-    from dasiamrt.calib.variants import write_int8_variant
-
-    copy = tmp_path / "qconv"
-    shutil.copytree(int8_model, copy)
-    entry = write_int8_variant(copy, load_calibration(copy), output_qdq=True)
-    assert entry["conv_outputs_quantized"] is True
+def test_conv_output_form_quantises_every_backbone_conv_output(int8_model):
+    # calibrate writes every form by default: int8 (float-out) and int8-cpu (Conv-out) from one set of ranges
+    entries = json.loads((int8_model / "model.json").read_text())["variants"]
+    assert entries["int8-cpu"]["conv_outputs_quantized"] is True and entries["int8"]["conv_outputs_quantized"] is False
     for role in ("template", "search"):
-        default, qconv = (onnx.load(str(d / f"{role}.int8.onnx")) for d in (int8_model, copy))
+        default, qconv = (onnx.load(str(int8_model / f"{role}.{form}.onnx")) for form in ("int8", "int8-cpu"))
         for model, expect in ((default, False), (qconv, True)):
             consumers = {}
             for node in model.graph.node:
@@ -155,6 +150,32 @@ def test_conv_output_form_quantises_every_backbone_conv_output(int8_model, tmp_p
             backbone = [n for n in model.graph.node if n.op_type == "Conv" and "featureExtract" in n.name]
             quantised_out = [consumers.get(n.output[0], []) == ["QuantizeLinear"] for n in backbone]
             assert all(quantised_out) if expect else not any(quantised_out), (role, expect)
+        # same ranges: every activation scale of the float-out form is in the Conv-out form too ...
+        scales = [{numpy_helper.to_array(i).item() for i in m.graph.initializer
+                   if i.name.endswith("_scale") and numpy_helper.to_array(i).size == 1} for m in (default, qconv)]
+        assert scales[0] <= scales[1]
+        # ... and each Conv output before a Relu is quantised on the Relu output's grid (one rounding, not two)
+        assert _conv_and_relu_scales(qconv) and all(a == b for a, b in _conv_and_relu_scales(qconv))
+
+
+def _conv_and_relu_scales(model):
+    """(scale of the Q on a backbone Conv's output, scale of the Q on the Relu after it) for each such Conv."""
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    consumers = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    pairs = []
+    for conv in (n for n in model.graph.node if n.op_type == "Conv" and "featureExtract" in n.name):
+        first = consumers[conv.output[0]][0]
+        node = first
+        while node.op_type != "Relu" and node.output[0] in consumers:
+            node = consumers[node.output[0]][0]
+        if node.op_type == "Relu":
+            after = consumers[node.output[0]][0]
+            assert first.op_type == after.op_type == "QuantizeLinear"
+            pairs.append((inits[first.input[1]].item(), inits[after.input[1]].item()))
+    return pairs
 
 
 def test_fallback_quantizer_for_older_onnxruntime_gives_the_same_graph(int8_model, tmp_path, monkeypatch):

@@ -13,7 +13,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import spec
+from ...cpu_features import CpuFeatures
 from ...errors import BackendError, ConfigError, MissingDependencyError, ModelError
+from ...int8_forms import available_forms, choose_int8_form, log_choice, resolve_int8_form
 from ..graph_io import check_graph_io
 from ..model_dir import ModelInfo, precision_graphs
 from .base import Array, Backend, SearchOutput
@@ -46,6 +48,18 @@ def _check_session(role: str, path: Path, session: Any, info: ModelInfo) -> None
     check_graph_io(role, path, inputs, outputs, info.network)
 
 
+def pick_int8_form(info: ModelInfo, providers: Sequence[Any], cpu: Optional[CpuFeatures] = None) -> str:
+    """The INT8 form of ``info`` to run on ``providers`` (and this CPU), logged with the reason.
+
+    Raises:
+        ModelError: the folder has no INT8 graphs.
+    """
+    choice = choose_int8_form("ort", cpu, providers=providers)
+    form = resolve_int8_form(choice, available_forms(info.manifest), info.root)
+    log_choice(choice, form)
+    return form
+
+
 class OrtBackend(Backend):
     """Backend on ONNX Runtime sessions.
 
@@ -55,21 +69,32 @@ class OrtBackend(Backend):
             onnxruntime-gpu offers it, else CPU).
         threads: intra-op threads (0: ONNX Runtime's default, one per core).
         precision: which graphs to run: the folder's own ("fp32") or a variant recorded in
-            ``model.json`` ("int8": the Q/DQ graphs of ``dasiamrt calibrate``).
+            ``model.json`` ("fp16"; "int8": the INT8 form for these providers and this CPU, chosen by
+            :func:`dasiamrt.int8_forms.choose_int8_form` and logged).
+        cpu: CPU features for the INT8 choice (default: this machine's; tests pass fakes).
+        int8_form: with "int8", run this form instead of the chosen one ("int8", "int8-cpu",
+            "int8-fp16": accuracy studies and benchmarks).
+
+    Attributes:
+        int8_form: the INT8 form that runs (None unless ``precision`` is "int8").
     """
 
     name = "ort"
     supports_fusion = True
 
     def __init__(self, info: ModelInfo, providers: Optional[Sequence[Any]] = None, threads: int = 0,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", cpu: Optional[CpuFeatures] = None, int8_form: Optional[str] = None) -> None:
         super().__init__()
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
             raise ConfigError(f"threads must be an integer >= 0 (0: one per core), got {threads!r}")
         ort = _import_ort()
         self.info = info
         self.precision = precision
-        graphs = precision_graphs(info, precision)
+        self.providers = list(providers) if providers else default_providers(ort)
+        if int8_form is not None and precision != "int8":
+            raise ConfigError(f"int8_form={int8_form!r} is for precision 'int8', not {precision!r}")
+        self.int8_form = (int8_form or pick_int8_form(info, self.providers, cpu)) if precision == "int8" else None
+        graphs = precision_graphs(info, self.int8_form or precision)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -78,7 +103,6 @@ class OrtBackend(Backend):
         # stole the cores from the other (search ~1.7x slower with distractor-aware tracking on 2
         # cores): idle threads sleep instead.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.providers = list(providers) if providers else default_providers(ort)
         self._sessions: Dict[str, Any] = {}
         for role in ("template", "search", "kernel_update"):
             if role in graphs:

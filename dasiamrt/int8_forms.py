@@ -1,0 +1,173 @@
+"""The INT8 forms of a model, and which one each target runs: the one place that decides.
+
+``dasiamrt calibrate`` writes up to three Q/DQ forms of the template and search graphs from one set
+of activation ranges, each a ``variants`` entry of ``model.json`` named as below (graph files
+``<role>.<form>.onnx``). All quantise the same nodes (backbone convolutions: int8 symmetric
+per-channel weights, per-tensor activations); the correlation with the dynamic kernels, the heads
+and ``kernel_update`` stay in higher precision. They differ in where the Q/DQ pairs sit and in the
+float type around them:
+
+=============  ==========================================  =============================================
+form           graph                                        runs fast on
+=============  ==========================================  =============================================
+``int8``       "float-out" Q/DQ from the fp32 graph: DQ on   weakly typed TensorRT (8.5-10, INT8 + FP16
+               the inputs of each quantised Conv, its        flags pick fp16 for the rest); ONNX Runtime's
+               output stays float                            TensorRT provider
+``int8-cpu``   "Conv-out" Q/DQ from the fp32 graph: every    ONNX Runtime's CPU provider on a CPU with
+               quantised Conv is DQ -> Conv -> Q, which      integer dot products (x86 ``avx512_vnni`` /
+               ONNX Runtime fuses into integer QLinearConv  ``avx_vnni``, ARM ``asimddp``)
+``int8-fp16``  the ``int8`` graph made fp16 (opset 19,       strongly typed TensorRT (10 with
+               fp16 scales): heads and correlation fp16      ``--strongly-typed``, every 11.x)
+=============  ==========================================  =============================================
+
+A strongly typed build takes every type from the graph, so from the fp32-based ``int8`` graph it
+would run the unquantised heads and the correlation in FP32 (slower than an fp16 engine);
+``int8-fp16`` keeps them in fp16. Without integer dot products ONNX Runtime's integer convolutions
+are no faster than fp32 (and the u8 x s8 AVX2 kernels can saturate), so such CPUs run ``int8``,
+the graph TensorRT builds, to check its accuracy, and are told that INT8 will not be faster there.
+
+:func:`choose_int8_form` maps (backend, CPU features, strongly typed) to a form;
+:func:`resolve_int8_form` falls back to a form the model folder has. Nothing here imports a heavy
+library: the runtime, ``calib`` and ``engine`` all read it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Collection, Dict, Optional, Sequence, Set, Tuple
+
+from .cpu_features import CpuFeatures
+from .errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
+
+INT8 = "int8"
+INT8_CPU = "int8-cpu"
+INT8_FP16 = "int8-fp16"
+#: every INT8 form, in the order ``dasiamrt calibrate`` writes them.
+FORMS = (INT8, INT8_CPU, INT8_FP16)
+#: ``dasiamrt calibrate --target`` choices -> the form each target runs.
+TARGETS: Dict[str, str] = {"trt": INT8, "cpu": INT8_CPU, "trt-strongly-typed": INT8_FP16}
+#: how each form is made (recorded in ``model.json``).
+DESCRIPTIONS: Dict[str, str] = {
+    INT8: "float-out Q/DQ from the fp32 graph (weakly typed TensorRT)",
+    INT8_CPU: "Conv-out Q/DQ from the fp32 graph (integer QLinearConv in ONNX Runtime on a CPU)",
+    INT8_FP16: "float-out Q/DQ in the fp16 graph, fp16 scales, opset 19 (strongly typed TensorRT)",
+}
+
+
+@dataclass(frozen=True)
+class Int8Choice:
+    """Which INT8 form to run, and why.
+
+    Attributes:
+        form: a name of :data:`FORMS`.
+        reason: one sentence for the log.
+        slower: why INT8 will not be faster than fp32 on this target ("" where it will be).
+    """
+
+    form: str
+    reason: str
+    slower: str = ""
+
+
+def _provider_name(provider: Any) -> str:
+    return str(provider[0] if isinstance(provider, (tuple, list)) else provider)
+
+
+def choose_int8_form(backend: str, cpu: Optional[CpuFeatures] = None, strongly_typed: bool = False,
+                     providers: Sequence[Any] = ()) -> Int8Choice:
+    """The INT8 form for a backend on this machine.
+
+    Args:
+        backend: "ort" (ONNX Runtime) or "trt" (TensorRT engines).
+        cpu: the CPU's features (default: :func:`dasiamrt.cpu_features.detect`); read for ONNX
+            Runtime's CPU provider only.
+        strongly_typed: the TensorRT build is strongly typed (10 with ``--strongly-typed``, 11.x).
+        providers: ONNX Runtime execution providers in order of preference (names or
+            ``(name, options)``); the first decides. Empty: the CPU provider.
+
+    Raises:
+        ConfigError: a backend without INT8 graphs (torch).
+    """
+    if backend == "trt":
+        if strongly_typed:
+            return Int8Choice(INT8_FP16, "a strongly typed TensorRT build takes every type from the graph: the Q/DQ "
+                                         "graph made from the fp16 graph keeps the heads and correlation in fp16")
+        return Int8Choice(INT8, "weakly typed TensorRT (INT8 + FP16 flags) runs the fp32-based Q/DQ graph, "
+                                "with the unquantised layers in fp16")
+    if backend != "ort":
+        raise ConfigError(f"the {backend} backend has no INT8 graphs: use --backend ort or trt for --precision int8")
+    first = _provider_name(providers[0]) if providers else "CPUExecutionProvider"
+    if first == "TensorrtExecutionProvider":
+        return Int8Choice(INT8, "ONNX Runtime's TensorRT provider builds weakly typed engines from the fp32-based "
+                                "Q/DQ graph")
+    if first != "CPUExecutionProvider":
+        return Int8Choice(INT8, "running the fp32-based Q/DQ graph (what TensorRT builds) to check its accuracy",
+                          slower=f"{first} has no integer convolutions")
+    if cpu is None:
+        from .cpu_features import detect
+
+        cpu = detect()
+    if cpu.int8_dot_product:
+        flag = "VNNI" if cpu.vnni else "the ARM dot-product extension"
+        return Int8Choice(INT8_CPU, f"this CPU has {flag}: ONNX Runtime fuses the Conv-out Q/DQ graph into integer "
+                                    "convolutions (QLinearConv)")
+    return Int8Choice(INT8, "running the fp32-based Q/DQ graph (what TensorRT builds) to check its accuracy",
+                      slower=f"this CPU ({cpu.name}) has no integer dot-product instructions (VNNI / ARM dotprod)")
+
+
+def available_forms(manifest: Any) -> Tuple[str, ...]:
+    """The INT8 forms a ``model.json`` records (``variants`` entries named in :data:`FORMS`)."""
+    variants = manifest.get("variants", {}) if hasattr(manifest, "get") else {}
+    return tuple(form for form in FORMS if isinstance(variants.get(form), dict) and variants[form].get("graphs"))
+
+
+def calibrate_hint(root: Any, form: Optional[str] = None) -> str:
+    """The command that writes ``form`` (every form when None) for the model folder ``root``."""
+    target = next((t for t, f in TARGETS.items() if f == form), None)
+    extra = f" --target {target}" if target else ""
+    return f"dasiamrt calibrate --model {root} --source VIDEO --init x,y,w,h{extra}"
+
+
+def resolve_int8_form(choice: Int8Choice, available: Collection[str], root: Any = "DIR") -> str:
+    """The form to load: ``choice.form`` if the folder has it, else another INT8 form it has (logged).
+
+    Raises:
+        ModelError: the folder has no INT8 form at all.
+    """
+    if choice.form in available:
+        return choice.form
+    for form in FORMS:
+        if form in available:
+            log.warning("%s has no %s graphs (%s): running its %s graphs instead; write them with '%s'",
+                        root, choice.form, DESCRIPTIONS[choice.form], form, calibrate_hint(root, choice.form))
+            return form
+    raise ModelError(f"{root} has no INT8 graphs: create them with '{calibrate_hint(root)}'")
+
+
+def log_choice(choice: Int8Choice, form: str) -> None:
+    """One INFO line naming the form that runs and why; a WARNING where INT8 will not be faster."""
+    if form == choice.form:
+        log.info("INT8 form %s: %s", form, choice.reason)
+    else:
+        log.info("INT8 form %s (in place of %s, which the model folder lacks)", form, choice.form)
+    if choice.slower:
+        log.warning("INT8 will not be faster than fp32 here: %s; use --precision fp32 for speed", choice.slower)
+
+
+def forms_for_targets(targets: Sequence[str]) -> Tuple[str, ...]:
+    """``--target`` values ("all", "cpu", "trt", "trt-strongly-typed") -> forms, in :data:`FORMS` order.
+
+    Raises:
+        ConfigError: an unknown target.
+    """
+    chosen: Set[str] = set()
+    for target in targets or ("all",):
+        if target == "all":
+            chosen.update(FORMS)
+        elif target in TARGETS:
+            chosen.add(TARGETS[target])
+        else:
+            raise ConfigError(f"unknown calibration target {target!r}: choose all, {', '.join(TARGETS)}")
+    return tuple(form for form in FORMS if form in chosen)

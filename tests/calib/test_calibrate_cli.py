@@ -1,0 +1,101 @@
+"""``dasiamrt calibrate`` that behaves: never into the package, --out gets a whole model, no quantizer chatter."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP
+from dasiamrt.calib.api import calibrate, inside_package
+from dasiamrt.calib.progress import ProgressBar, quiet_quantizer
+from dasiamrt.cli import main
+from dasiamrt.errors import ConfigError
+from dasiamrt.runtime.model_dir import read_model_dir, sha256_file
+from tests.calib.conftest import INIT
+
+pytestmark = pytest.mark.skipif(not (BUNDLED_MODEL / "model.json").is_file(), reason="no bundled model")
+
+
+def _snapshot(folder):
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
+def test_calibrating_the_bundled_model_without_out_is_refused(capsys):
+    before = _snapshot(BUNDLED_MODEL)
+    assert main(["calibrate", "--model", str(BUNDLED_MODEL), "--source", str(DEMO_CLIP), "--init", INIT]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "inside the installed dasiamrt package" in err[0]
+    assert f"dasiamrt calibrate --model {BUNDLED_MODEL} --source ... --out DIR" in err[0]
+    assert main(["calibrate", "--model", str(BUNDLED_MODEL), "--collect-only", "--source", str(DEMO_CLIP),
+                 "--init", INIT]) == 2
+    assert _snapshot(BUNDLED_MODEL) == before  # nothing written, not even the calibration set
+    with pytest.raises(ConfigError, match="--out DIR"):  # the library refuses too, not only the CLI
+        calibrate(str(BUNDLED_MODEL), [str(DEMO_CLIP)], [None])
+
+
+def test_out_inside_the_package_is_refused(tmp_path, capsys):
+    inside = BUNDLED_MODEL.parent / "tiny-int8"
+    assert inside_package(inside) and not inside_package(tmp_path)
+    assert main(["calibrate", "--model", str(BUNDLED_MODEL), "--source", str(DEMO_CLIP), "--init", INIT,
+                 "--out", str(inside)]) == 2
+    assert "inside the installed dasiamrt package" in capsys.readouterr().err
+    assert not inside.exists()
+
+
+def test_out_gets_a_complete_model_folder_and_the_output_is_one_line(tmp_path, capsys, caplog):
+    out = tmp_path / "tiny-int8"
+    before = _snapshot(BUNDLED_MODEL)
+    with caplog.at_level(logging.DEBUG):
+        code = main(["calibrate", "--model", str(BUNDLED_MODEL), "--source", str(DEMO_CLIP), "--init", INIT,
+                     "--out", str(out), "--per-input", "8", "--max-frames", "16", "--target", "cpu"])
+    assert code == 0
+    assert _snapshot(BUNDLED_MODEL) == before
+    captured = capsys.readouterr()
+    assert captured.out.count("\n") == 1 and captured.out.startswith("dasiamrt calibrate: calibration set")
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    for chatter in ("Collecting tensor data", "Please consider", "Finding optimal threshold"):
+        assert chatter not in captured.out + captured.err and not any(chatter in m for m in loud)
+    quiet = [r.getMessage() for r in caplog.records if r.name == "dasiamrt.calib.progress"]
+    assert any("Collecting tensor data" in m for m in quiet)  # kept in the debug log (dasiamrt -v calibrate)
+    info = read_model_dir(out, verify=True)  # a model folder of its own: fp32 graphs + model.json + INT8 graphs
+    bundled = read_model_dir(BUNDLED_MODEL)
+    for role in ("template", "search", "kernel_update"):
+        assert sha256_file(info.graph(role)) == sha256_file(bundled.graph(role))
+    variants = info.manifest["variants"]
+    assert set(variants) == {"int8-cpu"}  # --target cpu: that form only
+    assert variants["int8-cpu"]["calibration_sha256"] == sha256_file(out / "calibration.npz")
+    assert json.loads((out / "calibration.json").read_text())["counts"]["search_767"] == 8
+
+
+def test_quiet_quantizer_demotes_prints_and_root_warnings(caplog, capsys):
+    record = logging.LogRecord("root", logging.WARNING, "/x/site-packages/onnxruntime/quantization/quantize.py", 1,
+                               "Please consider pre-processing before quantization.", None, None)
+    other = logging.LogRecord("root", logging.WARNING, "/x/app.py", 1, "a user warning", None, None)
+    with caplog.at_level(logging.DEBUG), quiet_quantizer():
+        print("Collecting tensor data and making histogram ...")
+        root = logging.getLogger()
+        assert root.filter(record) is False and root.filter(other) is True
+    assert capsys.readouterr().out == ""
+    assert "Collecting tensor data" in caplog.text and "Please consider" in caplog.text
+    assert not logging.getLogger().filters  # removed on the way out
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_only():
+    tty, pipe = _Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = ProgressBar(stream, width=10)
+        bar.add(4)
+        for _ in range(4):
+            bar.advance(1, "search 767")
+        bar.close()
+    assert pipe.getvalue() == ""
+    text = tty.getvalue()
+    assert text.endswith("\n") and "\r" in text and "4/4 search 767" in text and "[##########]" in text
+    assert text.count("\n") == 1  # one line, redrawn in place
