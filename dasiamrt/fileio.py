@@ -275,3 +275,13 @@ def sha256_file(path: PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+#: the installed package folder (the bundled model lives inside it; nothing is written there).
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def inside_package(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` lies in the installed dasiamrt package (where the bundled model lives)."""
+    resolved = Path(path).resolve()
+    return resolved == PACKAGE_DIR or PACKAGE_DIR in resolved.parents

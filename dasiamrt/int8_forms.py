@@ -125,8 +125,12 @@ def available_forms(manifest: Any) -> Tuple[str, ...]:
 
 def calibrate_hint(root: Any, form: Optional[str] = None) -> str:
     """The command that writes ``form`` (every form when None) for the model folder ``root``."""
+    from .fileio import inside_package
+
     target = next((t for t, f in TARGETS.items() if f == form), None)
     extra = f" --target {target}" if target else ""
+    if inside_package(root):  # the bundled model: calibrate refuses to write into the package
+        extra += " --out DIR' and use '--model DIR"
     return f"dasiamrt calibrate --model {root} --source VIDEO --init x,y,w,h{extra}"
 
 
@@ -143,7 +147,7 @@ def resolve_int8_form(choice: Int8Choice, available: Collection[str], root: Any 
             log.warning("%s has no %s graphs (%s): running its %s graphs instead; write them with '%s'",
                         root, choice.form, DESCRIPTIONS[choice.form], form, calibrate_hint(root, choice.form))
             return form
-    raise ModelError(f"{root} has no INT8 graphs: create them with '{calibrate_hint(root)}'")
+    raise ModelError(f"{root} has no int8 graphs: create them with '{calibrate_hint(root)}'")
 
 
 def log_choice(choice: Int8Choice, form: str) -> None:

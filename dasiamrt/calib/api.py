@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import spec
 from ..errors import ConfigError
+from ..fileio import inside_package
 from ..int8_forms import FORMS
 from ..runtime.model_dir import read_model_dir
 from .calibset import CalibrationSet, load_calibration, model_fingerprint, save_calibration, validate
@@ -25,7 +26,6 @@ from .collect import CollectConfig, collect_crops
 log = logging.getLogger(__name__)
 
 Box = Tuple[float, float, float, float]
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -46,12 +46,6 @@ class CalibrationReport:
             method = next(iter(self.variants.values()))["method"]
             text += f"; INT8 graphs in {self.model_dir}: {forms} ({method})"
         return text
-
-
-def inside_package(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` lies in the installed dasiamrt package (where the bundled model lives)."""
-    resolved = Path(path).resolve()
-    return resolved == PACKAGE_DIR or PACKAGE_DIR in resolved.parents
 
 
 def check_destination(model_dir: str | os.PathLike[str], out_dir: Optional[str | os.PathLike[str]]) -> None:

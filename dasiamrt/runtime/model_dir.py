@@ -108,8 +108,9 @@ def precision_graphs(info: ModelInfo, precision: str) -> Dict[str, Path]:
         # "fp16_graphs", written by 'dasiamrt export --precision fp16'
         variant = {"graphs": info.manifest[f"{precision}_graphs"]}
     if not isinstance(variant, Mapping) or not variant.get("graphs"):
-        hint = (f"dasiamrt calibrate --model {info.root} --source VIDEO --init x,y,w,h" if precision == "int8"
-                else f"dasiamrt export --precision {precision} ...")
+        from ..int8_forms import calibrate_hint
+
+        hint = calibrate_hint(info.root) if precision == "int8" else f"dasiamrt export --precision {precision} ..."
         raise ModelError(f"{info.root} has no {precision} graphs: create them with '{hint}'")
     graphs = dict(info.graphs)
     for role, entry in variant["graphs"].items():

@@ -8,10 +8,11 @@ import logging
 import pytest
 
 from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP
-from dasiamrt.calib.api import calibrate, inside_package
+from dasiamrt.calib.api import calibrate
 from dasiamrt.calib.progress import ProgressBar, quiet_quantizer
 from dasiamrt.cli import main
 from dasiamrt.errors import ConfigError
+from dasiamrt.fileio import inside_package
 from dasiamrt.runtime.model_dir import read_model_dir, sha256_file
 from tests.calib.conftest import INIT
 
