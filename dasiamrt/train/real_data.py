@@ -95,7 +95,8 @@ def check_not_validation(sources: Iterable[Tuple[List[Track], float]], split: Re
             name = track_sequence(track)
             clip = track.clip or (facts[name].clip if name in facts else "")
             if split.holds(name, clip):
-                raise ConfigError(f"refusing to train on validation sequence {name!r} (split {split.path}): "
+                what = "a validation sequence" if name in split.validation else f"part of validation clip {clip}"
+                raise ConfigError(f"refusing to train on {name!r}, {what} (split {split.path}): "
                                   f"exclude it from the training data or change the split")
 
 

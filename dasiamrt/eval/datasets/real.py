@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -27,7 +27,7 @@ def _sequence_root(root: Path) -> Path:
     return root / "sequences" if (root / "sequences").is_dir() else root
 
 
-def _manifest_datasets(root: Path) -> dict:
+def _manifest_datasets(root: Path) -> Dict[str, str]:
     for candidate in (root / "manifest.json", root.parent / "manifest.json"):
         if candidate.is_file():
             try:
