@@ -3,15 +3,20 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from ..config import Preset
+from ..config import Preset, TrackerConfig
 from ..errors import MissingDependencyError
 from ..fileio import sha256_file
 from .onnx_export import ExportReport, export_model
 
 
 def export_from_args(preset: Preset, weights: Optional[str], seed: Optional[int], out_dir: str,
-                     check: bool = True, precision: str = "fp32") -> ExportReport:
-    """Load ``weights`` (or random weights from ``seed``) into ``preset``'s network and export it."""
+                     check: bool = True, precision: str = "fp32",
+                     tracker: Optional[TrackerConfig] = None) -> ExportReport:
+    """Load ``weights`` (or random weights from ``seed``) into ``preset``'s network and export it.
+
+    ``tracker``: the settings stored in ``model.json`` (default: the preset's), e.g. the model's own
+    long-term and distractor thresholds derived on validation data.
+    """
     try:
         import onnx  # noqa: F401
         import torch  # noqa: F401
@@ -25,7 +30,7 @@ def export_from_args(preset: Preset, weights: Optional[str], seed: Optional[int]
     else:
         net = build_network(preset.network, seed=seed if seed is not None else 0)
         extra = {"random_weights_seed": seed}
-    report = export_model(net, preset, out_dir, check=check, extra=extra)
+    report = export_model(net, preset, out_dir, tracker=tracker, check=check, extra=extra)
     if precision == "fp16":
         from .fp16 import write_fp16_variants
 
