@@ -4,14 +4,21 @@ Per tracked frame (frame 0, the initialisation, excluded) the tracker reports th
 score. With the ground truth a frame is *on target* when the box overlaps it with IoU >= ``on_iou``
 (0.5) and *off target* when IoU < ``off_iou`` (0.1) or the target is absent (NaN ground truth);
 frames in between are left out. A model whose score means something has on-target scores high and
-off-target scores low; the histograms show it, and the thresholds follow from them:
+off-target scores low; the histograms show it, and the thresholds follow from them. The costs
+are not symmetric: entering ``lost`` while on target freezes the box and opens a global search in
+which a look-alike can win, while staying in ``tracking`` when already off target costs little.
+Off-target frames are also of two kinds: the tracker sits on background (scores near 0) or on a
+look-alike (scores as high as the target's), and no threshold separates the second kind. Hence:
 
-* ``enter`` (enter ``lost`` when the score is below it): the score that best separates the two
-  sets, minimising the balanced error ``(P(on < t) + P(off >= t)) / 2`` over t;
-* ``leave`` (leave ``lost`` only above it): the ``leave_quantile`` (0.95) quantile of off-target
-  scores, so that at most 5% of off-target frames would re-lock; never below ``enter``;
-* ``distractor`` (h: a proposal scoring above it is a distractor): the median off-target score, the
-  score a background object or look-alike reaches when the tracker sits on it; never above ``enter``.
+* ``enter`` (enter ``lost`` when the score is below it): the ``enter_quantile`` (2%) quantile of
+  on-target scores, so that at most 2% of on-target frames would enter ``lost``;
+* ``leave`` (leave ``lost`` only above it): the ``leave_quantile`` (95%) quantile of off-target
+  scores, so that at most 5% of off-target frames would count as found; never below ``enter``;
+* ``distractor`` (h: a proposal other than the winner scoring above it is a distractor): ``enter``,
+  the score above which a proposal would keep the tracker in ``tracking`` had it won.
+
+``balanced_error`` (the least ``(P(on < t) + P(off >= t)) / 2`` over t) says how well the score
+separates the two sets at all: 0 is perfect, 0.5 is chance.
 
 The official presets keep the paper's 0.8 / 0.95: these thresholds belong to a model trained here.
 """
@@ -60,7 +67,7 @@ def histogram(on: np.ndarray, off: np.ndarray, bins: np.ndarray = BINS) -> Dict[
 
 
 def derive_thresholds(on: Union[Sequence[float], np.ndarray], off: Union[Sequence[float], np.ndarray],
-                      leave_quantile: float = 0.95) -> Dict[str, float]:
+                      enter_quantile: float = 0.02, leave_quantile: float = 0.95) -> Dict[str, float]:
     """``enter``, ``leave`` and ``distractor`` thresholds from on/off-target scores (see module doc).
 
     Raises:
@@ -69,16 +76,13 @@ def derive_thresholds(on: Union[Sequence[float], np.ndarray], off: Union[Sequenc
     on_a, off_a = np.sort(np.asarray(on, dtype=np.float64)), np.sort(np.asarray(off, dtype=np.float64))
     if not len(on_a) or not len(off_a):
         raise ValueError("thresholds need on-target and off-target frames: track more validation sequences")
+    enter = float(np.quantile(on_a, enter_quantile))
+    leave = max(enter, float(np.quantile(off_a, leave_quantile)))
     candidates = np.unique(np.concatenate([on_a, off_a, [0.0, 1.0]]))
     below_on = np.searchsorted(on_a, candidates, side="left") / len(on_a)          # P(on < t)
     above_off = 1.0 - np.searchsorted(off_a, candidates, side="left") / len(off_a)  # P(off >= t)
-    error = (below_on + above_off) / 2
-    i = int(np.argmin(error))  # the error is the same for every t in (candidates[i - 1], candidates[i]]
-    enter = float((candidates[i - 1] + candidates[i]) / 2) if i > 0 else float(candidates[0])
-    leave = max(enter, float(np.quantile(off_a, leave_quantile)))
-    distractor = min(enter, float(np.median(off_a)))
-    return {"enter": round(enter, 4), "leave": round(leave, 4), "distractor": round(distractor, 4),
-            "balanced_error": round(float(error.min()), 4)}
+    return {"enter": round(enter, 4), "leave": round(leave, 4), "distractor": round(enter, 4),
+            "balanced_error": round(float(np.min((below_on + above_off) / 2)), 4)}
 
 
 __all__ = ["BINS", "OFF_IOU", "ON_IOU", "derive_thresholds", "histogram", "on_off_scores"]

@@ -65,27 +65,28 @@ def test_on_off_split_by_iou_and_absence():
     assert sum(h["on"]) == 2 and sum(h["off"]) == 2 and h["on_median"] == pytest.approx(0.8)
 
 
-def test_enter_threshold_is_the_balanced_optimum_of_two_gaussians():
+def test_thresholds_follow_the_quantiles_of_known_distributions():
     rng = np.random.default_rng(0)
-    on, off = rng.normal(0.7, 0.08, 20000), rng.normal(0.4, 0.08, 20000)
-    t = derive_thresholds(on, off)
-    # equal spreads: the balanced error is least at the midpoint of the means, 0.55, where it is
-    # Phi(-0.15 / 0.08) = 0.0304
-    assert t["enter"] == pytest.approx(0.55, abs=0.01)
+    on = rng.uniform(0.5, 1.0, 50000)  # P(on < t) = (t - 0.5) / 0.5: the 2% quantile is 0.51
+    background, lookalikes = rng.uniform(0.0, 0.1, 45000), rng.uniform(0.8, 1.0, 5000)
+    t = derive_thresholds(on, np.concatenate([background, lookalikes]))
+    assert t["enter"] == pytest.approx(0.51, abs=0.005)
+    # 10% of the off-target frames are look-alikes, U(0.8, 1.0): the 95th percentile is their median, 0.9
+    assert t["leave"] == pytest.approx(0.9, abs=0.005)
+    assert t["distractor"] == t["enter"]
+    # best single cut: t in (0.1, 0.5] misses no on-target frame and passes the 10% look-alikes: 0.05
+    assert t["balanced_error"] == pytest.approx(0.05, abs=0.005)
+
+
+def test_two_gaussians_balanced_error_and_ordering_rules():
+    rng = np.random.default_rng(1)
+    t = derive_thresholds(rng.normal(0.7, 0.08, 20000), rng.normal(0.4, 0.08, 20000))
+    # equal spreads: the least balanced error is at the midpoint, Phi(-0.15 / 0.08) = 0.0304
     assert t["balanced_error"] == pytest.approx(0.5 * (1 + erf(-0.15 / 0.08 / sqrt(2))), abs=0.004)
-    # the 95th percentile of off-target scores, 0.4 + 1.645 * 0.08 = 0.53, is below enter: leave = enter
-    assert t["leave"] == t["enter"]
-    assert t["distractor"] == pytest.approx(0.4, abs=0.01)  # median off-target score
-    tail = np.concatenate([rng.normal(0.3, 0.05, 9000), rng.normal(0.9, 0.02, 1000)])  # 10% look-alikes
-    t = derive_thresholds(rng.normal(0.75, 0.05, 10000), tail)
-    # 5% of all off-target frames lie above the median of the 10% tail: the 95th percentile is 0.9
-    assert t["leave"] == pytest.approx(0.9, abs=0.01) and t["enter"] < 0.75
-
-
-def test_separable_scores_and_ordering_rules():
-    t = derive_thresholds([0.9, 0.95, 0.85], [0.1, 0.2, 0.3])
-    assert 0.3 < t["enter"] < 0.85 and t["balanced_error"] == 0
-    assert t["leave"] >= t["enter"] >= t["distractor"]
+    assert t["enter"] == pytest.approx(0.7 - 2.054 * 0.08, abs=0.01)  # 2% quantile of N(0.7, 0.08)
+    assert t["leave"] == pytest.approx(0.4 + 1.645 * 0.08, abs=0.01)  # 95% quantile of N(0.4, 0.08)
+    separable = derive_thresholds([0.9, 0.95, 0.85], [0.1, 0.2, 0.3])
+    assert separable["balanced_error"] == 0 and separable["leave"] >= separable["enter"] > 0.8
     high_off = derive_thresholds([0.6, 0.62, 0.64], [0.9] * 5 + [0.1] * 20)
     assert high_off["leave"] >= high_off["enter"]
     with pytest.raises(ValueError):
@@ -118,7 +119,7 @@ def test_eval_report_has_score_histograms_and_thresholds(tmp_path):
     sec = report["trackers"]["half"]["scores"]
     # frames 1..3 on target (score 0.9), frames 4..7 off target (score 0.2)
     assert (sec["histogram"]["on_frames"], sec["histogram"]["off_frames"]) == (3, 4)
-    assert 0.2 < sec["thresholds"]["enter"] < 0.9
+    assert sec["thresholds"]["enter"] == pytest.approx(0.9) and sec["thresholds"]["leave"] == pytest.approx(0.9)
     text = markdown(report)
     assert "Tracker score on target" in text and "| half | 3 | 4 | 0.900 | 0.200 |" in text
     assert (tmp_path / "out" / "results" / "half" / "scores" / "SeqA_score.txt").is_file()
