@@ -42,5 +42,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     best = (f"best validation AUC {progress.best_auc:.4f}" if progress.best_auc >= 0
             else f"best monitor loss {progress.best_val:.4f}")
-    print(f"trained {progress.global_step} steps; {best}; weights: {Path(data.get('out_dir', 'runs/train')) / 'best.pt'}")
+    weights = Path(data.get("out_dir", "runs/train")) / "best.pt"
+    print(f"trained {progress.global_step} steps; {best}; weights: {weights}")
     return 0
