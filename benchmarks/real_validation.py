@@ -7,7 +7,7 @@ frames 1-30 (``max(r, 1/r)`` with r = predicted w/h over true w/h, averaged over
 sequences); for the plain variant the on/off-target score histogram and the thresholds derived from
 it (``eval.score_stats``). Usage:
 
-    python benchmarks/real_validation.py [--model DIR | --weights PT --preset tiny] [--threads 1]
+    python benchmarks/real_validation.py [--model DIR [--precision int8] | --weights PT --preset tiny] [--threads 1]
         [--variants plain,+DA,+LT,+DA+LT] [--set long_term.enter_threshold=0.5 ...] --out train_logs/real/x
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _setting(config: TrackerConfig, assignment: str) -> TrackerConfig:
 def _tracker(args: argparse.Namespace, config: TrackerConfig) -> Tracker:
     if args.weights:
         return Tracker.from_weights(args.weights, preset=args.preset, backend="torch", config=config)
-    return Tracker.from_model(args.model, config=config, threads=args.threads)
+    return Tracker.from_model(args.model, config=config, threads=args.threads, precision=args.precision)
 
 
 def _base_config(args: argparse.Namespace) -> TrackerConfig:
@@ -130,6 +130,8 @@ def main() -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--set", action="append", help="tracker setting, e.g. long_term.enter_threshold=0.5")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"),
+                        help="ONNX Runtime graphs of the model folder (int8: its INT8 form for this CPU)")
     parser.add_argument("--label", default=None)
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.json")
     args = parser.parse_args()
@@ -150,7 +152,8 @@ def main() -> int:
     from dasiamrt.cpu_features import detect
 
     label = args.label or (args.weights or args.model)
-    text = markdown(label, results, names, thin) + f"\nCPU: {detect().summary()}\nTracker settings: " \
+    backend = "torch fp32" if args.weights else f"ONNX Runtime {args.precision}, {args.threads} thread(s)"
+    text = markdown(label, results, names, thin) + f"\nCPU: {detect().summary()}; {backend}\nTracker settings: " \
         f"{json.dumps(base.to_dict())}\n"
     print(text)
     if args.out:

@@ -18,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--out", help="output folder (overrides out_dir of the config)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--epochs", type=int, help="override the number of epochs")
+    parser.add_argument("--max-steps", type=int, metavar="N",
+                        help="stop after N steps of this run, checkpoints written (a schedule changed "
+                             "mid-run is reproduced as: --max-steps N, then --resume with the new config)")
     parser.set_defaults(func=run)
 
 
@@ -39,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         data["out_dir"] = args.out
     if args.epochs:
         data["epochs"] = args.epochs
-    progress = train(TrainConfig.from_dict(data), resume=args.resume)
+    if args.max_steps is not None and args.max_steps < 1:
+        raise ConfigError(f"--max-steps must be at least 1, not {args.max_steps}")
+    progress = train(TrainConfig.from_dict(data), resume=args.resume, max_steps=args.max_steps)
     if os.environ.get("RANK", "0") != "0":
         return 0
     best = (f"best validation AUC {progress.best_auc:.4f}" if progress.best_auc >= 0
