@@ -22,7 +22,7 @@ import onnx
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dasiamrt.export.fp16 import convert_to_fp16  # noqa: E402
+from dasiamrt.graphs.fp16 import convert_to_fp16  # noqa: E402
 
 
 def export(preset: str, out: Path) -> Path:
@@ -66,7 +66,7 @@ def fp16_model_dir(src: Path, dst: Path) -> Path:
 
 
 def track_boxes(model_dir: Path, frames: list, box: tuple, distractor: bool) -> np.ndarray:
-    from dasiamrt.runtime.model_dir import read_model_dir
+    from dasiamrt.artifacts.model_folder import read_model_dir
     from dasiamrt.runtime.tracker import Tracker
 
     config = read_model_dir(model_dir).tracker.replace(distractor={"enabled": distractor})

@@ -5,7 +5,7 @@ section runs under try/except into the report and inside a time budget, with a p
 stderr (run with PYTHONUNBUFFERED=1 to see them live):
 
 1. versions: driver, CUDA, GPU, TensorRT, cuda-python, pycuda, CuPy, torch, ONNX Runtime, CPU flags;
-2. device layer on real CUDA (``dasiamrt.runtime.cuda_device``): pinned buffers, async H2D/D2H/D2D
+2. device layer on real CUDA (``dasiamrt.trt.cuda_device``): pinned buffers, async H2D/D2H/D2D
    copies on a stream, CUDA graph capture + launch of a copy, checked byte for byte;
 3. the real tracking loop on the GPU through the torch backend (``--device cuda``): the vot network
    at 255 and 767, fp32/fp16, eager/one CUDA graph per search size, distractor-aware off/on, with
@@ -71,7 +71,7 @@ def device_layer(ctx: Dict[str, Any]) -> Dict[str, Any]:
     import numpy as np
 
     from dasiamrt.errors import DasiamrtError
-    from dasiamrt.runtime.cuda_device import open_device
+    from dasiamrt.trt.cuda_device import open_device
 
     try:
         device = open_device()

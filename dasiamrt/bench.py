@@ -128,7 +128,9 @@ def random_model_dir(preset_name: str, seed: int = 0, progress: Optional[IO[str]
     """
     preset = get_preset(preset_name)  # an unknown name fails here, before anything is exported
     folder = cache_dir() / f"random-{preset.name}-seed{seed}"
-    if not (folder / "model.json").is_file():
+    from .artifacts.model_folder import is_model_folder
+
+    if not is_model_folder(folder):
         from .errors import MissingDependencyError
 
         MissingDependencyError.require(("torch", "onnx"), f"bench without --model (it exports the {preset.name} "

@@ -61,7 +61,7 @@ def _nvidia_smi() -> Optional[Dict[str, str]]:
 
 def _cuda_device() -> Optional[Dict[str, Any]]:
     try:
-        from .runtime.cuda_device import query_gpu
+        from .trt.cuda_device import query_gpu
 
         info = query_gpu()
     except Exception:  # noqa: BLE001 - no binding / no GPU: simply absent

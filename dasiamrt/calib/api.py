@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .. import spec
+from ..artifacts.calibset import CalibrationSet, copy_calibration, load_calibration, save_calibration, validate
+from ..artifacts.model_folder import ModelFolder
 from ..errors import ConfigError
 from ..fileio import inside_package
 from ..int8_forms import FORMS
-from ..runtime.model_dir import read_model_dir
-from .calibset import CalibrationSet, load_calibration, model_fingerprint, save_calibration, validate
 from .collect import CollectConfig, collect_crops
+from .kernels import add_search_kernels
 
 log = logging.getLogger(__name__)
 
@@ -62,56 +62,9 @@ def check_destination(model_dir: str | os.PathLike[str], out_dir: Optional[str |
                           "--source ... --out DIR' (DIR outside the package) and use --model DIR")
 
 
-def _referenced_files(manifest: Dict[str, Any]) -> List[str]:
-    files = [entry["file"] for entry in manifest.get("graphs", {}).values()]
-    files += [entry["file"] for entry in (manifest.get("fp16_graphs") or {}).values()]
-    for variant in (manifest.get("variants") or {}).values():
-        files += [entry["file"] for entry in variant.get("graphs", {}).values()]
-    return sorted(set(files))
-
-
-def copy_model_folder(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
-    """Copy ``model.json`` and every graph it names from ``model_dir`` into ``out_dir`` (engines stay).
-
-    Returns:
-        ``out_dir``. Nothing is copied when it is ``model_dir`` itself.
-
-    Raises:
-        ConfigError: ``out_dir`` holds another model (different fp32 graphs) or is a file.
-    """
-    src, dst = read_model_dir(model_dir), Path(out_dir)
-    if dst.exists() and not dst.is_dir():
-        raise ConfigError(f"--out {dst} is a file: give a folder")
-    if dst.resolve() == src.root.resolve():
-        return dst
-    if (dst / spec.MODEL_MANIFEST).is_file():
-        if model_fingerprint(read_model_dir(dst)) != model_fingerprint(src):
-            raise ConfigError(f"--out {dst} holds another model: give an empty folder or that model's own folder")
-    dst.mkdir(parents=True, exist_ok=True)
-    manifest = dict(src.manifest)
-    for name in _referenced_files(manifest):
-        if (src.root / name).is_file():
-            shutil.copyfile(src.root / name, dst / name)
-    shutil.copyfile(src.root / spec.MODEL_MANIFEST, dst / spec.MODEL_MANIFEST)  # last: the graphs it names exist
-    return dst
-
-
-def _keep_set(calib: CalibrationSet, target: Path) -> Path:
-    """A set read with ``--from-set`` goes with the model it calibrated (the TensorRT calibrator route
-    reads ``<model>/calibration.npz``): copied into ``target`` unless it is there already."""
-    from .calibset import CALIB_JSON, CALIB_NPZ, manifest_path
-
-    src = Path(str(calib.path))
-    if src.parent.resolve() == target.resolve():
-        return src
-    shutil.copyfile(src, target / CALIB_NPZ)
-    shutil.copyfile(manifest_path(src), target / CALIB_JSON)
-    return target / CALIB_NPZ
-
-
 def default_search_sizes(model_dir: str | os.PathLike[str]) -> Tuple[int, ...]:
     """255, the model's own search size(s) and the lost size 767."""
-    info = read_model_dir(model_dir)
+    info = ModelFolder.open(model_dir)
     return tuple(sorted({spec.MIN_SEARCH_SIZE, spec.MAX_SEARCH_SIZE, *info.tracker.search_sizes()}))
 
 
@@ -120,11 +73,11 @@ def collect(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box
     """Trajectories of ``sources`` -> crops (``cfg``), with the manifest naming source and model."""
     from .sources import load_trajectories
 
-    info = read_model_dir(model_dir)
+    info = ModelFolder.open(model_dir)
     trajectories = load_trajectories(sources, inits, model_dir, cfg.per_input, cfg.seed, cfg.context_amount,
                                      max_frames)
     manifest = {"source": list(sources), "inits": [list(b) if b else None for b in inits],
-                "model": {"root": str(info.root), "preset": info.preset, "sha256": model_fingerprint(info)}}
+                "model": {"root": str(info.root), "preset": info.preset, "sha256": info.fingerprint()}}
     return collect_crops(trajectories, cfg, manifest)
 
 
@@ -151,16 +104,20 @@ def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[B
     from .variants import write_int8_variants
 
     check_destination(model_dir, out_dir)
-    read_model_dir(model_dir)  # a bad --model fails before anything is copied
+    folder = ModelFolder.open(model_dir)  # a bad --model fails before anything is copied
     if from_set:
         calib = load_calibration(from_set)
     else:
-        info = read_model_dir(model_dir)
         cfg = cfg or CollectConfig(search_sizes=default_search_sizes(model_dir),
-                                   context_amount=info.tracker.context_amount)
+                                   context_amount=folder.tracker.context_amount)
         calib = collect(model_dir, sources, inits, cfg, max_frames)
         validate(calib)
-    target = copy_model_folder(model_dir, out_dir) if out_dir is not None else Path(model_dir)
-    npz = _keep_set(calib, target) if from_set and calib.path is not None else save_calibration(calib, target)
+    if out_dir is not None:
+        folder.copy_to(out_dir)
+    target = Path(out_dir) if out_dir is not None else Path(model_dir)
+    if add_search_kernels(calib, folder) or not (from_set and calib.path is not None):
+        npz = save_calibration(calib, target)  # the set as collected (or an older set, now with its kernels)
+    else:
+        npz = copy_calibration(calib, target)
     variants = write_int8_variants(target, calib, method or DEFAULT_METHOD, scope, forms, progress) if quantize else {}
     return CalibrationReport(Path(npz), calib.counts(), variants, target)

@@ -27,10 +27,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import spec
+from ..artifacts.calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
 from ..errors import CalibrationError
 from ..runtime.crop import get_subwindow
 from ..runtime.geometry import Coords, context_size, round_half_away, search_region, xywh_to_center
-from .calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
 
 log = logging.getLogger(__name__)
 

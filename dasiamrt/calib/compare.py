@@ -20,10 +20,10 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from ..artifacts.calibset import KERNEL_TEMPLATE, CalibrationSet, kernel_key, search_key
 from ..runtime.backends.base import Backend
 from ..runtime.geometry import iou_xywh
 from ..runtime.postprocess import foreground_scores
-from .calibset import KERNEL_TEMPLATE, CalibrationSet, kernel_key, search_key
 
 
 def score_map_errors(reference: Backend, candidate: Backend, calib: CalibrationSet) -> Dict[int, Dict[str, float]]:

@@ -137,7 +137,7 @@ def tracker_overrides(base: TrackerConfig, args: argparse.Namespace) -> TrackerC
 
 def make_tracker(args: argparse.Namespace, config: Optional[TrackerConfig] = None) -> Any:
     """Build a :class:`~dasiamrt.runtime.tracker.Tracker` from the model arguments."""
-    from ..runtime.model_dir import read_model_dir
+    from ..artifacts.model_folder import read_model_dir
     from ..runtime.tracker import Tracker
 
     if args.model and args.weights:
@@ -183,8 +183,9 @@ def bundled_torch_tracker(info: Any, config: TrackerConfig, options: Dict[str, A
 
 def default_model() -> Any:
     """The bundled model folder, or a clear error when this install has none."""
+    from ..artifacts.model_folder import is_model_folder
     from ..assets import BUNDLED_MODEL
 
-    if not (BUNDLED_MODEL / "model.json").is_file():
+    if not is_model_folder(BUNDLED_MODEL):
         raise ModelError("no bundled model in this install: give --model DIR (see 'dasiamrt export')")
     return BUNDLED_MODEL

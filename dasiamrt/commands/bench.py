@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace, sizes: Any, init: Any) -> Any:
     """Run the cases and print the table; returns the :class:`~dasiamrt.bench.BenchReport`."""
+    from ..artifacts.model_folder import read_model_dir
     from ..bench import random_model_dir, run_bench
-    from ..runtime.model_dir import read_model_dir
     from ..runtime.tracker import Tracker
 
     options: Dict[str, Any] = backend_options(args, args.backend)

@@ -41,12 +41,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..artifacts.model_folder import read_model_dir
     from ..calib.api import calibrate, check_destination, default_search_sizes
     from ..calib.collect import CollectConfig
     from ..calib.progress import ProgressBar
     from ..errors import ConfigError, MissingDependencyError
     from ..int8_forms import forms_for_targets
-    from ..runtime.model_dir import read_model_dir
     from ..tracking import parse_box
 
     if not args.source and not args.from_set:

@@ -27,9 +27,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..artifacts.model_folder import read_model_dir
     from ..assets import DEMO_CLIP, DEMO_INIT_XYWH
     from ..errors import ConfigError, SourceError
-    from ..runtime.model_dir import read_model_dir
     from ..runtime.tracker import Tracker
     from ..tracking import run_tracking
     from ._common import backend_options, bundled_torch_tracker, choose_backend, default_model

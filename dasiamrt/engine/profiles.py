@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from .. import spec
+from ..artifacts.engine_manifest import ProfileInfo, ShapeRange
+from ..artifacts.model_folder import ModelFolder, read_model_dir
 from ..config import TrackerConfig
-from ..runtime.backends.trt_manifest import ProfileInfo, ShapeRange
-from ..runtime.model_dir import ModelInfo, read_model_dir
 
 KERNEL_UPDATE_GRAPH = "kernel_update"
 
 
-def read_model_info(model_dir: Path) -> ModelInfo:
-    """The model folder as the runtime reads it (:func:`dasiamrt.runtime.model_dir.read_model_dir`).
+def read_model_info(model_dir: Path) -> ModelFolder:
+    """The model folder as the runtime reads it (:func:`dasiamrt.artifacts.model_folder.read_model_dir`).
 
     Raises:
         ModelError: missing or malformed folder, or a graph the engines need is missing.
@@ -123,7 +123,7 @@ def kernel_update_profiles(
 
 
 def engine_profiles(
-    info: ModelInfo, n_max: Optional[int] = None, extra_sizes: Tuple[int, ...] = ()
+    info: ModelFolder, n_max: Optional[int] = None, extra_sizes: Tuple[int, ...] = ()
 ) -> Dict[str, List[ProfileInfo]]:
     """Profiles of every engine the model's graphs allow (kernel_update only if exported)."""
     sizes = search_sizes(info.tracker, extra_sizes)

@@ -13,7 +13,6 @@ at 255, 271 and 767 (relative error <= 1e-4).
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import os
 import shutil
@@ -27,12 +26,11 @@ import numpy as np
 import torch
 
 from .. import spec
+from ..artifacts.model_folder import create_model_folder, publish_model_folder
 from ..config import Preset, TrackerConfig
 from ..errors import SourceError
-from ..fileio import sha256_file
 from ..model import KernelUpdate, SearchBranch, SiamRPN, TemplateBranch
 from ..runtime.distractor import window_indices
-from ..runtime.model_dir import FORMAT_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +177,7 @@ def export_model(net: SiamRPN, preset: Preset, out_dir: str | os.PathLike[str],
         raise SourceError(f"cannot write {out_dir}: {err.strerror or err}") from None
     try:
         report = _write(net, preset, tmp, tracker or preset.tracker, check, extra or {})
-        out_dir.mkdir(exist_ok=True)
-        # model.json last: a folder whose manifest is in place has all the graphs it names
-        for item in sorted(tmp.iterdir(), key=lambda p: p.name == spec.MODEL_MANIFEST):
-            os.replace(item, out_dir / item.name)
+        publish_model_folder(tmp, out_dir)
         report.out_dir = out_dir
         return report
     finally:
@@ -214,18 +209,8 @@ def _write(net: SiamRPN, preset: Preset, tmp: Path, tracker: TrackerConfig, chec
         if report.worst > TOLERANCE:
             raise RuntimeError(f"exported graphs differ from torch (relative error {report.worst:.2e}):\n"
                                f"{report.table()}")
-    manifest = {
-        "format": FORMAT_VERSION,
-        "preset": preset.name,
-        "network": {"name": net.network.name, "width": net.network.width, "feature_out": net.feature_out,
-                    "feature_channels": net.network.feature_channels},
-        "tracker": tracker.to_dict(),
-        "opset": spec.OPSET,
-        "precision": "fp32",
-        "graphs": {role: {"file": f"{role}.onnx", "sha256": sha256_file(tmp / f"{role}.onnx"), **io[role]}
-                   for role in modules},
-        "check": {"max_rel_error": report.worst, "sizes": list(CHECK_SIZES)} if check else None,
-        **extra,
-    }
-    (tmp / spec.MODEL_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    check_block = {"max_rel_error": report.worst, "sizes": list(CHECK_SIZES)} if check else None
+    create_model_folder(tmp, preset.name, net.network, tracker,
+                        {role: {"file": f"{role}.onnx", **io[role]} for role in modules},
+                        {"check": check_block, **extra})
     return report

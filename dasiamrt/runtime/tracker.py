@@ -103,8 +103,8 @@ class Tracker:
     def from_model(cls, model_dir: str | os.PathLike[str], backend: str = "ort", config: Optional[TrackerConfig] = None,
                    **options: object) -> "Tracker":
         """A tracker on an exported model folder (``model.json`` + graphs); ``config`` overrides its settings."""
+        from ..artifacts.model_folder import read_model_dir
         from .backends.factory import create_backend
-        from .model_dir import read_model_dir
 
         info = read_model_dir(model_dir)
         return cls(create_backend(backend, info, **options), config or info.tracker)

@@ -9,7 +9,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
-from dasiamrt.export.fp16 import convert_to_fp16  # noqa: E402
+from dasiamrt.graphs.fp16 import convert_to_fp16  # noqa: E402
 
 
 def _session(model):
@@ -123,8 +123,8 @@ def test_fp16_graphs_track_within_one_pixel_of_fp32(tiny_model, tmp_path):
     """The CPU analogue of the GPU test: the tracker on fp16 graphs vs fp32 graphs over a real clip."""
     import shutil
 
+    from dasiamrt.artifacts.model_folder import read_model_dir
     from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-    from dasiamrt.runtime.model_dir import read_model_dir
     from dasiamrt.runtime.tracker import Tracker
     from dasiamrt.sources import open_source
 

@@ -19,7 +19,7 @@ TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2}
 
 @pytest.fixture(scope="module")
 def gpu():
-    from dasiamrt.runtime.cuda_device import query_gpu
+    from dasiamrt.trt.cuda_device import query_gpu
 
     try:
         return query_gpu()

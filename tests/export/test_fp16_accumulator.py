@@ -22,7 +22,7 @@ from onnx.utils import Extractor  # noqa: E402
 from dasiamrt import spec  # noqa: E402
 from dasiamrt.assets import BUNDLED_MODEL  # noqa: E402
 from dasiamrt.config import DistractorConfig  # noqa: E402
-from dasiamrt.export.fp16 import convert_to_fp16  # noqa: E402
+from dasiamrt.graphs.fp16 import convert_to_fp16  # noqa: E402
 from dasiamrt.runtime import distractor as da  # noqa: E402
 
 STEPS = 5000

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from dasiamrt.artifacts.model_folder import precision_graphs, read_model_dir
 from dasiamrt.assets import BUNDLED_MODEL
 from dasiamrt.config import PRESETS, TrackerConfig
 from dasiamrt.errors import ConfigError, DatasetError, ModelError, SourceError
 from dasiamrt.fileio import AtomicFile, check_distinct, confine, remove_stale_temps, safe_name
-from dasiamrt.runtime.model_dir import precision_graphs, read_model_dir
 
 from .runner import REPO, env
 

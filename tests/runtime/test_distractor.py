@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.config import PRESETS, DistractorConfig
 from dasiamrt.runtime import distractor as da
 from dasiamrt.runtime.backends.ort import OrtBackend
-from dasiamrt.runtime.model_dir import read_model_dir
 from dasiamrt.runtime.tracker import Tracker
 
 

@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 from dasiamrt import spec  # noqa: E402
 from dasiamrt.errors import BackendError, DasiamrtError  # noqa: E402
 from dasiamrt.runtime.backends.trt import TensorRTBackend  # noqa: E402
-from dasiamrt.runtime.cuda_device import GpuInfo  # noqa: E402
+from dasiamrt.trt.cuda_device import GpuInfo  # noqa: E402
 from tests.runtime.fake_gpu import FakeDevice, build_fake_engines, make_fake_runtime  # noqa: E402
 
 
@@ -166,8 +166,8 @@ def test_without_tensorrt_the_backend_fails_in_one_line(engines):
 
 
 def test_factory_creates_the_backend_from_a_model_info(engines):
+    from dasiamrt.artifacts.model_folder import read_model_dir
     from dasiamrt.runtime.backends.factory import create_backend
-    from dasiamrt.runtime.model_dir import read_model_dir
 
     device = FakeDevice()
     be = create_backend("trt", read_model_dir(engines), precision="fp32", trt=make_fake_runtime(device), device=device)

@@ -13,11 +13,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import spec
+from ...artifacts.model_folder import ModelFolder
 from ...cpu_features import CpuFeatures
 from ...errors import BackendError, ConfigError, MissingDependencyError, ModelError
 from ...int8_forms import available_forms, choose_int8_form, log_choice, resolve_int8_form
 from ..graph_io import check_graph_io
-from ..model_dir import ModelInfo, precision_graphs
 from .base import Array, Backend, SearchOutput
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,14 @@ def default_providers(ort: Any) -> List[str]:
     return ["CPUExecutionProvider"]
 
 
-def _check_session(role: str, path: Path, session: Any, info: ModelInfo) -> None:
+def _check_session(role: str, path: Path, session: Any, info: ModelFolder) -> None:
     """The session's tensors against the role's contract (:mod:`dasiamrt.runtime.graph_io`)."""
     inputs = {arg.name: list(arg.shape) for arg in session.get_inputs()}
     outputs = {arg.name: list(arg.shape) for arg in session.get_outputs()}
     check_graph_io(role, path, inputs, outputs, info.network)
 
 
-def pick_int8_form(info: ModelInfo, providers: Sequence[Any], cpu: Optional[CpuFeatures] = None) -> str:
+def pick_int8_form(info: ModelFolder, providers: Sequence[Any], cpu: Optional[CpuFeatures] = None) -> str:
     """The INT8 form of ``info`` to run on ``providers`` (and this CPU), logged with the reason.
 
     Raises:
@@ -82,7 +82,7 @@ class OrtBackend(Backend):
     name = "ort"
     supports_fusion = True
 
-    def __init__(self, info: ModelInfo, providers: Optional[Sequence[Any]] = None, threads: int = 0,
+    def __init__(self, info: ModelFolder, providers: Optional[Sequence[Any]] = None, threads: int = 0,
                  precision: str = "fp32", cpu: Optional[CpuFeatures] = None, int8_form: Optional[str] = None) -> None:
         super().__init__()
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
@@ -94,7 +94,7 @@ class OrtBackend(Backend):
         if int8_form is not None and precision != "int8":
             raise ConfigError(f"int8_form={int8_form!r} is for precision 'int8', not {precision!r}")
         self.int8_form = (int8_form or pick_int8_form(info, self.providers, cpu)) if precision == "int8" else None
-        graphs = precision_graphs(info, self.int8_form or precision)
+        graphs = info.graphs_for(self.int8_form or precision)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

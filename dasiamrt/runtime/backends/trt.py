@@ -5,7 +5,7 @@
 * One execution context per search size (its optimization profile), each with its own buffers and
   optional CUDA graph: switching 255 <-> 767 is choosing a context. Every context of every engine
   runs on one stream, one after another, so they share ONE activation block (the largest engine's
-  ``device_memory_size``) instead of reserving one each (:mod:`.trt_engine` has the version branches).
+  ``device_memory_size``) instead of reserving one each (:mod:`dasiamrt.trt.compat` has the version branches).
 * Tensor names, dtypes and shapes come from the engine (:mod:`.trt_engine`); the manifest is checked
   against them and otherwise serves compatibility checks and rebuild hints. Every bool TensorRT
   returns is checked.
@@ -28,30 +28,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import spec
+from ...artifacts.engine_manifest import DeviceInfo, EngineManifest, check_compatible, read_manifest, rebuild_command
 from ...errors import BackendError, ModelError
 from ...fileio import sha256_file
-from ..cuda_device import CudaDevice, open_device
+from ...trt.compat import create_context, device_memory_size, import_tensorrt, make_logger, set_context_memory
+from ...trt.cuda_device import CudaDevice, open_device
 from .base import Array, Backend, SearchOutput
 from .trt_buffers import BufferTable, profile_slots, shared_key
-from .trt_engine import (
-    TensorIO,
-    check,
-    compare_profile,
-    create_context,
-    device_memory_size,
-    engine_profile,
-    read_io,
-    set_context_memory,
-)
-from .trt_manifest import (
-    DeviceInfo,
-    EngineManifest,
-    check_compatible,
-    import_tensorrt,
-    make_logger,
-    read_manifest,
-    rebuild_command,
-)
+from .trt_engine import TensorIO, check, compare_profile, engine_profile, read_io
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +98,12 @@ class TensorRTBackend(Backend):
         """The backend for ``<model>/engines/<precision>``.
 
         Args:
-            model: the model folder, or its :class:`~dasiamrt.runtime.model_dir.ModelInfo` (the factory's).
+            model: the model folder, or its :class:`~dasiamrt.artifacts.model_folder.ModelFolder` (the factory's).
             config: unused (the engines' profiles already follow the tracker settings they were built for).
             precision: which engine folder to load ("fp32", "fp16", "int8").
             opts: ``cuda_graphs``, ``binding`` (and ``trt``/``device`` in tests).
         """
-        # a ModelInfo has .graphs; a Path also has .root (the filesystem root), so test for .graphs
+        # a ModelFolder has .graphs; a Path also has .root (the filesystem root), so test for .graphs
         root = Path(model.root) if hasattr(model, "graphs") else Path(model)
         return cls(root / "engines" / precision, model_dir=root, **opts)
 

@@ -1,7 +1,7 @@
 """Legacy INT8 route for TensorRT <= 10: an entropy calibrator fed from the same ``calibration.npz``.
 
 TensorRT 10.1 deprecated the INT8 calibrators and 11.0 removed them; the route every version takes
-is explicit quantization with the Q/DQ graphs (:func:`dasiamrt.calib.variants.int8_graph_paths`).
+is explicit quantization with the Q/DQ graphs of ``dasiamrt calibrate``.
 Where a builder still wants implicit INT8 (``BuilderFlag.INT8`` on the fp32 graph, TensorRT 8.5 to
 10.x), :func:`entropy_calibrator` returns a ``trt.IInt8EntropyCalibrator2`` over the set's crops.
 
@@ -16,7 +16,9 @@ kernels of their sequence's first-frame template.
 
 Device memory goes through an object with ``malloc(nbytes) -> int``, ``stream() -> int``,
 ``memcpy_htod_async(dst, host_array, stream)`` and ``synchronize(stream)`` (the interface of
-``dasiamrt.runtime.cuda_device.CudaDevice``). Importing this module imports neither TensorRT nor CUDA.
+:class:`dasiamrt.trt.cuda_device.CudaDevice`). The search kernels come from the calibration set
+(``dasiamrt calibrate`` stores them: :mod:`dasiamrt.calib.kernels`), so the build runs no ONNX Runtime.
+Importing this module imports neither TensorRT nor CUDA.
 """
 from __future__ import annotations
 
@@ -28,9 +30,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 import numpy as np
 
 from .. import spec
+from ..artifacts.calibset import TEMPLATE, CalibrationSet, kernel_key, search_key
 from ..errors import CalibrationError, MissingDependencyError
 from ..fileio import atomic_write_bytes
-from .calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
+from ..trt.compat import entropy_calibrator_base
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -47,7 +50,7 @@ class CalibrationBatches:
         batch_size: exemplars per template batch (the template profile's OPT batch); 1 for search.
         search_size: side of the search crops fed (must be in the set).
         kernels: for "search": (cls (M, 10, F, 4, 4), reg (M, 20, F, 4, 4)) fp32 kernels of the
-            set's ``kernel_template`` crops (see :func:`template_kernels`).
+            set's ``kernel_template`` crops (:meth:`~dasiamrt.artifacts.calibset.CalibrationSet.search_kernels`).
 
     Raises:
         CalibrationError: unknown role, a search size missing from the set, no kernels for search,
@@ -64,7 +67,7 @@ class CalibrationBatches:
                                        f"(it has {', '.join(map(str, calib.search_sizes))}): collect them first")
             if kernels is None:
                 raise CalibrationError("search calibration needs the kernels of the set's templates: "
-                                       "pass kernels=template_kernels(...)")
+                                       "pass kernels=calib.search_kernels()")
             if batch_size != 1:
                 raise CalibrationError("the search graph takes one crop per run: use batch_size=1")
         self.calib, self.role, self.batch_size, self.search_size = calib, role, int(batch_size), search_size
@@ -99,19 +102,6 @@ class CalibrationBatches:
             yield {spec.SEARCH_INPUT: np.ascontiguousarray(crop[None], dtype=np.float32),
                    spec.CLS_KERNEL: np.ascontiguousarray(cls_k[k], dtype=np.float32),
                    spec.REG_KERNEL: np.ascontiguousarray(reg_k[k], dtype=np.float32)}
-
-
-def template_kernels(calib: CalibrationSet, template_graph: str | os.PathLike[str]) -> Tuple[np.ndarray, np.ndarray]:
-    """fp32 (cls, reg) kernels of the set's first-frame templates, from the fp32 template graph (ONNX Runtime)."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise MissingDependencyError("onnxruntime", "the search engine's INT8 calibration (template kernels)",
-                                     "pip install 'dasiamrt[ort]'") from None
-
-    session = ort.InferenceSession(str(template_graph), providers=["CPUExecutionProvider"])
-    cls_k, reg_k = session.run([spec.CLS_KERNEL, spec.REG_KERNEL], {spec.TEMPLATE_INPUT: calib.blobs(KERNEL_TEMPLATE)})
-    return cls_k, reg_k
 
 
 class _Feeder:
@@ -194,13 +184,12 @@ def entropy_calibrator(batches: CalibrationBatches, device: Any, cache_path: Opt
             raise MissingDependencyError("tensorrt", "INT8 calibration in TensorRT",
                                          "install TensorRT (JetPack or NVIDIA's index)") from None
         trt = tensorrt
-    if not hasattr(trt, "IInt8EntropyCalibrator2"):
-        raise CalibrationError("this TensorRT has no INT8 calibrators (removed in 11.0): build from the Q/DQ graphs")
+    base = entropy_calibrator_base(trt)
     feeder = _Feeder(batches, device, Path(cache_path) if cache_path is not None else None)
 
-    class EntropyCalibrator2(trt.IInt8EntropyCalibrator2):  # type: ignore[misc]
+    class EntropyCalibrator2(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
-            trt.IInt8EntropyCalibrator2.__init__(self)
+            base.__init__(self)
             self.feeder = feeder
 
         def get_batch_size(self) -> int:

@@ -6,7 +6,14 @@ Arrays in the ``.npz`` (uint8, CHW, BGR 0..255: exactly the runtime's blobs befo
     search_<H>_kernel (N,) int32        row of ``kernel_template`` whose kernels the crop is
                                         correlated with (the sequence's first-frame template)
     kernel_template   (M, 3, 127, 127)  one first-frame template per source sequence
+    kernel_template_cls (M, 10, F, 4, 4) float32, kernel_template_reg (M, 20, F, 4, 4) float32:
+                      the fp32 template graph's kernels of ``kernel_template`` (what each search crop
+                      is correlated with), computed once by ``dasiamrt calibrate``
+                      (:func:`dasiamrt.calib.kernels.add_search_kernels`) so that neither the Q/DQ
+                      ranges nor the engine build's entropy calibrator run the template graph again
 
+The one module that reads and writes the set: ``dasiamrt calibrate`` writes it, the INT8 graphs
+(:mod:`dasiamrt.calib`) and the legacy TensorRT calibrator (:mod:`dasiamrt.engine.calibrator`) read it.
 The manifest holds the source, seed, counts, per-channel mean/std of every array, the sha256 of
 the fp32 graphs it was made for and the ``.npz`` sha256. Both files are written atomically.
 """
@@ -24,14 +31,16 @@ from numpy.typing import NDArray
 
 from .. import spec
 from ..errors import CalibrationError, ConfigError
-from ..fileio import atomic_write_bytes, atomic_write_json
-from ..runtime.model_dir import ModelInfo, sha256_file
+from ..fileio import atomic_write_bytes, atomic_write_json, sha256_file
+from .model_folder import ModelFolder
 
 FORMAT_VERSION = 1
 CALIB_NPZ = "calibration.npz"
 CALIB_JSON = "calibration.json"
 TEMPLATE = "template"
 KERNEL_TEMPLATE = "kernel_template"
+KERNEL_CLS = "kernel_template_cls"
+KERNEL_REG = "kernel_template_reg"
 #: fewest crops per input a calibration may use: fewer give ranges that depend on a handful of frames.
 MIN_CROPS = 8
 
@@ -79,6 +88,24 @@ class CalibrationSet:
         """Array ``name`` as float32 network input (N, 3, H, H)."""
         return self.arrays[name].astype(np.float32)
 
+    @property
+    def has_search_kernels(self) -> bool:
+        """Whether the fp32 kernels of ``kernel_template`` are stored (older sets lack them)."""
+        return KERNEL_CLS in self.arrays and KERNEL_REG in self.arrays
+
+    def search_kernels(self) -> Tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """(cls (M, 10, F, 4, 4), reg (M, 20, F, 4, 4)) float32 kernels of the set's first-frame templates.
+
+        Raises:
+            CalibrationError: a set written before the kernels were stored.
+        """
+        if not self.has_search_kernels:
+            raise CalibrationError(f"calibration set {self.path or ''} has no search kernels (it predates them): "
+                                   "write it again with 'dasiamrt calibrate --model DIR --from-set NPZ "
+                                   "--collect-only'")
+        return (self.arrays[KERNEL_CLS].astype(np.float32, copy=False),
+                self.arrays[KERNEL_REG].astype(np.float32, copy=False))
+
 
 def channel_stats(arrays: Mapping[str, NDArray[Any]]) -> Dict[str, Dict[str, List[float]]]:
     """Per-channel (B, G, R) mean and std of each (N, 3, H, W) crop array."""
@@ -106,6 +133,23 @@ def save_calibration(calib: CalibrationSet, out_dir: str | os.PathLike[str]) -> 
     atomic_write_json(folder / CALIB_JSON, calib.manifest)
     calib.path = npz
     return npz
+
+
+def copy_calibration(calib: CalibrationSet, target: str | os.PathLike[str]) -> Path:
+    """A set read from elsewhere (``--from-set``) goes with the model it calibrated (the TensorRT calibrator
+    route reads ``<model>/calibration.npz``): copied into ``target`` unless it is there already.
+
+    Returns:
+        The ``.npz`` in ``target``.
+    """
+    import shutil
+
+    src, folder = Path(str(calib.path)), Path(target)
+    if src.parent.resolve() == folder.resolve():
+        return src
+    shutil.copyfile(src, folder / CALIB_NPZ)
+    shutil.copyfile(manifest_path(src), folder / CALIB_JSON)
+    return folder / CALIB_NPZ
 
 
 def manifest_path(npz: Path) -> Path:
@@ -177,14 +221,21 @@ def validate(calib: CalibrationSet, min_crops: int = MIN_CROPS) -> None:
                 len(index) and (index.min() < 0 or index.max() >= len(kernels))):
             raise CalibrationError(f"calibration array {kernel_key(size)} is missing or out of range: "
                                    "collect the set again")
+    for name, rows in ((KERNEL_CLS, 2), (KERNEL_REG, 4)):
+        arr = calib.arrays.get(name)
+        if arr is not None and (arr.ndim != 5 or arr.shape[0] != len(kernels)
+                                or arr.shape[1] != rows * spec.ANCHOR_NUM):
+            raise CalibrationError(f"calibration array {name} has shape {tuple(arr.shape)}, not one "
+                                   f"({rows * spec.ANCHOR_NUM}, F, 4, 4) kernel per {KERNEL_TEMPLATE} crop: "
+                                   "collect the set again")
 
 
-def model_fingerprint(info: ModelInfo) -> Dict[str, str]:
+def model_fingerprint(info: ModelFolder) -> Dict[str, str]:
     """sha256 of the fp32 template and search graphs of a model folder (what a calibration is made for)."""
-    return {role: sha256_file(info.graph(role)) for role in ("template", "search")}
+    return info.fingerprint()
 
 
-def check_model(calib: CalibrationSet, info: ModelInfo) -> None:
+def check_model(calib: CalibrationSet, info: ModelFolder) -> None:
     """Refuse a calibration set collected for another model.
 
     Raises:

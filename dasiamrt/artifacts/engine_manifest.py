@@ -5,106 +5,27 @@ records both (plus precision, ONNX sha256, the optimization profiles with every 
 build options), so that loading a mismatched engine fails with the ``dasiamrt build`` command that
 rebuilds it, instead of a deserialization error deep inside TensorRT.
 
-This module is pure Python (json, :mod:`dasiamrt.fileio`): the engine builder writes manifests with it and the
-runtime reads them, and its checks are unit-tested without TensorRT or a GPU.
+The one module that reads and writes the manifest: the engine builder (:mod:`dasiamrt.engine.builder`) writes
+it, the runtime's TensorRT backend and ``dasiamrt doctor`` read it. Pure Python (json, :mod:`dasiamrt.fileio`,
+version parsing from :mod:`dasiamrt.trt.compat`): its checks are unit-tested without TensorRT or a GPU.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import logging
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ...errors import BackendError, MissingDependencyError, ModelError
-from ...fileio import atomic_write_json
-from ...fileio import sha256_file as sha256_file  # re-exported: part of this module's API
+from ..errors import BackendError, ModelError
+from ..fileio import atomic_write_json
+from ..trt.compat import parse_version
 
 MANIFEST_FORMAT = "dasiamrt-engine/1"
 #: Engines of a model: ``<model>/engines/<precision>/<name>.plan`` + ``<name>.json``.
 ENGINE_NAMES = ("template", "search", "kernel_update")
 
 Shape = Tuple[int, ...]
-
-
-class _Release:
-    """Minimal stand-in for ``packaging.version.Version`` (release numbers only)."""
-
-    def __init__(self, text: str) -> None:
-        self.release = tuple(int(p) for p in re.findall(r"\d+", text.split("+")[0])[:4]) or (0,)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Release) and self.release == other.release
-
-    def __hash__(self) -> int:
-        return hash(self.release)
-
-
-def parse_version(text: str) -> Any:
-    """A comparable version object (``packaging.version.Version`` when installed)."""
-    try:
-        from packaging.version import InvalidVersion, Version
-    except ImportError:  # pragma: no cover - packaging is nearly always there
-        return _Release(text)
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return _Release(text)
-
-
-def import_tensorrt(feature: str = "the TensorRT backend", alternative: str = ", or use --backend ort") -> Any:
-    """Import ``tensorrt`` lazily, with a one-line error where it is missing.
-
-    Args:
-        feature: what needs TensorRT (named in the error).
-        alternative: appended to the install hint.
-
-    Raises:
-        MissingDependencyError: TensorRT's Python bindings are not installed.
-        BackendError: TensorRT is older than 8.5 (no tensor-name execution API).
-    """
-    try:
-        trt = importlib.import_module("tensorrt")
-    except ImportError:
-        raise MissingDependencyError(
-            "tensorrt",
-            feature,
-            "on a Jetson it comes with JetPack (apt install python3-libnvinfer); on a desktop "
-            f"pip install tensorrt{alternative}",
-        ) from None
-    if not hasattr(getattr(trt, "IExecutionContext", None), "execute_async_v3"):
-        raise BackendError(
-            f"TensorRT {getattr(trt, '__version__', '?')} is too old: dasiamrt needs TensorRT 8.5 or newer"
-        )
-    return trt
-
-
-_SEVERITY_LEVELS = (
-    ("INTERNAL_ERROR", logging.CRITICAL),
-    ("ERROR", logging.ERROR),
-    ("WARNING", logging.WARNING),
-    ("INFO", logging.INFO),
-    ("VERBOSE", logging.DEBUG),
-)
-
-
-def make_logger(trt: Any) -> Any:
-    """A ``trt.ILogger`` that routes TensorRT messages to Python logging (``dasiamrt.tensorrt``)."""
-    sink = logging.getLogger("dasiamrt.tensorrt")
-    severity = trt.ILogger.Severity
-    levels = {getattr(severity, name): level for name, level in _SEVERITY_LEVELS if hasattr(severity, name)}
-
-    class _Logger(trt.ILogger):  # type: ignore[misc]
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
-
-        def log(self, sev: Any, msg: str) -> None:
-            sink.log(levels.get(sev, logging.INFO), "%s", msg)
-
-    return _Logger()
 
 
 @dataclass(frozen=True)

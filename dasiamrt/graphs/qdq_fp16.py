@@ -6,7 +6,7 @@ quantised (the search heads ``conv_cls2``/``conv_r2``/``regress_adjust``, the co
 dynamic kernels, the template's kernel heads) would run in FP32, and such an "int8" engine can be
 slower than the fp16 one. Here the Q/DQ graph is raised to opset 19 (where ``QuantizeLinear`` takes
 fp16 input and ``DequantizeLinear`` fp16 scales, whose type is its output type) and converted with
-:func:`dasiamrt.export.fp16.convert_to_fp16`: every float initializer (weights, biases, Q/DQ scales)
+:func:`.fp16.convert_to_fp16`: every float initializer (weights, biases, Q/DQ scales)
 becomes fp16, a ``Cast`` after each float input and before each float output keeps the I/O fp32.
 The int8 weights, zero points and the quantised nodes are unchanged, so the engine's integer layers
 are those of the ``int8`` form and everything between them runs in fp16.
@@ -62,7 +62,7 @@ def qdq_to_fp16(src: Path, dst: Path) -> Dict[str, Any]:
         from onnx import version_converter
     except ImportError:
         raise MissingDependencyError("onnx", "the int8-fp16 graphs", "pip install 'dasiamrt[export]'") from None
-    from ..export.fp16 import convert_to_fp16
+    from .fp16 import convert_to_fp16
 
     model = onnx.load(str(src))
     if _opset(model) < QDQ_FP16_OPSET:

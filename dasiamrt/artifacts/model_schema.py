@@ -1,6 +1,7 @@
-"""The one schema check of ``model.json``, run by :func:`dasiamrt.runtime.model_dir.read_model_dir` on load.
+"""The one schema check of ``model.json``, run by :meth:`.model_folder.ModelFolder.open` on load.
 
-Layout (written by ``dasiamrt export``; ``variants`` by ``dasiamrt calibrate`` and friends)::
+Layout (written by :mod:`.model_folder` for ``dasiamrt export``; ``variants`` for ``dasiamrt export
+--precision fp16`` and ``dasiamrt calibrate``)::
 
     {"format": 1, "preset": str, "precision": "fp32"|"fp16"|"int8", "opset": int,
      "network": {"name": str, "width": number > 0, "feature_out": int > 0, "feature_channels": int?},
