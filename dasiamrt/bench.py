@@ -178,7 +178,7 @@ def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], 
         raise SourceError(f"the clip has {len(frames)} frames, all used for init and {warmup} warm-up frames: "
                           "use a longer clip or a smaller --warmup")
     cfg: TrackerConfig = tracker.config
-    case = BenchCase(tracker.backend.name, getattr(tracker.backend, "precision", "fp32"), cfg.instance_size,
+    case = BenchCase(tracker.backend.name, tracker.backend.precision, cfg.instance_size,
                      cfg.distractor.enabled)
     return BenchResult(case, len(loop), len(loop) / sum(loop), _stats(loop), {s: _stats(v) for s, v in stages.items()},
                        template_s * 1e3)
@@ -210,9 +210,9 @@ def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes
                                "distractor": {"enabled": da}, "long_term": {"enabled": False}}) as tracker:
                 label = f"{tracker.backend.name} {size} DA {'on' if da else 'off'}"
                 result = run_case(tracker, clip, box, warmup, progress, label)
-                memory = getattr(tracker.backend, "memory_report", None)
-                if memory is not None:
-                    report.engine_memory = memory()
+                memory = tracker.backend.memory_report()
+                if memory:
+                    report.engine_memory = memory
             report.results.append(result)
             if progress is not None:
                 progress.write(f"\r  {label}: {result.fps:.1f} FPS{' ' * 12}\n")

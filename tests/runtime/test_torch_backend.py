@@ -19,7 +19,7 @@ from dasiamrt.assets import BUNDLED_WEIGHTS, DEMO_INIT_XYWH  # noqa: E402
 from dasiamrt.config import PRESETS, NetworkConfig  # noqa: E402
 from dasiamrt.errors import BackendError, ConfigError  # noqa: E402
 from dasiamrt.runtime import distractor as da  # noqa: E402
-from dasiamrt.runtime.backends.base import Backend, SearchOutput  # noqa: E402
+from dasiamrt.runtime.backends.base import Backend, HostFusion, SearchOutput  # noqa: E402
 from dasiamrt.runtime.backends.torch_backend import (  # noqa: E402
     TorchBackend,
     check_precision,
@@ -61,14 +61,12 @@ class RefusingCapture(FrozenCapture):
 class RebindingBackend(TorchBackend):
     """Mutant: new kernels REBIND the buffers instead of copying into them (fine eagerly, wrong in a graph)."""
 
-    def set_kernels(self, cls_kernel: Any, reg_kernel: Any) -> None:
-        Backend.set_kernels(self, cls_kernel, reg_kernel)
+    def _set_kernels_impl(self, cls_kernel: Any, reg_kernel: Any) -> None:
         self._kernel_bufs = (torch.from_numpy(cls_kernel).clone(), torch.from_numpy(reg_kernel).clone())
         self.steps._kernels = self._kernel_bufs
-        self._have_kernels = True
 
 
-class LegacyTorchBackend(Backend):
+class LegacyTorchBackend(HostFusion, Backend):
     """The torch backend as it was before devices and graphs: host round trips, the base class's fusion."""
 
     name = "legacy"
@@ -80,11 +78,11 @@ class LegacyTorchBackend(Backend):
 
         self.net, self._update = net.eval(), KernelUpdate(net)
 
-    def template(self, crops: Any) -> Any:
+    def _template_impl(self, crops: Any) -> Any:
         with torch.no_grad():
             return tuple(t.numpy() for t in self.net.template(torch.from_numpy(crops)))
 
-    def search(self, crop: Any, want_features: bool = False) -> SearchOutput:
+    def _search_impl(self, crop: Any, want_features: bool = False) -> SearchOutput:
         cls_k, reg_k = self._kernels()
         with torch.no_grad():
             cls, delta, feats = self.net.search(torch.from_numpy(crop), torch.from_numpy(cls_k),

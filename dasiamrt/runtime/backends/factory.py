@@ -44,6 +44,5 @@ def create_backend(name: str, info: Optional[ModelFolder] = None, **options: Any
         return cls(**options)  # type: ignore[no-any-return]
     if info is None:
         raise ConfigError(f"the {name} backend needs an exported model folder (--model DIR)")
-    if hasattr(cls, "from_model"):
-        return cls.from_model(info, **options)  # type: ignore[no-any-return]
-    return cls(info, **options)  # type: ignore[no-any-return]
+    backend: Backend = cls.from_model(info, **options)
+    return backend
