@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-from dasiamrt.calib.compare import track_boxes
+from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
 from dasiamrt.sources import open_source
 

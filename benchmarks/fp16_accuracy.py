@@ -65,14 +65,15 @@ def fp16_model_dir(src: Path, dst: Path) -> Path:
     return dst
 
 
-def track_boxes(model_dir: Path, frames: list, box: tuple, distractor: bool) -> np.ndarray:
+def model_boxes(model_dir: Path, frames: list, box: tuple, distractor: bool) -> np.ndarray:
+    """Tracked boxes (the init frame's row left out) of a model folder on ONNX Runtime."""
     from dasiamrt.artifacts.model_folder import read_model_dir
+    from dasiamrt.runtime.loop import track_boxes
     from dasiamrt.runtime.tracker import Tracker
 
     config = read_model_dir(model_dir).tracker.replace(distractor={"enabled": distractor})
     tracker = Tracker.from_model(str(model_dir), backend="ort", config=config)
-    tracker.init(frames[0], box)
-    return np.array([tracker.track(f).bbox_xywh for f in frames[1:]])
+    return track_boxes(tracker, frames, box)[1:]
 
 
 def compare_tracks(model: Path, fp16: Path, frames: int) -> None:
@@ -84,7 +85,7 @@ def compare_tracks(model: Path, fp16: Path, frames: int) -> None:
     print("| distractor-aware | max box difference (px) | mean (px) |")
     print("|---|---:|---:|")
     for da in (False, True):
-        a, b = (track_boxes(m, clip, DEMO_INIT_XYWH, da) for m in (model, fp16))
+        a, b = (model_boxes(m, clip, DEMO_INIT_XYWH, da) for m in (model, fp16))
         diff = np.abs(a - b)
         print(f"| {'on' if da else 'off'} | {diff.max():.3f} | {diff.mean():.3f} |")
 

@@ -34,9 +34,10 @@ from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP, DEMO_INIT_XYWH
 from dasiamrt.calib.api import collect, default_search_sizes
 from dasiamrt.calib.collect import CollectConfig
-from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement, track_boxes
+from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement
 from dasiamrt.calib.variants import write_int8_variants
 from dasiamrt.runtime.backends.ort import OrtBackend
+from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
 
 DATA = Path("/work/shared/data")

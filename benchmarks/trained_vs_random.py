@@ -22,11 +22,11 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from dasiamrt.calib.compare import track_boxes
 from dasiamrt.config import NETWORKS, get_preset
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.synthetic import make_set
 from dasiamrt.model import build_network, save_checkpoint
+from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
 
 SEED0 = 900000

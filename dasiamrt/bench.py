@@ -156,22 +156,24 @@ def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], 
     ``progress`` gets a ``\\r``-updated "label: frame i/n" line at most twice a second (a 767 case on
     a CPU takes tens of seconds); the caller ends the line.
     """
+    from .runtime.loop import track_frames
+
     shown = time.perf_counter()
-    tracker.init(frames[0], init_box)
-    template_s = tracker.stage_seconds.get("template", 0.0)
+    template_s = 0.0
     stages: Dict[str, List[float]] = {s: [] for s in STAGES}
     loop: List[float] = []
-    for i, frame in enumerate(frames[1:]):
-        start = time.perf_counter()
-        tracker.track(frame)
-        elapsed = time.perf_counter() - start
-        if progress is not None and start + elapsed - shown > 0.5:
-            shown = start + elapsed
-            progress.write(f"\r  {label}: frame {i + 1}/{len(frames) - 1}")
-            progress.flush()
-        if i < warmup:
+    for step in track_frames(tracker, frames, init_box):
+        if step.index == 0:
+            template_s = tracker.stage_seconds.get("template", 0.0)
             continue
-        loop.append(elapsed)
+        now = time.perf_counter()
+        if progress is not None and now - shown > 0.5:
+            shown = now
+            progress.write(f"\r  {label}: frame {step.index}/{len(frames) - 1}")
+            progress.flush()
+        if step.index <= warmup:
+            continue
+        loop.append(step.seconds)
         for s in STAGES:
             stages[s].append(tracker.stage_seconds.get(s, 0.0))
     if not loop:

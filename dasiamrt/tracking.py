@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import IO, List, Optional, Sequence, Tuple, Union
 
 from .errors import ConfigError, SourceError
 from .interrupts import Interrupted, shielded, signal_of
-from .runtime.geometry import check_init_box
+from .runtime.loop import track_frames
 from .runtime.tracker import Tracker, TrackResult
 from .sources import BoxWriter, VideoWriter, draw_result, open_source
 from .sources.frames import Frame, FrameSource
@@ -91,13 +90,14 @@ def run_tracking(
     outputs = _Outputs()
     try:
         outputs.open(csv_path, video_path, frames.fps or 30.0)
-        for index, frame in frames:
-            if max_frames is not None and index >= max_frames:
-                break
-            result = _track_frame(tracker, index, frame, init_box_xywh, summary)
-            outputs.write(index, frame, result)
-            if progress is not None and (index % 10 == 0 or index + 1 == total):
-                _progress(progress, index + 1, total, summary)
+        for step in track_frames(tracker, (frame for _, frame in frames), init_box_xywh, max_frames):
+            if step.index:  # the FPS counts tracked frames, not the init
+                summary.seconds += step.seconds
+            summary.results.append(step.result)
+            summary.frames += 1
+            outputs.write(step.index, step.frame, step.result)
+            if progress is not None and (step.index % 10 == 0 or step.index + 1 == total):
+                _progress(progress, step.index + 1, total, summary)
         _check_length(frames, summary, max_frames)
         outputs.ok = summary.frames > 0
         outputs.close(summary)
@@ -136,22 +136,6 @@ def _kept(summary: TrackingSummary, csv_path: Optional[str], video_path: Optiona
     if csv_path or video_path:
         return f"{done}, no output written"
     return f"{done}; no --out/--save given, so nothing was written"
-
-
-def _track_frame(tracker: Tracker, index: int, frame: Frame, init_box_xywh: Sequence[float],
-                 summary: TrackingSummary) -> TrackResult:
-    """``init`` on frame 0 (result: the box itself, score 1), ``track`` after; timing into ``summary``."""
-    if index == 0:
-        box = check_init_box(init_box_xywh, frame.shape)
-        tracker.init(frame, box)
-        result = TrackResult(box, 1.0, "tracking", 0, 0)
-    else:
-        start = time.perf_counter()
-        result = tracker.track(frame)
-        summary.seconds += time.perf_counter() - start
-    summary.results.append(result)
-    summary.frames += 1
-    return result
 
 
 class _Outputs:

@@ -17,9 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import CalibrationError, DatasetError
-from ..runtime.crop import channel_mean
+from ..runtime.crop import channel_mean, template_crop
 from ..runtime.geometry import center_to_xywh, check_init_box
-from .collect import Sample, Trajectory, template_crop
+from .collect import Sample, Trajectory
 
 log = logging.getLogger(__name__)
 
@@ -70,32 +70,29 @@ def tracked_trajectory(source: str, init_xywh: Sequence[float], model_dir: str, 
 
     The prior of a frame is the tracker's state before it, the target its result on it.
     """
+    from ..runtime.loop import track_frames
     from ..runtime.tracker import Tracker
     from ..sources import open_source
 
     samples: List[Sample] = []
     seen = 0
+    first: Optional[NDArray[np.uint8]] = None
     with open_source(source) as frames, Tracker.from_model(model_dir, backend="ort") as tracker:
-        first: Optional[NDArray[np.uint8]] = None
-        for _index, frame in frames:
-            if first is None:
-                first = frame
-                box = check_init_box(init_xywh, frame.shape)
-                tracker.init(frame, box)
-                continue
-            if seen >= max_frames:
-                break
+        prior: Box = (0.0, 0.0, 0.0, 0.0)
+        for step in track_frames(tracker, (frame for _, frame in frames), init_xywh, max_frames + 1):
+            if step.index == 0:
+                first = step.frame
+            else:
+                sample = Sample(step.frame.copy(), prior, step.result.bbox_xywh)
+                if len(samples) < max_samples:
+                    samples.append(sample)
+                else:
+                    slot = int(rng.integers(0, seen + 1))
+                    if slot < max_samples:
+                        samples[slot] = sample
+                seen += 1
             state = tracker.state
             prior = center_to_xywh(state.center_xy, state.size_wh)  # type: ignore[union-attr]
-            result = tracker.track(frame)
-            sample = Sample(frame.copy(), prior, result.bbox_xywh)
-            if len(samples) < max_samples:
-                samples.append(sample)
-            else:
-                slot = int(rng.integers(0, seen + 1))
-                if slot < max_samples:
-                    samples[slot] = sample
-            seen += 1
     if first is None:
         raise CalibrationError(f"{source} gave no frames: check the path")
     pad = channel_mean(first)

@@ -21,8 +21,8 @@ from . import distractor as da
 from . import longterm as lt
 from .anchors import SearchGrid
 from .backends.base import Backend
-from .crop import channel_mean, get_subwindow, to_blob
-from .geometry import center_to_xywh, check_init_box, context_size, round_half_away, search_region, xywh_to_center
+from .crop import channel_mean, search_crop, template_crop, to_blob
+from .geometry import center_to_xywh, check_init_box, xywh_to_center
 from .postprocess import Selection, decode, foreground_scores, select
 from .timing import StageTimer
 
@@ -149,8 +149,7 @@ class Tracker:
             instance = cfg.small_instance_size
         timer = self.timer.start()
         pad_value = channel_mean(frame)
-        s_z = round_half_away(context_size(size, cfg.context_amount))
-        z_blob = to_blob(get_subwindow(frame, center, cfg.exemplar_size, s_z, pad_value))
+        z_blob = to_blob(template_crop(frame, box, pad_value, cfg.context_amount, cfg.exemplar_size))
         timer.lap("crop")
         cls_kernels, reg_kernels = self.backend.template(z_blob)
         self.backend.set_kernels(cls_kernels[0], reg_kernels[0])
@@ -170,10 +169,9 @@ class Tracker:
         plan = lt.plan_search(state.mode, state.instance_size, cfg)
         grid = self.grids[plan.instance_size]
         timer = self.timer.start()
-        s_z = context_size(state.size_wh, cfg.context_amount)
-        scale_z, s_x = search_region(s_z, plan.instance_size, cfg.exemplar_size)
-        x_blob = to_blob(get_subwindow(frame, state.center_xy, plan.instance_size, round_half_away(s_x),
-                                       state.pad_value))
+        x_crop, scale_z = search_crop(frame, state.center_xy, state.size_wh, plan.instance_size, state.pad_value,
+                                      cfg.context_amount, cfg.exemplar_size)
+        x_blob = to_blob(x_crop)
         timer.lap("crop")
         out = self.backend.search(x_blob, want_features=self._want_features)
         timer.lap("search")

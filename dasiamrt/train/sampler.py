@@ -22,7 +22,7 @@ from .. import spec
 from ..errors import ConfigError
 from .augment import AugmentConfig, grayscale, photometric
 from .datasets import Frame, Track
-from .geometry import box_in_crop, context_size, crop_square, generate_anchors, search_region
+from .geometry import box_in_crop, context_size, crop_square, generate_anchors, search_side
 from .targets import LabelConfig, anchor_targets
 
 POSITIVE, NEGATIVE_SAME, NEGATIVE_OTHER = "positive", "negative_same", "negative_other"
@@ -130,7 +130,7 @@ class PairSampler:
         """True when no part of ``box`` can fall in any search crop sampled around ``other_box``."""
         aug = self.cfg.augment
         ox, oy, ow, oh = (float(v) for v in other_box)
-        s_x = search_region(context_size((ow, oh), self.cfg.context_amount), self.cfg.instance_size) * aug.scale_max
+        s_x = search_side(context_size((ow, oh), self.cfg.context_amount), self.cfg.instance_size) * aug.scale_max
         reach = s_x / 2 + aug.shift * s_x / self.cfg.instance_size
         x, y, w, h = (float(v) for v in box)
         dx = abs(x + w / 2 - ox - ow / 2) - w / 2
@@ -148,7 +148,7 @@ class PairSampler:
         aug, size = self.cfg.augment, self.cfg.instance_size
         frame = track.load(j)
         x, y, w, h = (float(v) for v in track.boxes_xywh[j])
-        s_x = search_region(context_size((w, h), self.cfg.context_amount), size)
+        s_x = search_side(context_size((w, h), self.cfg.context_amount), size)
         s_x *= float(rng.uniform(aug.scale_min, aug.scale_max))
         shift = rng.uniform(-aug.shift, aug.shift, 2) * s_x / size
         center = (x + w / 2 + shift[0], y + h / 2 + shift[1])
