@@ -12,7 +12,7 @@ import json
 import sys
 
 from dasiamrt.artifacts.model_folder import read_model_dir
-from dasiamrt.bench import random_model_dir, run_bench
+from dasiamrt.bench.run import random_model_dir, run_bench
 from dasiamrt.runtime.tracker import Tracker
 
 

@@ -78,7 +78,7 @@ def model_boxes(model_dir: Path, frames: list, box: tuple, distractor: bool) -> 
 
 def compare_tracks(model: Path, fp16: Path, frames: int) -> None:
     from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-    from dasiamrt.sources import open_source
+    from dasiamrt.videoio import open_source
 
     clip = [f for _, f in zip(range(frames + 1), (f for _, f in open_source(str(DEMO_CLIP))))]
     print(f"\ntracking {len(clip) - 1} frames of {DEMO_CLIP.name} with fp32 vs fp16 graphs (ONNX Runtime)")

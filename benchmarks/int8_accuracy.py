@@ -109,7 +109,7 @@ def synthetic_auc(model: Path, precision: str, specs: str,
 
 def _clip_runs(run: Any) -> Dict[str, Any]:
     """``run(frame_iterator, init)`` on every real clip that exists, keyed by clip name."""
-    from dasiamrt.sources import open_source
+    from dasiamrt.videoio import open_source
 
     out = {}
     for name, path, init, _ in CLIPS:

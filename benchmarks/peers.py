@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-from dasiamrt.bench import load_frames
+from dasiamrt.bench.run import load_frames
 from dasiamrt.cpu_features import detect
 
 SEED = 0

@@ -1,7 +1,7 @@
 """INT8 calibration: tracking crops collected with the runtime's crop code, Q/DQ ONNX graphs.
 
 Stages (each a module, with files between them):
-    :mod:`.sources`   trajectories: ground-truth boxes of a dataset, or the fp32 tracker's own boxes
+    :mod:`.trajectories`  trajectories: ground-truth boxes of a dataset, or the fp32 tracker's own boxes
     :mod:`.collect`   crops along them (templates, 255 and 767 searches), seeded, jittered, bounded
     :mod:`.kernels`   the fp32 search kernels of the set's templates, computed once and stored in the set
     :mod:`.qdq`       INT8 Q/DQ template and search graphs from the set (ONNX Runtime quantizer)

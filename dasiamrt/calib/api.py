@@ -8,6 +8,7 @@ there): that is refused with the command that writes elsewhere.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ def default_search_sizes(model_dir: str | os.PathLike[str]) -> Tuple[int, ...]:
 def collect(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box]], cfg: CollectConfig,
             max_frames: int = 300) -> CalibrationSet:
     """Trajectories of ``sources`` -> crops (``cfg``), with the manifest naming source and model."""
-    from .sources import load_trajectories
+    from .trajectories import load_trajectories
 
     info = ModelFolder.open(model_dir)
     trajectories = load_trajectories(sources, inits, model_dir, cfg.per_input, cfg.seed, cfg.context_amount,
@@ -81,43 +82,95 @@ def collect(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box
     return collect_crops(trajectories, cfg, manifest)
 
 
-def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box]], out_dir: Optional[str] = None,
-              cfg: Optional[CollectConfig] = None, method: Optional[str] = None, scope: str = "backbone",
-              quantize: bool = True, from_set: Optional[str] = None, max_frames: int = 300,
-              forms: Sequence[str] = FORMS, progress: Any = None) -> CalibrationReport:
-    """Collect (or read ``from_set``) a calibration set, save it, write the INT8 ``forms``.
+@dataclass(frozen=True)
+class CalibrateOptions:
+    """How ``dasiamrt calibrate`` runs, besides the model and the sources.
+
+    Attributes:
+        out_dir: a folder to receive a copy of the model with the set and INT8 graphs (default: the model
+            folder itself).
+        per_input, seed: crops per network input and search size, and their seed (the collection's
+            :class:`~.collect.CollectConfig` gets the model's own search sizes and context).
+        cfg: the whole collection config instead (``per_input``/``seed`` are then unused).
+        method: activation range method (default: :data:`.qdq.DEFAULT_METHOD`).
+        scope: "backbone" (default) or "all" (also the constant-weight heads).
+        quantize: write the INT8 graphs (False: the calibration set only).
+        from_set: skip collection: quantise with this calibration set.
+        max_frames: frames tracked per clip without ground truth.
+        forms: INT8 forms to write (:data:`dasiamrt.int8_forms.FORMS`).
+    """
+
+    out_dir: Optional[str] = None
+    per_input: int = 32
+    seed: int = 0
+    cfg: Optional[CollectConfig] = None
+    method: Optional[str] = None
+    scope: str = "backbone"
+    quantize: bool = True
+    from_set: Optional[str] = None
+    max_frames: int = 300
+    forms: Sequence[str] = FORMS
+
+    def check(self, model_dir: str, sources: Sequence[str]) -> None:
+        """What can be refused before any work: nothing to calibrate from, no onnx for the INT8 graphs, a
+        destination inside the package.
+
+        Raises:
+            ConfigError, MissingDependencyError.
+        """
+        from ..errors import MissingDependencyError
+
+        if not sources and not self.from_set:
+            raise ConfigError("give --source (clip, dataset folder or synthetic:...) or --from-set calibration.npz")
+        if self.quantize:  # checked before the (long) collection, not after it
+            MissingDependencyError.require(("onnx",), "writing the INT8 graphs",
+                                           "pip install 'dasiamrt[export]' (or only onnx), or use --collect-only")
+        check_destination(model_dir, self.out_dir)
+
+    def collect_config(self, folder: ModelFolder) -> CollectConfig:
+        """``cfg``, or the collection of ``per_input`` crops (``seed``) at the model's search sizes and context."""
+        if self.cfg is not None:
+            return self.cfg
+        return CollectConfig(per_input=self.per_input, seed=self.seed, search_sizes=default_search_sizes(folder.root),
+                             context_amount=folder.tracker.context_amount)
+
+
+def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box]],
+              options: Optional[CalibrateOptions] = None, progress: Any = None, **changes: Any) -> CalibrationReport:
+    """Collect (or read ``from_set``) a calibration set with its search kernels, save it, write the INT8 forms.
 
     Args:
         model_dir: exported model folder (fp32 graphs).
         sources, inits: what to track for crops (see :func:`collect`).
-        out_dir: a folder to receive a copy of the model with the set and INT8 graphs (default:
-            ``model_dir`` itself).
-        forms: INT8 forms to write (:data:`dasiamrt.int8_forms.FORMS`).
+        options: everything else (:class:`CalibrateOptions`); ``changes`` replace some of its fields
+            (``calibrate(m, s, i, max_frames=16)``).
         progress: a :class:`~dasiamrt.calib.progress.ProgressBar` (or None).
 
     Raises:
         CalibrationError: too few crops, wrong sizes, a set made for another model, a clip without --init.
-        ConfigError: the destination is inside the installed package, or ``out_dir`` holds another model.
+        ConfigError: nothing to calibrate from, the destination is inside the installed package, or ``out_dir``
+            holds another model.
         ModelError: ``model_dir`` is not a model folder.
     """
     from .qdq import DEFAULT_METHOD
     from .variants import write_int8_variants
 
-    check_destination(model_dir, out_dir)
+    opts = dataclasses.replace(options or CalibrateOptions(), **changes)
+    opts.check(model_dir, sources)
     folder = ModelFolder.open(model_dir)  # a bad --model fails before anything is copied
-    if from_set:
-        calib = load_calibration(from_set)
+    if opts.from_set:
+        calib = load_calibration(opts.from_set)
     else:
-        cfg = cfg or CollectConfig(search_sizes=default_search_sizes(model_dir),
-                                   context_amount=folder.tracker.context_amount)
-        calib = collect(model_dir, sources, inits, cfg, max_frames)
+        calib = collect(model_dir, sources, inits, opts.collect_config(folder), opts.max_frames)
         validate(calib)
-    if out_dir is not None:
-        folder.copy_to(out_dir)
-    target = Path(out_dir) if out_dir is not None else Path(model_dir)
-    if add_search_kernels(calib, folder) or not (from_set and calib.path is not None):
+    if opts.out_dir is not None:
+        folder.copy_to(opts.out_dir)
+    target = Path(opts.out_dir) if opts.out_dir is not None else Path(model_dir)
+    if add_search_kernels(calib, folder) or not (opts.from_set and calib.path is not None):
         npz = save_calibration(calib, target)  # the set as collected (or an older set, now with its kernels)
     else:
         npz = copy_calibration(calib, target)
-    variants = write_int8_variants(target, calib, method or DEFAULT_METHOD, scope, forms, progress) if quantize else {}
+    variants = {}
+    if opts.quantize:
+        variants = write_int8_variants(target, calib, opts.method or DEFAULT_METHOD, opts.scope, opts.forms, progress)
     return CalibrationReport(Path(npz), calib.counts(), variants, target)

@@ -157,7 +157,7 @@ def collect_crops(trajectories: Sequence[Trajectory], cfg: CollectConfig,
     """Make ``cfg.per_input`` crops for every input from ``trajectories``.
 
     Args:
-        trajectories: sampled frames with boxes (see :mod:`dasiamrt.calib.sources`).
+        trajectories: sampled frames with boxes (see :mod:`dasiamrt.calib.trajectories`).
         cfg: counts, sizes, seed and jitter.
         manifest: extra manifest entries (source, model sha256s...).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +25,9 @@ from .crop import channel_mean, search_crop, template_crop, to_blob
 from .geometry import center_to_xywh, check_init_box, xywh_to_center
 from .postprocess import Selection, decode, foreground_scores, select
 from .timing import StageTimer
+
+if TYPE_CHECKING:
+    from .tracker_options import TrackerOptions
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,15 @@ class Tracker:
 
         info = read_model_dir(model_dir)
         return cls(create_backend(backend, info, **options), config or info.tracker)
+
+    @classmethod
+    def from_options(cls, options: "TrackerOptions", config: Optional[TrackerConfig] = None) -> "Tracker":
+        """The tracker ``options`` describe: a model folder, a checkpoint or the bundled model, on the backend
+        they choose, with their switches (:func:`~dasiamrt.runtime.tracker_options.open_tracker`, the policy the
+        CLI uses too)."""
+        from .tracker_options import open_tracker
+
+        return open_tracker(options, config)
 
     @classmethod
     def from_weights(cls, weights: str, preset: str = "vot", backend: str = "torch",

@@ -18,7 +18,7 @@ from dasiamrt.artifacts.calibset import (
 from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
 from dasiamrt.calib.collect import CollectConfig, Jitter, Trajectory, collect_crops
-from dasiamrt.calib.sources import gt_trajectory, load_trajectories, tracked_trajectory
+from dasiamrt.calib.trajectories import gt_trajectory, load_trajectories, tracked_trajectory
 from dasiamrt.errors import CalibrationError
 from dasiamrt.runtime.backends.ort import OrtBackend
 from dasiamrt.runtime.tracker import Tracker

@@ -17,7 +17,7 @@ from dasiamrt.assets import DEMO_INIT_XYWH
 from dasiamrt.calib.collect import CollectConfig, collect_crops
 from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement
 from dasiamrt.calib.qdq import nodes_to_quantize
-from dasiamrt.calib.sources import gt_trajectory
+from dasiamrt.calib.trajectories import gt_trajectory
 from dasiamrt.calib.variants import int8_graph_paths
 from dasiamrt.errors import ModelError
 from dasiamrt.fileio import sha256_file

@@ -129,7 +129,7 @@ def test_importing_calib_never_imports_tensorrt():
     # tensorrt blocked: any module-level 'import tensorrt' in calib/ raises ImportError.
     code = ("import sys; sys.modules['tensorrt'] = None; sys.modules['pycuda'] = None; "
             "import dasiamrt.engine.calibrator, dasiamrt.calib.qdq, dasiamrt.calib.collect, "
-            "dasiamrt.calib.variants, dasiamrt.calib.api, dasiamrt.calib.sources, dasiamrt.commands.calibrate")
+            "dasiamrt.calib.variants, dasiamrt.calib.api, dasiamrt.calib.trajectories, dasiamrt.commands.calibrate")
     done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

@@ -126,7 +126,7 @@ def test_fp16_graphs_track_within_one_pixel_of_fp32(tiny_model, tmp_path):
     from dasiamrt.artifacts.model_folder import read_model_dir
     from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
     from dasiamrt.runtime.tracker import Tracker
-    from dasiamrt.sources import open_source
+    from dasiamrt.videoio import open_source
 
     model_dir, _ = tiny_model
     fp16_dir = tmp_path / "fp16"

@@ -175,7 +175,7 @@ def test_udp_control_listens_on_loopback_by_default_and_checks_the_token():
 
 
 def test_bench_merge_labels_each_column_with_its_model(tmp_path):
-    from dasiamrt.bench_merge import merge_reports
+    from dasiamrt.bench.merge import merge_reports
 
     result = {"case": {"backend": "ort", "precision": "fp32", "search_size": 255, "da": False}, "fps": 20.0,
               "loop_ms": {"median": 50.0}}

@@ -61,7 +61,7 @@ def _nvidia_smi() -> Optional[Dict[str, str]]:
 
 def _cuda_device() -> Optional[Dict[str, Any]]:
     try:
-        from .trt.cuda_device import query_gpu
+        from ..trt.cuda_device import query_gpu
 
         info = query_gpu()
     except Exception:  # noqa: BLE001 - no binding / no GPU: simply absent
@@ -94,7 +94,7 @@ def system_info() -> Dict[str, Any]:
         ort_providers = list(importlib.import_module("onnxruntime").get_available_providers())
     except Exception:  # noqa: BLE001
         pass
-    from .cpu_features import detect
+    from ..cpu_features import detect
 
     cpu = detect()
     return {

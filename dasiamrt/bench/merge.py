@@ -27,8 +27,8 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .bench_env import machine_label
-from .errors import DatasetError
+from ..errors import DatasetError
+from .env import machine_label
 
 _KEY_FIELDS = ("preset", "backend", "precision", "size", "da")
 
@@ -162,7 +162,7 @@ def _bar_chart(
         return None
     import io
 
-    from .fileio import atomic_write_bytes
+    from ..fileio import atomic_write_bytes
 
     width = 0.8 / max(len(machines), 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(rows) + 2), 4))

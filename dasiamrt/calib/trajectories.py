@@ -3,7 +3,7 @@
 Source strings (``dasiamrt calibrate --source``):
     ``synthetic:<preset>[:<count>[:<seed>[:<frames>]]]``  generated sequences with exact boxes
     an OTB-style sequence folder (``img/`` + ``groundtruth_rect.txt``) or a folder of them
-    anything :func:`dasiamrt.sources.open_source` opens (video file, image folder, camera) together
+    anything :func:`dasiamrt.videoio.open_source` opens (video file, image folder, camera) together
     with an initial box: the fp32 tracker is run and its boxes are the trajectory.
 Frames are chosen by a seeded generator, at most ``max_samples`` per sequence.
 """
@@ -72,7 +72,7 @@ def tracked_trajectory(source: str, init_xywh: Sequence[float], model_dir: str, 
     """
     from ..runtime.loop import track_frames
     from ..runtime.tracker import Tracker
-    from ..sources import open_source
+    from ..videoio import open_source
 
     samples: List[Sample] = []
     seen = 0

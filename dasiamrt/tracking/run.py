@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import IO, List, Optional, Sequence, Tuple, Union
+from typing import IO, List, Optional, Sequence, Union
 
-from .errors import ConfigError, SourceError
-from .interrupts import Interrupted, shielded, signal_of
-from .runtime.loop import track_frames
-from .runtime.tracker import Tracker, TrackResult
-from .sources import BoxWriter, VideoWriter, draw_result, open_source
-from .sources.frames import Frame, FrameSource
+from ..errors import ConfigError, SourceError
+from ..interrupts import Interrupted, shielded, signal_of
+from ..runtime.loop import track_frames
+from ..runtime.tracker import Tracker, TrackResult
+from ..videoio import BoxWriter, VideoWriter, draw_result, open_source
+from ..videoio.frames import Frame, FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -177,17 +177,3 @@ def _progress(stream: IO[str], done: int, total: Optional[int], summary: Trackin
     of = f"/{total}" if total else ""
     stream.write(f"\rframe {done}{of}  {summary.fps:6.1f} FPS")
     stream.flush()
-
-
-def parse_box(text: str) -> Tuple[float, float, float, float]:
-    """``"x,y,w,h"`` -> floats (validated against the frame later)."""
-    from .errors import BoxError
-
-    parts = [p for p in text.replace(" ", "").split(",") if p]
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        raise BoxError(f"--init must be x,y,w,h numbers, got {text!r}") from None
-    if len(values) != 4:
-        raise BoxError(f"--init must have 4 numbers x,y,w,h, got {text!r}")
-    return values

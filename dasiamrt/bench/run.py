@@ -21,8 +21,8 @@ from typing import IO, Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .config import TrackerConfig, get_preset
-from .errors import ConfigError, SourceError
+from ..config import TrackerConfig, get_preset
+from ..errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,18 @@ class BenchReport:
             )
         return "\n".join(rows)
 
+    def notes(self) -> List[str]:
+        """The lines under the table: the engines' GPU memory (TensorRT), the machine."""
+        lines = []
+        if self.engine_memory:
+            m = self.engine_memory
+            lines.append(f"engine GPU memory: {m['activation_mib']:.1f} MiB activation shared by {int(m['contexts'])} "
+                         f"contexts ({m['activation_unshared_mib']:.1f} MiB if each had its own), "
+                         f"{m['io_buffers_mib']:.1f} MiB I/O buffers")
+        machine = self.machine
+        lines.append(f"{machine['cpu']}, {machine['cores']} cores; onnxruntime {machine.get('onnxruntime', '-')}")
+        return lines
+
     def to_json(self) -> Dict[str, Any]:
         return {"model": self.model, "machine": self.machine, "results": [asdict(r) for r in self.results],
                 "engine_memory": self.engine_memory}
@@ -87,7 +99,7 @@ def _stats(values: Sequence[float]) -> Dict[str, float]:
 
 def machine_info() -> Dict[str, Any]:
     """CPU, cores, OS, library versions, and the GPU/driver/CUDA/TensorRT when present."""
-    from .bench_env import system_info
+    from .env import system_info
 
     info: Dict[str, Any] = dict(system_info(), platform=platform.platform(), cores=os.cpu_count())
     for name in ("numpy", "cv2", "torch"):
@@ -99,8 +111,8 @@ def machine_info() -> Dict[str, Any]:
 
 def load_frames(source: Optional[str], count: int) -> List[np.ndarray]:
     """The first ``count`` frames of ``source`` (default: the bundled clip)."""
-    from .assets import DEMO_CLIP
-    from .sources import open_source
+    from ..assets import DEMO_CLIP
+    from ..videoio import open_source
 
     frames: List[np.ndarray] = []
     with open_source(source or str(DEMO_CLIP)) as src:
@@ -128,15 +140,15 @@ def random_model_dir(preset_name: str, seed: int = 0, progress: Optional[IO[str]
     """
     preset = get_preset(preset_name)  # an unknown name fails here, before anything is exported
     folder = cache_dir() / f"random-{preset.name}-seed{seed}"
-    from .artifacts.model_folder import is_model_folder
+    from ..artifacts.model_folder import is_model_folder
 
     if not is_model_folder(folder):
-        from .errors import MissingDependencyError
+        from ..errors import MissingDependencyError
 
         MissingDependencyError.require(("torch", "onnx"), f"bench without --model (it exports the {preset.name} "
                                        "network with random weights once)",
                                        "pip install 'dasiamrt[export]', or time a model folder with --model DIR")
-        from .export.api import export_from_args
+        from ..export.api import export_from_args
 
         log.info("exporting the %s network with random weights (seed %d) to %s", preset.name, seed, folder)
         if progress is not None:
@@ -156,7 +168,7 @@ def run_case(tracker: Any, frames: List[np.ndarray], init_box: Sequence[float], 
     ``progress`` gets a ``\\r``-updated "label: frame i/n" line at most twice a second (a 767 case on
     a CPU takes tens of seconds); the caller ends the line.
     """
-    from .runtime.loop import track_frames
+    from ..runtime.loop import track_frames
 
     shown = time.perf_counter()
     template_s = 0.0
@@ -194,7 +206,7 @@ def run_bench(make_tracker: Any, model_name: str, sizes: Sequence[int], da_modes
     ``model_name`` is stored in the report (``bench --merge`` labels its column with it); ``setting``
     (e.g. "backend ort fp32") is only shown in the progress header.
     """
-    from .assets import DEMO_CLIP, DEMO_INIT_XYWH
+    from ..assets import DEMO_CLIP, DEMO_INIT_XYWH
 
     if source and init_box is None:
         raise ConfigError("--source needs --init x,y,w,h for its first frame")

@@ -1,12 +1,12 @@
 """Live sources: V4L2 cameras with a requested mode, Jetson CSI cameras, and files paced like a camera.
 
-The classes here extend :class:`~dasiamrt.sources.frames.FrameSource` for ``dasiamrt live``:
+The classes here extend :class:`~dasiamrt.videoio.frames.FrameSource` for ``dasiamrt live``:
 
 * :class:`CameraSource` opens a camera index (V4L2 on Linux) asking for a size and rate before the
   first frame, with a one-frame driver buffer so that a read returns a recent frame.
 * :class:`StreamSource` opens an RTSP/HTTP URL with bounded open and read timeouts.
 * :func:`csi_pipeline` builds NVIDIA's ``nvarguscamerasrc`` pipeline for a Jetson CSI camera (open
-  it with :class:`~dasiamrt.sources.frames.CaptureSource`; needs OpenCV built with GStreamer, as
+  it with :class:`~dasiamrt.videoio.frames.CaptureSource`; needs OpenCV built with GStreamer, as
   JetPack's is; pip's ``opencv-python`` wheels have no GStreamer).
 * :class:`RealtimeSource` plays a file at its native frame rate, so that a slow tracker misses
   frames exactly as it would on a camera.

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dasiamrt.errors import SourceError
-from dasiamrt.sources import BoxWriter, VideoWriter, open_source
-from dasiamrt.tracking import run_tracking
+from dasiamrt.tracking.run import run_tracking
+from dasiamrt.videoio import BoxWriter, VideoWriter, open_source
 
 
 def _write_images(folder, names, shape=(20, 30)):
