@@ -5,9 +5,12 @@ Examples::
     dasiamrt eval --dataset otb2015 --root data/OTB100 --model models/vot --out runs/otb
     dasiamrt eval --dataset vot2018 --root data/VOT2018 --results runs/a runs/b --out runs/cmp
     dasiamrt eval --dataset synthetic:distractors:10:0 --model models/vot --da --out runs/syn
+    dasiamrt eval --dataset real:configs/real_split.json --root ../shared/data/real --out runs/real-val
 
 Without --model/--weights/--results, the bundled model runs. Tracker results go to
-<out>/results/<name>; a sequence whose result file exists there is skipped (resume).
+<out>/results/<name>; a sequence whose result file exists there is skipped (resume). One-pass
+reports include the tracker's score histogram on/off target and the long-term/distractor
+thresholds it suggests for the model.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ def register(subparsers: Any) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True,
                    help="otb, otb2013, otb2015, tb50, vot2016..vot2019, uav123, uav20l, lasot, lasot-all, "
-                        "got10k-val, got10k-test, pysot:<file.json>, synthetic:<preset>:<count>:<seed>[:<frames>]")
+                        "got10k-val, got10k-test, pysot:<file.json>, synthetic:<preset>:<count>:<seed>[:<frames>], "
+                        "real, real:<split.json>[:train] (this project's real sequences; --root ../shared/data/real)")
     p.add_argument("--root", help="folder that holds the dataset (not needed for synthetic sets)")
     p.add_argument("--results", nargs="+", metavar="DIR",
                    help="result folders to score (no images needed); alone, no tracker runs")

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import TrackerConfig
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,6 +27,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "dasiamrpn_kernel_r1.onnx, dasiamrpn_kernel_cls1.onnx for cv2.TrackerDaSiamRPN "
                         "(vot/otb layouts only)")
     p.add_argument("--no-check", dest="check", action="store_false", help="skip the ONNX Runtime vs torch check")
+    p.add_argument("--tracker", metavar="JSON",
+                   help="tracker settings to store in model.json over the preset's, e.g. the model's own "
+                        "long_term enter/leave and distractor thresholds that 'dasiamrt eval' derives from "
+                        "its score histograms")
     p.set_defaults(func=run)
 
 
@@ -34,10 +42,39 @@ def run(args: argparse.Namespace) -> int:
     MissingDependencyError.require(("torch", "onnx"), "export", "pip install 'dasiamrt[export]'")
     from ..export.api import export_from_args
 
-    report = export_from_args(preset, args.weights, args.random, args.out, args.check, args.precision, args.fmt)
+    tracker = _tracker_settings(args.tracker, preset.tracker) if args.tracker else preset.tracker
+    report = export_from_args(preset, args.weights, args.random, args.out, args.check, args.precision, args.fmt,
+                              tracker)
     if report.errors and args.fmt != "opencv":
         print(report.table())
+    if args.fmt != "opencv":
+        lt, da = tracker.long_term, tracker.distractor
+        print(f"tracker settings in model.json: penalty_k {tracker.penalty_k}, window_influence "
+              f"{tracker.window_influence}, lr {tracker.lr}; long-term enter/leave {lt.enter_threshold}/"
+              f"{lt.leave_threshold}; distractor threshold h {da.threshold}")
     checked = f" (worst relative error vs torch {report.worst:.1e})" if report.errors else ""
     what = "the cv2.TrackerDaSiamRPN files to " if args.fmt == "opencv" else ""
     print(f"dasiamrt export: wrote {what}{report.out_dir}{checked}")
     return 0
+
+
+def _tracker_settings(path: str, base: "TrackerConfig") -> "TrackerConfig":
+    """``base`` with the fields of a JSON file (nested ``long_term``/``distractor`` objects allowed)."""
+    import json
+    from pathlib import Path
+
+    from ..errors import ConfigError
+
+    try:
+        changes = json.loads(Path(path).read_text())
+    except OSError:
+        raise ConfigError(f"tracker settings file {path} not found") from None
+    except ValueError as err:
+        raise ConfigError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(changes, dict):
+        raise ConfigError(f"{path} must hold a JSON object of tracker settings")
+    changes = {k: v for k, v in changes.items() if not k.startswith("_")}  # "_comment" keys
+    try:
+        return base.replace(**changes)
+    except TypeError as err:
+        raise ConfigError(f"{path}: unknown tracker setting ({err})") from None

@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "train", help="train a SiamRPN network on positive and semantic negative pairs",
         description="Train with a JSON config (layout documented in dasiamrt/train/config.py; "
-                    "example: configs/train_tiny.json). "
+                    "examples: configs/train_tiny.json, configs/train_real.json). "
                     "Multi-GPU: torchrun --nproc_per_node N -m dasiamrt.cli train ...",
     )
     parser.add_argument("--config", required=True, help="training config, JSON")
@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     progress = train(TrainConfig.from_dict(data), resume=args.resume)
     if os.environ.get("RANK", "0") != "0":
         return 0
-    print(f"trained {progress.global_step} steps; best monitor loss {progress.best_val:.4f}; "
-          f"weights: {Path(data.get('out_dir', 'runs/train')) / 'best.pt'}")
+    best = (f"best validation AUC {progress.best_auc:.4f}" if progress.best_auc >= 0
+            else f"best monitor loss {progress.best_val:.4f}")
+    weights = Path(data.get("out_dir", "runs/train")) / "best.pt"
+    print(f"trained {progress.global_step} steps; {best}; weights: {weights}")
     return 0

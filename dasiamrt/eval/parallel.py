@@ -56,7 +56,7 @@ class SequenceWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, kind: str, config: Any, seq: Any) -> Tuple[Any, List[float]]:
+    def run(self, kind: str, config: Any, seq: Any) -> Tuple[Any, List[float], List[float]]:
         """Run one sequence under protocol ``kind`` with ``config`` (None: the worker's settings)."""
         tracker = self.tracker
         if config is not None and config != tracker.config:
@@ -130,12 +130,12 @@ class RayPool:
             (ready,), _ = self.ray.wait(list(running), num_returns=1)
             actor, (folder, _config, seq) = running.pop(ready)
             try:
-                output, times = self._get(ready)
+                output, times, scores = self._get(ready)
             except self.ray.exceptions.RayActorError as err:
                 log.warning("worker running %s died: %s", seq.name, str(err).splitlines()[0])
                 failed.append(seq.name)
                 continue
-            write_sequence(kind, folder, seq.name, output, times)
+            write_sequence(kind, folder, seq.name, output, times, scores)
             free.append(actor)
             done.append((folder, seq.name))
             finished += 1
@@ -147,7 +147,7 @@ class RayPool:
                                f"{len(done)} written: run the same command again to complete the rest")
         return done
 
-    def _get(self, ref: Any) -> Tuple[Any, List[float]]:
+    def _get(self, ref: Any) -> Tuple[Any, List[float], List[float]]:
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayTaskError as err:

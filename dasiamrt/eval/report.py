@@ -58,7 +58,32 @@ def markdown(report: Dict[str, Any]) -> str:
         for attr in attrs:
             cells = [_cell(r["attributes"].get(attr, {}).get(key), 3) for r in trackers.values()]
             lines.append(f"| {attr} | " + " | ".join(cells) + " |")
+    lines += _score_lines(trackers)
     return "\n".join(lines) + "\n"
+
+
+def _score_lines(trackers: Dict[str, Any]) -> List[str]:
+    """Score histograms on/off target per tracker (when its run kept scores) and the thresholds they give."""
+    scored = {label: r["scores"] for label, r in trackers.items() if r.get("scores")}
+    if not scored:
+        return []
+    first = next(iter(scored.values()))
+    lines = ["", f"Tracker score on target (IoU >= {first['on_iou']}) vs off target (IoU < {first['off_iou']} or "
+                 "target absent), frames after the first; thresholds derived from them (enter/leave `lost`, "
+                 "distractor h; see `dasiamrt.eval.score_stats`):", "",
+             "| Tracker | on frames | off frames | median on | median off | enter | leave | h |", "|---" * 8 + "|"]
+    for label, sec in scored.items():
+        h, t = sec["histogram"], sec.get("thresholds") or {}
+        cells = [h["on_frames"], h["off_frames"], _cell(h["on_median"], 3), _cell(h["off_median"], 3),
+                 _cell(t.get("enter"), 3), _cell(t.get("leave"), 3), _cell(t.get("distractor"), 3)]
+        lines.append(f"| {label} | " + " | ".join(str(c) for c in cells) + " |")
+    bins = first["histogram"]["bins"]
+    lines += ["", "Score histogram (frames per bin, on / off target):", "",
+              "| score | " + " | ".join(scored) + " |", "|---" * (len(scored) + 1) + "|"]
+    for k in range(len(bins) - 1):
+        cells = [f"{sec['histogram']['on'][k]} / {sec['histogram']['off'][k]}" for sec in scored.values()]
+        lines.append(f"| {bins[k]:.2f}-{bins[k + 1]:.2f} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _pyplot() -> Any:

@@ -132,3 +132,22 @@ def read_times(results_dir: Path, name: str) -> Optional[np.ndarray]:
 def has_result(kind: str, results_dir: Path, name: str) -> bool:
     """True when the result file of a sequence exists (runs skip such sequences)."""
     return result_path(kind, results_dir, name).is_file()
+
+
+def scores_path(results_dir: Path, name: str) -> Path:
+    """Where a one-pass run keeps the tracker's per-frame scores: ``<results>/scores/<name>_score.txt``."""
+    return Path(results_dir) / "scores" / f"{name}_score.txt"
+
+
+def write_scores(path: Path, scores: Sequence[float]) -> Path:
+    """Write per-frame tracker scores, one per line (NaN where unknown), atomically."""
+    return atomic_write_text(path, "\n".join(_fmt([s]) for s in scores) + "\n")
+
+
+def read_scores(results_dir: Path, name: str, length: int) -> Optional[np.ndarray]:
+    """Per-frame scores of a one-pass run if its scores file exists and has one line per frame, else None."""
+    path = scores_path(results_dir, name)
+    if not path.is_file():
+        return None
+    values = read_numbers(path, widths=(1,), allow_empty=True)[:, 0]
+    return values if len(values) == length else None

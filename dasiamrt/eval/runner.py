@@ -3,7 +3,8 @@
 A tracker is any object with ``init(frame, bbox_xywh)`` and ``track(frame)`` returning something
 with ``bbox_xywh`` (0-based x, y, w, h): :class:`dasiamrt.runtime.tracker.Tracker` or a test double.
 Runs are resumable: a sequence whose result file exists is skipped. Files are written atomically,
-so an interrupted run never leaves a half-written result behind.
+so an interrupted run never leaves a half-written result behind. One-pass runs also keep the
+tracker's per-frame score (``scores/<name>_score.txt``) for the on/off-target score histograms.
 """
 from __future__ import annotations
 
@@ -30,9 +31,13 @@ def _shift(box: Any, origin: float) -> List[float]:
     return [x + origin, y + origin, w, h]
 
 
-def run_ope_sequence(tracker: Any, seq: Sequence, report: Optional[Callable[[int], None]] = None
-                     ) -> Tuple[np.ndarray, List[float]]:
+def run_ope_sequence(tracker: Any, seq: Sequence, report: Optional[Callable[[int], None]] = None,
+                     scores: Optional[List[float]] = None) -> Tuple[np.ndarray, List[float]]:
     """Initialise on frame 0 and track to the end (:func:`~dasiamrt.runtime.loop.track_frames`).
+
+    Args:
+        scores: when given, receives the tracker's score per frame (1.0 for the init frame; NaN when
+            the tracker's result has no ``score``).
 
     Returns:
         ((T, 4) boxes in the annotation file's coordinates, frame 0 = the init box; per-frame seconds).
@@ -42,6 +47,8 @@ def run_ope_sequence(tracker: Any, seq: Sequence, report: Optional[Callable[[int
     for step in track_frames(tracker, seq.iter_frames(), seq.init_xywh):
         out[step.index] = _shift(step.result.bbox_xywh, seq.origin)
         times.append(step.seconds)
+        if scores is not None:
+            scores.append(1.0 if step.index == 0 else float(getattr(step.result, "score", float("nan"))))
         if report is not None and step.index % 25 == 0:
             report(step.index)
     return out, times
@@ -118,27 +125,32 @@ def run_dataset(tracker: Any, dataset: Dataset, results_dir: Path, progress: Opt
             if progress is not None:
                 progress(_i, len(dataset), _s.name, t, len(_s))
 
-        output, times = run_sequence(tracker, dataset.kind, seq, report)
-        write_sequence(dataset.kind, results_dir, seq.name, output, times)
+        output, times, scores = run_sequence(tracker, dataset.kind, seq, report)
+        write_sequence(dataset.kind, results_dir, seq.name, output, times, scores)
         report(len(seq))
         done.append(seq.name)
     return done
 
 
 def run_sequence(tracker: Any, kind: str, seq: Sequence, report: Optional[Callable[[int], None]] = None
-                 ) -> Tuple[Any, List[float]]:
+                 ) -> Tuple[Any, List[float], List[float]]:
     """One sequence under protocol ``kind`` ("vot": reset-based baseline; else one pass).
 
     Returns:
-        (boxes (T, 4) or the VOT trajectory, per-frame seconds): what :func:`write_sequence` writes.
+        (boxes (T, 4) or the VOT trajectory, per-frame seconds, per-frame scores (one-pass only, else
+        empty)): what :func:`write_sequence` writes.
     """
     if kind == "vot":
-        return run_vot_sequence(tracker, seq, report)
-    return run_ope_sequence(tracker, seq, report)
+        trajectory, times = run_vot_sequence(tracker, seq, report)
+        return trajectory, times, []
+    scores: List[float] = []
+    boxes, times = run_ope_sequence(tracker, seq, report, scores)
+    return boxes, times, scores
 
 
-def write_sequence(kind: str, results_dir: Path, name: str, output: Any, times: List[float]) -> Path:
-    """Write one sequence's result (and times) in the layout of ``kind``; the result file last.
+def write_sequence(kind: str, results_dir: Path, name: str, output: Any, times: List[float],
+                   scores: Optional[List[float]] = None) -> Path:
+    """Write one sequence's result (and times, and one-pass scores) in the layout of ``kind``; the result file last.
 
     Returns:
         The result file, whose presence marks the sequence done.
@@ -150,4 +162,6 @@ def write_sequence(kind: str, results_dir: Path, name: str, output: Any, times: 
         return rio.write_vot(path, output)
     time_path = path.parent / f"{name}_time.txt" if kind == "got10k" else results_dir / "times" / f"{name}_time.txt"
     rio.write_times(time_path, times)
+    if scores:
+        rio.write_scores(rio.scores_path(results_dir, name), scores)
     return rio.write_boxes(path, output)  # last: its presence marks the sequence done

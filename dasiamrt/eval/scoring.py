@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple, cast
 import numpy as np
 
 from ..errors import DatasetError
-from . import metrics
+from . import metrics, score_stats
 from . import results as rio
 from .datasets.base import Dataset, Sequence
 
@@ -64,10 +64,17 @@ def score_ope(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:
     """OPE scores (OTB, UAV, LaSOT, synthetic) of one result folder, with per-attribute AUCs."""
     use_absent = dataset.name.startswith("lasot")
     curves, per_sequence = [], {}
+    on: List[np.ndarray] = []
+    off: List[np.ndarray] = []
     for seq in dataset:
         pred = rio.read_ope(results_dir, seq.name, len(seq))
         c = metrics.ope_sequence(pred, seq.gt, seq.absent if use_absent else None)
         curves.append(c)
+        frame_scores = rio.read_scores(results_dir, seq.name, len(seq))
+        if frame_scores is not None:
+            a, b = score_stats.on_off_scores(frame_scores, c["iou"], seq.absent)
+            on.append(a[np.isfinite(a)])
+            off.append(b[np.isfinite(b)])
         per_sequence[seq.name] = {"auc": float(c["success"].mean()), "precision_20": float(c["precision"][20]),
                                   "frames": len(seq)}
     summary = metrics.ope_summary(curves)
@@ -80,7 +87,19 @@ def score_ope(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:
         entry = _frame_attribute_auc(curves, masks)
         if entry is not None:
             attributes[key] = entry
-    return {"summary": summary, "per_sequence": per_sequence, "attributes": attributes}
+    out = {"summary": summary, "per_sequence": per_sequence, "attributes": attributes}
+    if on:
+        out["scores"] = _score_section(np.concatenate(on), np.concatenate(off))
+    return out
+
+
+def _score_section(on: np.ndarray, off: np.ndarray) -> Dict[str, Any]:
+    """Histograms of the tracker's score on/off target and, when both exist, the thresholds they give."""
+    section: Dict[str, Any] = {"histogram": score_stats.histogram(on, off),
+                               "on_iou": score_stats.ON_IOU, "off_iou": score_stats.OFF_IOU}
+    if len(on) and len(off):
+        section["thresholds"] = score_stats.derive_thresholds(on, off)
+    return section
 
 
 def score_got10k(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:

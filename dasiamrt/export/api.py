@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from ..config import Preset
+from ..config import Preset, TrackerConfig
 from ..errors import ConfigError, MissingDependencyError
 from ..fileio import sha256_file
 from .onnx_export import TOLERANCE, ExportReport, export_model
@@ -12,11 +12,15 @@ FORMATS = ("dasiamrt", "opencv")
 
 
 def export_from_args(preset: Preset, weights: Optional[str], seed: Optional[int], out_dir: str,
-                     check: bool = True, precision: str = "fp32", fmt: str = "dasiamrt") -> ExportReport:
+                     check: bool = True, precision: str = "fp32", fmt: str = "dasiamrt",
+                     tracker: Optional[TrackerConfig] = None) -> ExportReport:
     """Load ``weights`` (or random weights from ``seed``) into ``preset``'s network and export it.
 
     ``fmt`` "dasiamrt": the split graphs + ``model.json``; "opencv": the three files of
     ``cv2.TrackerDaSiamRPN`` (:mod:`dasiamrt.export.opencv`), checked with ``cv2.dnn`` against torch.
+    ``tracker``: the settings stored in ``model.json`` (default: the preset's), e.g. the model's own
+    long-term and distractor thresholds derived on validation data (ignored by the OpenCV format,
+    which has no settings file).
 
     Raises:
         ConfigError: an unknown format, fp16 with the OpenCV format, or a layout OpenCV cannot run.
@@ -43,7 +47,7 @@ def export_from_args(preset: Preset, weights: Optional[str], seed: Optional[int]
         extra = {"random_weights_seed": seed}
     if fmt == "opencv":
         return _export_opencv(net, out_dir, check)
-    report = export_model(net, preset, out_dir, check=check, extra=extra)
+    report = export_model(net, preset, out_dir, tracker=tracker, check=check, extra=extra)
     if precision == "fp16":
         from .fp16 import write_fp16_variants
 

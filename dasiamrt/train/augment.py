@@ -1,13 +1,14 @@
 """Photometric augmentation of training crops (paper Sec. 3.2 and 4.1).
 
-Geometric augmentation (translation up to ``shift`` px, resize 0.85-1.15) is applied while
+Geometric augmentation (translation up to ``shift`` px, resize 0.85-1.15, per axis when
+``independent_scale``, and the aspect-ratio stretch drawn by :func:`draw_stretch`) is applied while
 cropping (``sampler.py``); here: illumination (brightness/contrast/colour gain), motion blur (a
 line kernel of random length and angle) and grayscale (applied to both crops of a pair).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Tuple, cast
 
 import cv2
 import numpy as np
@@ -26,6 +27,13 @@ class AugmentConfig:
         blur: probability of motion blur on each crop.
         max_blur: longest blur kernel, pixels.
         illumination: strength of the brightness/contrast/colour jitter (0 disables it).
+        independent_scale: draw the search resize per axis (x and y each in [scale_min, scale_max]):
+            the target's aspect ratio then differs between template and search, as between frames.
+        stretch: probability that a pair (template and search alike) is stretched so that its
+            object's w/h becomes a value drawn log-uniformly in [aspect_min, aspect_max].
+        aspect_min: thinnest drawn w/h (0.15: a standing person seen from afar).
+        aspect_max: widest drawn w/h.
+        max_stretch: the stretch changes an object's w/h by at most this factor (either way).
     """
 
     shift: float = 12.0
@@ -35,6 +43,37 @@ class AugmentConfig:
     blur: float = 0.2
     max_blur: int = 9
     illumination: float = 0.2
+    independent_scale: bool = False
+    stretch: float = 0.0
+    aspect_min: float = 0.15
+    aspect_max: float = 6.0
+    max_stretch: float = 4.0
+
+    def __post_init__(self) -> None:
+        from ..errors import ConfigError
+
+        if not 0 < self.scale_min <= self.scale_max:
+            raise ConfigError("augment needs 0 < scale_min <= scale_max")
+        if not 0 < self.aspect_min <= self.aspect_max or self.max_stretch < 1:
+            raise ConfigError("augment needs 0 < aspect_min <= aspect_max and max_stretch >= 1")
+        for name in ("grayscale", "blur", "stretch"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"augment {name} is a probability: give a value in [0, 1]")
+
+
+def draw_stretch(rng: np.random.Generator, size_wh: Tuple[float, float], cfg: AugmentConfig) -> Tuple[float, float]:
+    """Axis factors (f_x, f_y), f_x * f_y = 1, that give the object ``size_wh`` a drawn aspect ratio.
+
+    With probability ``cfg.stretch`` a target w/h is drawn log-uniformly in [aspect_min, aspect_max];
+    the change of w/h, target / current, is clipped to [1 / max_stretch, max_stretch]. Else (1, 1).
+    The stretched object is (w f_x, h f_y): its area is kept.
+    """
+    if cfg.stretch <= 0 or rng.random() >= cfg.stretch:
+        return 1.0, 1.0
+    w, h = float(size_wh[0]), float(size_wh[1])
+    aspect = float(np.exp(rng.uniform(np.log(cfg.aspect_min), np.log(cfg.aspect_max))))
+    change = float(np.clip(aspect / max(w / max(h, 1e-6), 1e-6), 1.0 / cfg.max_stretch, cfg.max_stretch))
+    return float(np.sqrt(change)), float(1.0 / np.sqrt(change))
 
 
 def illumination(crop: npt.NDArray[np.uint8], rng: np.random.Generator, strength: float) -> npt.NDArray[np.uint8]:

@@ -13,7 +13,11 @@ JSON layout (every key optional except ``data``; see ``configs/train_tiny.json``
       "momentum": 0.9, "weight_decay": 0.0005, "grad_clip": 10.0,
       "reg_weight": 1.0,                weight of the smooth-L1 box loss
       "checkpoint_every_s": 300,        also at the end of every epoch
-      "val_pairs": 64, "val_seed": 999, fixed monitor batch; best.pt has the lowest loss on it
+      "val_pairs": 64, "val_seed": 999, fixed monitor batch (logged; picks best.pt without "validation")
+      "validation": {"split": "configs/real_split.json", "root": "../shared/data/real",
+                     "every_epochs": 1, "max_frames": null},
+                                        held-out tracking: best.pt has the highest validation AUC,
+                                        and no training track may come from a validation sequence
       "log_every": 20, "num_threads": 2,
       "sampler": {"instance_size": 255, "context_amount": 0.5, "max_gap": 99,
                   "negative_same": 0.1, "negative_other": 0.1,
@@ -26,7 +30,9 @@ JSON layout (every key optional except ``data``; see ``configs/train_tiny.json``
                 {"type": "coco", "annotations": "...json", "images": "dir"},
                 {"type": "imagenet", "root": "ILSVRC2015", "kind": "vid"|"det"},
                 {"type": "folders", "root": "GOT-10k/train"},        GOT-10k or LaSOT
-                {"type": "synthetic", "preset": "...", "seeds": [0, 100], "weight": 1} ]
+                {"type": "synthetic", "preset": "...", "seeds": [0, 100], "weight": 1},
+                {"type": "real", "root": "../shared/data/real", "split": "configs/real_split.json",
+                 "sequences": true, "stills": false} ]
     }
 
 Relative paths are relative to the directory ``dasiamrt train`` runs in.
@@ -42,6 +48,7 @@ from ..errors import ConfigError
 from .augment import AugmentConfig
 from .sampler import SamplerConfig
 from .targets import LabelConfig
+from .validate import ValidationConfig
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class TrainConfig:
     log_every: int = 20
     num_threads: int = 2
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    validation: Optional[ValidationConfig] = None
 
     def __post_init__(self) -> None:
         if self.preset not in NETWORKS:
@@ -101,6 +109,11 @@ class TrainConfig:
         if "labels" in sampler:
             sampler["labels"] = LabelConfig(**_checked(LabelConfig, sampler["labels"], "labels"))
         values["sampler"] = SamplerConfig(**sampler)
+        if values.get("validation") is not None:
+            checked = _checked(ValidationConfig, values["validation"], "validation")
+            if "split" not in checked:
+                raise ConfigError("the validation section needs a 'split' file (e.g. configs/real_split.json)")
+            values["validation"] = ValidationConfig(**checked)
         if not isinstance(values.get("data"), (list, tuple)) or not all(isinstance(d, Mapping) for d in values["data"]):
             raise ConfigError("'data' must be a list of source objects, each with a 'type'")
         values["data"] = tuple(dict(d) for d in values["data"])

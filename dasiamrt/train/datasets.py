@@ -14,13 +14,17 @@ Layouts read:
     GOT-10k / LaSOT     any folder holding ``groundtruth.txt`` (one ``x,y,w,h`` line per frame) and
                         its frames (``*.jpg`` beside it, or in ``img/`` for LaSOT); frames flagged in
                         ``absence.label`` / ``full_occlusion.txt`` / ``out_of_view.txt`` are skipped.
-                        Category: ``object_class`` of ``meta_info.ini`` (GOT-10k), else the parent
-                        folder (LaSOT), else the sequence name.
+                        Category: ``object_class`` of ``meta_info.ini`` (GOT-10k), else the
+                        ``target`` of a ``manifest.json`` in the root or its parent (this project's
+                        real data, whose frames are also a stride of the source: ``frame_step``),
+                        else the parent folder (LaSOT), else the sequence name. Symlinked sequence
+                        folders are entered (``Path.rglob`` does not follow them before Python 3.13).
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import xml.etree.ElementTree as ET
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
@@ -47,9 +51,13 @@ class Track:
         load: frame loader, index 0..N-1 -> (H, W, 3) uint8 BGR.
         valid: (N,) bool, frames where the object is visible.
         video: the video or image the object is in.
-        aligned: index i is frame i of the video for every track of this video (rendered sequences);
-            then a negative pair may take another object of the same video, at a frame where the
-            template's object is outside the search crop. Otherwise negatives come from other videos.
+        aligned: index i is frame i of the video for every track of this video (rendered sequences,
+            still images); then a negative pair may take another object of the same video, at a
+            frame where the template's object is outside the search crop. Otherwise negatives come
+            from other videos.
+        frame_step: source frames between consecutive indices (a strided selection of a clip);
+            positive pairs bound their gap in source frames, ``index gap * frame_step``.
+        clip: source clip key (parts of one clip share it; a validation split keeps them together).
     """
 
     category: str
@@ -58,6 +66,8 @@ class Track:
     valid: npt.NDArray[np.bool_]
     video: str = ""
     aligned: bool = False
+    frame_step: int = 1
+    clip: str = ""
 
     @property
     def valid_frames(self) -> npt.NDArray[np.int64]:
@@ -188,13 +198,32 @@ def _category(seq_dir: Path, lasot: bool) -> str:
     return seq_dir.parent.name if lasot else seq_dir.name
 
 
+def find_files(base: Path, name: str) -> List[Path]:
+    """Every file called ``name`` under ``base``, entering symlinked folders (each real folder once), sorted."""
+    found, seen = [], set()
+    for folder, dirs, files in os.walk(base, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link cycle or a second link to one folder
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        if name in files:
+            found.append(Path(folder) / name)
+    return sorted(found)
+
+
 def read_sequence_folders(root: str, cache: ImageCache, min_size: float = 4.0) -> List[Track]:
     """Tracks from GOT-10k / LaSOT style folders (every ``groundtruth.txt`` under ``root``)."""
+    from .manifest import find_manifest, read_manifest
+
     base = Path(root)
     if not base.is_dir():
         raise DatasetError(f"sequence root not found: {base}")
+    manifest = find_manifest(base)
+    facts = read_manifest(manifest) if manifest is not None else {}
     tracks = []
-    for gt in sorted(base.rglob("groundtruth.txt")):
+    for gt in find_files(base, "groundtruth.txt"):
         seq = gt.parent
         img_dir = seq / "img" if (seq / "img").is_dir() else seq
         frames = sorted(str(p) for p in img_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
@@ -210,7 +239,11 @@ def read_sequence_folders(root: str, cache: ImageCache, min_size: float = 4.0) -
         hidden = (_flags(seq / "absence.label", n) | _flags(seq / "full_occlusion.txt", n)
                   | _flags(seq / "out_of_view.txt", n))
         valid = _valid_boxes(boxes, min_size) & ~hidden
-        tracks.append(Track(_category(seq, img_dir != seq), boxes, _paths_loader(frames[:n], cache), valid, str(seq)))
+        fact = facts.get(seq.name)
+        has_meta = (seq / "meta_info.ini").is_file()
+        category = fact.category if fact is not None and not has_meta else _category(seq, img_dir != seq)
+        tracks.append(Track(category, boxes, _paths_loader(frames[:n], cache), valid, str(seq),
+                            frame_step=fact.stride if fact is not None else 1, clip=fact.clip if fact else ""))
     if not tracks:
         raise DatasetError(f"no groundtruth.txt sequences under {base}: give a GOT-10k or LaSOT root")
     return tracks
@@ -232,4 +265,5 @@ def read_photo_folder(root: str) -> List[Tuple[str, Frame]]:
     return photos
 
 
-__all__ = ["ImageCache", "Track", "read_coco", "read_imagenet", "read_photo_folder", "read_sequence_folders"]
+__all__ = ["ImageCache", "Track", "find_files", "read_coco", "read_imagenet", "read_photo_folder",
+           "read_sequence_folders"]

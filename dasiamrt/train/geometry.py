@@ -84,12 +84,31 @@ def crop_square(
     Returns:
         (model_size, model_size, 3) uint8.
     """
-    a = float(original_size) / model_size
+    return crop_rect(image, center_xy, (original_size, original_size), model_size, pad_value)
+
+
+def crop_rect(
+    image: npt.NDArray[np.uint8],
+    center_xy: Sequence[float],
+    region_wh: Sequence[float],
+    model_size: int,
+    pad_value: Sequence[float],
+) -> npt.NDArray[np.uint8]:
+    """Sub-window of ``region_wh`` image pixels around ``center_xy``, resized to a ``model_size`` square.
+
+    A non-square region stretches the image: a region of (s / f_x, s / f_y) shows the scene as if its
+    x axis were scaled by f_x and its y axis by f_y before a square crop of side s (the aspect-ratio
+    augmentation). Each axis keeps :func:`crop_square`'s alignment.
+
+    Returns:
+        (model_size, model_size, 3) uint8.
+    """
+    ax, ay = float(region_wh[0]) / model_size, float(region_wh[1]) / model_size
     # Output pixel u samples image x = x0 + a*(u + 0.5) - 0.5 with x0 = cx - (sz + 1) / 2: the
     # official crop's alignment (its centre lands ~1 px up-left of cx), without its integer rounding.
-    ox = float(center_xy[0]) - (original_size + 1) / 2 + 0.5 * a - 0.5
-    oy = float(center_xy[1]) - (original_size + 1) / 2 + 0.5 * a - 0.5
-    matrix = np.array([[a, 0.0, ox], [0.0, a, oy]], dtype=np.float64)
+    ox = float(center_xy[0]) - (float(region_wh[0]) + 1) / 2 + 0.5 * ax - 0.5
+    oy = float(center_xy[1]) - (float(region_wh[1]) + 1) / 2 + 0.5 * ay - 0.5
+    matrix = np.array([[ax, 0.0, ox], [0.0, ay, oy]], dtype=np.float64)
     fill = tuple(float(v) for v in pad_value[:3])
     return cast("npt.NDArray[np.uint8]", cv2.warpAffine(
         image, matrix, (model_size, model_size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -105,5 +124,17 @@ def box_in_crop(
     x, y, w, h = (float(v) for v in bbox_xywh)
     return np.array(
         [(x + w / 2 - center_xy[0]) * scale, (y + h / 2 - center_xy[1]) * scale, w * scale, h * scale],
+        dtype=np.float32,
+    )
+
+
+def box_in_rect(
+    bbox_xywh: Sequence[float], center_xy: Sequence[float], region_wh: Sequence[float], model_size: int
+) -> npt.NDArray[np.float32]:
+    """:func:`box_in_crop` for a :func:`crop_rect` region (per-axis scales)."""
+    sx, sy = model_size / float(region_wh[0]), model_size / float(region_wh[1])
+    x, y, w, h = (float(v) for v in bbox_xywh)
+    return np.array(
+        [(x + w / 2 - center_xy[0]) * sx, (y + h / 2 - center_xy[1]) * sy, w * sx, h * sy],
         dtype=np.float32,
     )

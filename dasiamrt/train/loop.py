@@ -3,8 +3,11 @@
 One process trains on CPU or one GPU. Under ``torchrun`` (``WORLD_SIZE`` > 1) each process samples
 its own pairs (rng ``[seed, rank]``), gradients are averaged by DistributedDataParallel, and rank 0
 alone writes checkpoints and logs. ``out_dir`` receives:
-    last.pt       model, optimizer, epoch/step, best monitor loss and every rank's RNG state
-    best.pt       weights (official key names) with the lowest loss on the fixed monitor batch
+    last.pt       model, optimizer, epoch/step, best monitor loss / validation AUC, every rank's RNG state
+    best.pt       weights (official key names) with the highest held-out tracking AUC when the config
+                  has a ``validation`` section (checked at step 0 and every ``every_epochs`` epochs;
+                  no training track may come from a validation sequence), else with the lowest loss
+                  on the fixed monitor batch
     metrics.jsonl one line per log interval and per epoch
     config.json   the resolved configuration
 Resuming from ``last.pt`` continues with the same batches as an uninterrupted run would draw.
@@ -27,9 +30,11 @@ from ..errors import CheckpointError
 from ..model import SiamRPN, build_network, load_network, save_checkpoint
 from .config import TrainConfig
 from .datasets import ImageCache
+from .real_data import check_not_validation, read_split
 from .sampler import PairSampler
 from .sources import build_sources
 from .targets import siamrpn_loss
+from .validate import TrackingValidator
 
 log = logging.getLogger(__name__)
 FROZEN_CONVS = (0, 4, 8)
@@ -83,12 +88,13 @@ def balance_heads(net: SiamRPN) -> None:
 
 @dataclass
 class Progress:
-    """Where a run is: next epoch/step to run, steps done, best monitor loss."""
+    """Where a run is: next epoch/step to run, steps done, best monitor loss, best validation AUC."""
 
     epoch: int = 0
     step: int = 0
     global_step: int = 0
     best_val: float = float("inf")
+    best_auc: float = -1.0
 
 
 def build_model(cfg: TrainConfig) -> SiamRPN:
@@ -232,6 +238,17 @@ def train(cfg: TrainConfig, resume: bool = False, sampler: Optional[PairSampler]
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    validator = None
+    if cfg.validation is not None:
+        from .manifest import find_manifest
+
+        split = read_split(cfg.validation.split, find_manifest(Path(cfg.validation.data_root())))
+        sources = build_sources(cfg.data, ImageCache()) if sampler is None else sampler.sources
+        check_not_validation(sources, split)
+        if sampler is None:
+            sampler = PairSampler(sources, cfg.sampler)
+        if rank == 0:
+            validator = TrackingValidator(cfg.validation, cfg.preset)
     if sampler is None:
         sampler = PairSampler(build_sources(cfg.data, ImageCache()), cfg.sampler)
     net = build_model(cfg).to(device)
@@ -247,12 +264,32 @@ def train(cfg: TrainConfig, resume: bool = False, sampler: Optional[PairSampler]
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     val_batch = to_tensors(sampler.batch(np.random.default_rng(cfg.val_seed), cfg.val_pairs), device)
-    return _run(cfg, model, net, optimizer, sampler, rng, progress, val_batch, rank, world, device, out_dir, max_steps)
+    if validator is not None and progress.global_step == 0 and progress.best_auc < 0:
+        _validate(validator, net, progress, out_dir, lr=0.0)
+    return _run(cfg, model, net, optimizer, sampler, rng, progress, val_batch, rank, world, device, out_dir, max_steps,
+                validator)
+
+
+def _validate(validator: TrackingValidator, net: SiamRPN, progress: Progress, out_dir: Path, lr: float) -> None:
+    """Track the validation sequences with the current weights; a new best AUC writes ``best.pt``."""
+    start = time.time()
+    result = validator(official_state(net))
+    improved = result["auc"] > progress.best_auc
+    if improved:
+        progress.best_auc = result["auc"]
+        save_checkpoint(official_state(net), out_dir / "best.pt", legacy=True)
+    log.info("validation after %d steps: AUC %.4f, precision@20 %.3f (best %.4f%s), %.0f s", progress.global_step,
+             result["auc"], result["precision_20"], progress.best_auc, ", saved best.pt" if improved else "",
+             time.time() - start)
+    _write_metrics(out_dir, {"epoch": progress.epoch, "global_step": progress.global_step, "val_auc": result["auc"],
+                             "val_precision_20": result["precision_20"], "val_per_sequence": result["per_sequence"],
+                             "best": improved, "lr": lr, "time": time.time()})
 
 
 def _run(cfg: TrainConfig, model: torch.nn.Module, net: SiamRPN, optimizer: torch.optim.Optimizer,
          sampler: PairSampler, rng: np.random.Generator, progress: Progress, val_batch: Dict[str, torch.Tensor],
-         rank: int, world: int, device: torch.device, out_dir: Path, max_steps: Optional[int]) -> Progress:
+         rank: int, world: int, device: torch.device, out_dir: Path, max_steps: Optional[int],
+         validator: Optional[TrackingValidator] = None) -> Progress:
     last_save = tick = time.time()
     done, window = 0, []
     while progress.epoch < cfg.epochs:
@@ -281,7 +318,10 @@ def _run(cfg: TrainConfig, model: torch.nn.Module, net: SiamRPN, optimizer: torc
         improved = val < progress.best_val
         progress.best_val = min(val, progress.best_val)
         if rank == 0:
-            if improved:
+            if validator is not None and cfg.validation is not None and (
+                    progress.epoch % cfg.validation.every_epochs == 0 or progress.epoch == cfg.epochs):
+                _validate(validator, net, progress, out_dir, lr)
+            elif improved and validator is None:
                 save_checkpoint(official_state(net), out_dir / "best.pt", legacy=True)
             log.info("epoch %d/%d done: monitor loss %.4f (best %.4f)", progress.epoch, cfg.epochs, val,
                      progress.best_val)

@@ -3,8 +3,11 @@
 A pair is a template crop (127 x 127, context 0.5 around the object, as the tracker's template)
 and a search crop (``instance_size``) whose region is s_x = s_z * instance_size / 127 around the
 object of the search frame, shifted by up to ``shift`` crop pixels and resized by 0.85..1.15 (the
-target then appears at 1/r of its size). Positive pairs take two frames of one track at most
-``max_gap`` frames apart (a still image pairs with itself). Negative pairs centre the search crop on
+target then appears at 1/r of its size; per axis with ``independent_scale``). A pair may be
+stretched as a whole (``stretch``: template and search see the scene with its x and y axes scaled,
+so thin and wide objects are common whatever the data holds). Positive pairs take two frames of
+one track at most ``max_gap`` *source* frames apart (index gap times the track's ``frame_step``;
+a still image pairs with itself). Negative pairs centre the search crop on
 another object: of the same category (fine-grained distractors) or of a different one (drift to
 arbitrary objects), from another video, or from the same rendered video at a frame where the
 template's object lies outside every crop the augmentation can draw: never the target itself.
@@ -20,9 +23,9 @@ import numpy.typing as npt
 
 from .. import spec
 from ..errors import ConfigError
-from .augment import AugmentConfig, grayscale, photometric
+from .augment import AugmentConfig, draw_stretch, grayscale, photometric
 from .datasets import Frame, Track
-from .geometry import box_in_crop, context_size, crop_square, generate_anchors, search_side
+from .geometry import box_in_rect, context_size, crop_rect, generate_anchors, search_side
 from .targets import LabelConfig, anchor_targets
 
 POSITIVE, NEGATIVE_SAME, NEGATIVE_OTHER = "positive", "negative_same", "negative_other"
@@ -35,7 +38,8 @@ class SamplerConfig:
     Attributes:
         instance_size: search crop side (255: score map 17 x 17).
         context_amount: template context (0.5).
-        max_gap: largest frame distance of a positive video pair (paper: < 100).
+        max_gap: largest distance of a positive video pair in source frames (paper: < 100); a
+            track's ``frame_step`` converts index gaps.
         negative_same: share of pairs that are same-category negatives.
         negative_other: share of pairs that are different-category negatives.
         augment: crop augmentation.
@@ -131,29 +135,46 @@ class PairSampler:
         aug = self.cfg.augment
         ox, oy, ow, oh = (float(v) for v in other_box)
         s_x = search_side(context_size((ow, oh), self.cfg.context_amount), self.cfg.instance_size) * aug.scale_max
+        if aug.stretch > 0:  # a stretched region is up to sqrt(max_stretch) longer along one axis
+            s_x *= float(np.sqrt(aug.max_stretch)) * 2.0
         reach = s_x / 2 + aug.shift * s_x / self.cfg.instance_size
         x, y, w, h = (float(v) for v in box)
         dx = abs(x + w / 2 - ox - ow / 2) - w / 2
         dy = abs(y + h / 2 - oy - oh / 2) - h / 2
         return max(dx, dy) > reach
 
-    def _template(self, track: Track, i: int) -> Tuple[Frame, float]:
+    def _template(self, track: Track, i: int, stretch: Tuple[float, float] = (1.0, 1.0)) -> Tuple[Frame, float]:
+        """Template crop of frame ``i`` (stretched by ``stretch``) and its s_z in stretched pixels."""
         frame = track.load(i)
-        x, y, w, h = track.boxes_xywh[i]
-        s_z = context_size((w, h), self.cfg.context_amount)
+        x, y, w, h = (float(v) for v in track.boxes_xywh[i])
+        fx, fy = stretch
+        s_z = context_size((w * fx, h * fy), self.cfg.context_amount)
         mean = frame.mean(axis=(0, 1))
-        return crop_square(frame, (x + w / 2, y + h / 2), s_z, spec.EXEMPLAR_SIZE, mean), s_z
+        return crop_rect(frame, (x + w / 2, y + h / 2), (s_z / fx, s_z / fy), spec.EXEMPLAR_SIZE, mean), s_z
 
-    def _search(self, rng: np.random.Generator, track: Track, j: int) -> Tuple[Frame, npt.NDArray[np.float32]]:
+    def _search(self, rng: np.random.Generator, track: Track, j: int, stretch: Tuple[float, float] = (1.0, 1.0)
+                ) -> Tuple[Frame, npt.NDArray[np.float32]]:
+        """Search crop around the object of frame ``j`` (shifted, resized, stretched) and that object in it."""
         aug, size = self.cfg.augment, self.cfg.instance_size
         frame = track.load(j)
         x, y, w, h = (float(v) for v in track.boxes_xywh[j])
-        s_x = search_side(context_size((w, h), self.cfg.context_amount), size)
-        s_x *= float(rng.uniform(aug.scale_min, aug.scale_max))
-        shift = rng.uniform(-aug.shift, aug.shift, 2) * s_x / size
-        center = (x + w / 2 + shift[0], y + h / 2 + shift[1])
-        crop = crop_square(frame, center, s_x, size, frame.mean(axis=(0, 1)))
-        return crop, box_in_crop((x, y, w, h), center, s_x, size)
+        fx, fy = stretch
+        s_x = search_side(context_size((w * fx, h * fy), self.cfg.context_amount), size)
+        kx = float(rng.uniform(aug.scale_min, aug.scale_max))
+        ky = float(rng.uniform(aug.scale_min, aug.scale_max)) if aug.independent_scale else kx
+        region = (s_x * kx / fx, s_x * ky / fy)
+        shift = rng.uniform(-aug.shift, aug.shift, 2) / size
+        center = (x + w / 2 + shift[0] * region[0], y + h / 2 + shift[1] * region[1])
+        crop = crop_rect(frame, center, region, size, frame.mean(axis=(0, 1)))
+        return crop, box_in_rect((x, y, w, h), center, region, size)
+
+    def _positive_frame(self, rng: np.random.Generator, track: Track, i: int) -> int:
+        """A visible frame at most ``max_gap`` source frames from ``i`` (``i`` itself only when alone)."""
+        valid = track.valid_frames
+        near = valid[np.abs(valid - i) * max(track.frame_step, 1) <= self.cfg.max_gap]
+        if near.size > 1:
+            near = near[near != i]
+        return int(near[rng.integers(near.size)])
 
     def sample(self, rng: np.random.Generator) -> Pair:
         """One augmented pair (kind drawn with the configured proportions)."""
@@ -165,19 +186,16 @@ class PairSampler:
         track = self._track(rng)
         valid = track.valid_frames
         i = int(valid[rng.integers(valid.size)])
-        template, _ = self._template(track, i)
+        stretch = draw_stretch(rng, (float(track.boxes_xywh[i, 2]), float(track.boxes_xywh[i, 3])), cfg.augment)
+        template, _ = self._template(track, i, stretch)
         other = self._other(rng, track, kind == NEGATIVE_SAME) if kind != POSITIVE else None
         j_other = self._negative_frame(rng, track, other) if other is not None else None
         if other is None or j_other is None:
             kind = POSITIVE
-            near = valid[np.abs(valid - i) <= cfg.max_gap]
-            if near.size > 1:
-                near = near[near != i]
-            j = int(near[rng.integers(near.size)])
-            search, box = self._search(rng, track, j)
+            search, box = self._search(rng, track, self._positive_frame(rng, track, i), stretch)
             pair = Pair(template, search, box, None, kind)
         else:
-            search, other_box = self._search(rng, other, j_other)
+            search, other_box = self._search(rng, other, j_other, stretch)
             pair = Pair(template, search, None, other_box, kind)
         pair.template = photometric(pair.template, rng, cfg.augment)
         pair.search = photometric(pair.search, rng, cfg.augment)

@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import ConfigError
 from .composite import CompositeSequences
 from .datasets import ImageCache, Track, read_coco, read_imagenet, read_photo_folder, read_sequence_folders
+from .real_data import read_real
 
 
 def _composite(cache: ImageCache, photos: str, sequences: int = 500, length: int = 100, seed: int = 1,
@@ -57,9 +58,15 @@ def _synthetic(cache: ImageCache,
     return tracks
 
 
+def _real(cache: ImageCache, root: str, split: Optional[str] = None, sequences: bool = True, stills: bool = True,
+          min_size: float = 4.0, still_min_size: float = 8.0) -> List[Track]:
+    """This project's real data (``../shared/data/real``): sequences minus ``split``'s validation side, stills."""
+    return read_real(root, cache, split, sequences, stills, min_size, still_min_size)
+
+
 READERS: Dict[str, Callable[..., List[Track]]] = {
     "composite": _composite, "coco": _coco, "imagenet": _imagenet, "folders": _folders,
-    "synthetic": _synthetic,
+    "synthetic": _synthetic, "real": _real,
 }
 
 

@@ -34,3 +34,26 @@ def test_crop_pads_with_the_given_colour_outside_the_image():
 def test_box_in_crop_is_an_offset_from_the_crop_centre_in_crop_pixels():
     box = box_in_crop((90, 40, 20, 10), center_xy=(80, 50), original_size=510, model_size=255)
     np.testing.assert_allclose(box, [(100 - 80) / 2, (45 - 50) / 2, 10, 5])
+
+
+def test_rect_crop_box_matches_the_stretched_pixels():
+    from dasiamrt.train.geometry import box_in_rect, crop_rect
+
+    image = np.full((400, 400, 3), 128, np.uint8)
+    image[150:230, 170:210] = (0, 0, 255)  # a 40 x 80 box at (170, 150)
+    center, region = (185.0, 200.0), (400.0 / 3.0, 100.0)  # x squeezed 3x less than y: the box gets wider
+    crop = crop_rect(image, center, region, 200, (128, 128, 128))
+    ys, xs = np.nonzero((crop[..., 2] > 200) & (crop[..., 0] < 60))
+    seen = [(xs.min() + xs.max() + 1) / 2 - 100, (ys.min() + ys.max() + 1) / 2 - 100,
+            xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()]
+    box = box_in_rect((170, 150, 40, 80), center, region, 200)
+    np.testing.assert_allclose(box, [(190 - 185) * 1.5, (190 - 200) * 2, 60, 160])  # by hand: 200/133.3, 200/100
+    np.testing.assert_allclose(box, seen, atol=2.0)  # and by the pixels
+
+
+def test_square_rect_crop_is_the_square_crop():
+    from dasiamrt.train.geometry import crop_rect
+
+    image = np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(crop_rect(image, (50.5, 40.0), (70, 70), 127, (1, 2, 3)),
+                                  crop_square(image, (50.5, 40.0), 70, 127, (1, 2, 3)))

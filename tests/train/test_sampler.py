@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dasiamrt.train.augment import AugmentConfig
 from dasiamrt.train.geometry import iou_cxcywh
@@ -56,3 +57,40 @@ def test_batch_shapes():
     batch = _sampler(0.2, 0.2).batch(np.random.default_rng(0), 3)
     assert batch["template"].shape == (3, 3, 127, 127) and batch["search"].shape == (3, 3, 255, 255)
     assert batch["labels"].shape == (3, 5 * 17 * 17) and batch["deltas"].shape == (3, 4, 5 * 17 * 17)
+
+
+def test_stretched_pairs_keep_box_and_pixels_together_and_stretch_the_template_alike():
+    video = moving_video("a", [("red", "square", (120, 100))], side=60.0)
+    aug = AugmentConfig(shift=16, illumination=0.0, blur=0.0, grayscale=0.0, stretch=1.0)
+    sampler = PairSampler([(video, 1.0)], SamplerConfig(negative_same=0, negative_other=0, augment=aug))
+    rng = np.random.default_rng(5)
+    aspects = []
+    for _ in range(20):
+        pair = sampler.sample(rng)
+        (x0, y0, x1, y1), _ = colour_box(pair.search, "red")
+        seen = np.array([(x0 + x1) / 2 - 127.5, (y0 + y1) / 2 - 127.5, x1 - x0, y1 - y0])
+        np.testing.assert_allclose(pair.box, seen, atol=2.5)
+        (tx0, ty0, tx1, ty1), _ = colour_box(pair.template, "red")
+        # one stretch for the pair: the template's square has the search box's aspect (uniform resize)
+        assert np.log((tx1 - tx0) / (ty1 - ty0)) == pytest.approx(np.log(pair.box[2] / pair.box[3]), abs=0.1)
+        aspects.append(pair.box[2] / pair.box[3])
+    assert min(aspects) < 0.5 and max(aspects) > 2.0  # a square became thin and wide objects
+
+
+def test_drawn_aspect_ratios_are_log_uniform_within_the_clip():
+    from dasiamrt.train.augment import draw_stretch
+
+    cfg = AugmentConfig(stretch=1.0, aspect_min=0.15, aspect_max=6.0, max_stretch=100.0)
+    rng = np.random.default_rng(0)
+    draws = np.array([draw_stretch(rng, (30.0, 30.0), cfg) for _ in range(4000)])
+    np.testing.assert_allclose(draws.prod(axis=1), 1.0, rtol=1e-9)  # area kept
+    aspect = draws[:, 0] / draws[:, 1]
+    assert 0.15 <= aspect.min() and aspect.max() <= 6.0
+    # log-uniform: P(w/h < 0.5) = log(0.5 / 0.15) / log(6 / 0.15) = 0.326
+    assert (aspect < 0.5).mean() == pytest.approx(np.log(0.5 / 0.15) / np.log(40.0), abs=0.03)
+    clipped = AugmentConfig(stretch=1.0, max_stretch=2.0)
+    thin = np.array([draw_stretch(rng, (10.0, 50.0), clipped) for _ in range(500)])
+    changes = (thin[:, 0] / thin[:, 1])
+    assert changes.min() >= 0.5 - 1e-9 and changes.max() <= 2.0 + 1e-9  # w/h moves by at most 2x
+    off = AugmentConfig(stretch=0.0)
+    assert draw_stretch(rng, (10.0, 50.0), off) == (1.0, 1.0)

@@ -6,7 +6,7 @@ Names (case-insensitive): ``otb`` (every sequence folder found), ``otb2013``, ``
 (= ``otb100``), ``tb50``; ``vot2016`` .. ``vot2019``; ``uav123``, ``uav20l``; ``lasot`` (test split),
 ``lasot-all``; ``got10k-val``, ``got10k-test``; ``pysot:<file.json>`` (root: the images' folder,
 default the JSON's folder); ``synthetic:<preset>[:<count>[:<seed>[:<frames>]]]`` (generated in memory,
-no root).
+no root); ``real``, ``real:<split.json>[:train]`` (this project's real sequences, ``real.py``).
 """
 from __future__ import annotations
 
@@ -59,6 +59,12 @@ def load_dataset(name: str, root: Union[str, Path, None] = None) -> Dataset:
         from .synthetic_set import load as load_synthetic
 
         return load_synthetic(key)
+    if low == "real" or low.startswith("real:"):
+        parts = key.split(":")
+        if root is None:
+            raise DatasetError(f"dataset {name} needs --root: the real-data folder (../shared/data/real)")
+        split = parts[1] if len(parts) > 1 and parts[1] else None
+        return _loader("real")(Path(root), split, parts[2] if len(parts) > 2 else "validation")
     if low.startswith("pysot:"):
         return _loader("pysot_json")(Path(key.split(":", 1)[1]), Path(root) if root is not None else None)
     if low not in DATASETS:
@@ -77,4 +83,4 @@ def dataset_kind(name: str) -> Optional[str]:
         return "vot"
     if low.startswith("got10k"):
         return "got10k"
-    return "ope" if low in DATASETS or low.startswith("synthetic") else None
+    return "ope" if low in DATASETS or low.startswith(("synthetic", "real")) else None

@@ -1,0 +1,164 @@
+"""A model on the real validation split: plain / +DA / +LT / +DA +LT, aspect-ratio error, score separation.
+
+Data: the validation side of ``configs/real_split.json`` (``../shared/data/real``, never trained on).
+Per variant: mean OPE success AUC and precision@20 (OTB/UAV toolkit, ``eval.metrics``), per-sequence
+AUC, frames spent ``lost``, FPS; on the split's thin-target sequences the aspect-ratio error over
+frames 1-30 (``max(r, 1/r)`` with r = predicted w/h over true w/h, averaged over frames, then over
+sequences); for the plain variant the on/off-target score histogram and the thresholds derived from
+it (``eval.score_stats``). Usage:
+
+    python benchmarks/real_validation.py [--model DIR | --weights PT --preset tiny] [--threads 1]
+        [--variants plain,+DA,+LT,+DA+LT] [--set long_term.enter_threshold=0.5 ...] --out train_logs/real/x
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+from dasiamrt.config import TrackerConfig
+from dasiamrt.eval.datasets.real import load
+from dasiamrt.eval.metrics import ope_sequence, ope_summary
+from dasiamrt.eval.score_stats import derive_thresholds, histogram, on_off_scores
+from dasiamrt.runtime.tracker import Tracker
+from dasiamrt.train.validate import SequenceRun, run_sequence
+
+VARIANTS = {
+    "plain": {"distractor": {"enabled": False}, "long_term": {"enabled": False}},
+    "+DA": {"distractor": {"enabled": True}, "long_term": {"enabled": False}},
+    "+LT": {"distractor": {"enabled": False}, "long_term": {"enabled": True}},
+    "+DA +LT": {"distractor": {"enabled": True}, "long_term": {"enabled": True}},
+}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def aspect_error(run: SequenceRun, frames: int = 30) -> float:
+    """Mean over frames 1..``frames`` (valid ground truth) of max(r, 1/r), r = (w/h predicted) / (w/h true)."""
+    pred, gt = run.boxes[1:frames + 1], run.gt[1:frames + 1]
+    ok = np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+    ratio = (pred[ok, 2] / pred[ok, 3]) / (gt[ok, 2] / gt[ok, 3])
+    return float(np.mean(np.maximum(ratio, 1.0 / ratio)))
+
+
+def _setting(config: TrackerConfig, assignment: str) -> TrackerConfig:
+    key, value = assignment.split("=", 1)
+    parts = key.split(".")
+    if len(parts) == 2:
+        return config.replace(**{parts[0]: {parts[1]: float(value)}})
+    return config.replace(**{key: float(value)})
+
+
+def _tracker(args: argparse.Namespace, config: TrackerConfig) -> Tracker:
+    if args.weights:
+        return Tracker.from_weights(args.weights, preset=args.preset, backend="torch", config=config)
+    return Tracker.from_model(args.model, config=config, threads=args.threads)
+
+
+def _base_config(args: argparse.Namespace) -> TrackerConfig:
+    if args.weights:
+        from dasiamrt.config import get_preset
+
+        config = get_preset(args.preset).tracker
+    else:
+        from dasiamrt.artifacts.model_folder import read_model_dir
+
+        config = read_model_dir(args.model).tracker
+    for assignment in args.set or ():
+        config = _setting(config, assignment)
+    return config
+
+
+def evaluate_variant(args: argparse.Namespace, config: TrackerConfig, dataset: Any, thin: List[str]) -> Dict[str, Any]:
+    start = time.perf_counter()
+    with _tracker(args, config) as tracker:
+        runs = [run_sequence(tracker, seq) for seq in dataset]
+    seconds = time.perf_counter() - start
+    curves = [ope_sequence(r.boxes, r.gt) for r in runs]
+    summary = ope_summary(curves)
+    on, off = [], []
+    for r, c, seq in zip(runs, curves, dataset):
+        a, b = on_off_scores(r.scores, c["iou"], seq.absent)
+        on.append(a)
+        off.append(b)
+    on_all, off_all = np.concatenate(on), np.concatenate(off)
+    frames = sum(len(r.boxes) for r in runs)
+    return {
+        "auc": summary["auc"], "precision_20": summary["precision_20"],
+        "per_sequence": {r.name: round(float(c["success"].mean()), 4) for r, c in zip(runs, curves)},
+        "aspect_error_1_30": {r.name: round(aspect_error(r), 3) for r in runs if r.name in thin},
+        "lost_share": float(np.mean([s == "lost" for r in runs for s in r.states[1:]])),
+        "fps": frames / seconds, "histogram": histogram(on_all, off_all),
+        "thresholds": derive_thresholds(on_all, off_all) if len(on_all) and len(off_all) else None,
+    }
+
+
+def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], thin: List[str]) -> str:
+    lines = [f"### {label}", "", "| variant | mean AUC | precision@20 | lost frames | FPS | thin-target aspect "
+             "error, frames 1-30 |", "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        ar = np.mean(list(r["aspect_error_1_30"].values())) if r["aspect_error_1_30"] else float("nan")
+        lines.append(f"| {name} | {r['auc']:.3f} | {r['precision_20']:.3f} | {100 * r['lost_share']:.0f}% | "
+                     f"{r['fps']:.0f} | {ar:.2f}x |")
+    lines += ["", "Per sequence (success AUC):", "", "| variant | " + " | ".join(names) + " |",
+              "|---|" + "---|" * len(names)]
+    for name, r in results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{r['per_sequence'][n]:.3f}" for n in names) + " |")
+    first = next(iter(results.values()))
+    lines += ["", "Aspect-ratio error over frames 1-30, thin targets (" + first.get("variant_note", "per variant")
+              + "):", "", "| variant | " + " | ".join(thin) + " |", "|---|" + "---|" * len(thin)]
+    for name, r in results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{r['aspect_error_1_30'][n]:.2f}x" for n in thin) + " |")
+    h = first["histogram"]
+    lines += ["", f"Score on target (IoU >= 0.5, {h['on_frames']} frames) vs off target (IoU < 0.1 or absent, "
+              f"{h['off_frames']} frames), first variant: median {h['on_median']} vs {h['off_median']}; "
+              f"thresholds derived: {first['thresholds']}", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model folder (default: the bundled model)")
+    parser.add_argument("--weights", help="a checkpoint instead (torch backend)")
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--split", default=str(ROOT / "configs" / "real_split.json"))
+    parser.add_argument("--root", default=str(ROOT.parent / "shared" / "data" / "real"))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--set", action="append", help="tracker setting, e.g. long_term.enter_threshold=0.5")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--label", default=None)
+    parser.add_argument("--out", default=None, help="write OUT.md and OUT.json")
+    args = parser.parse_args()
+    if not args.weights and not args.model:
+        from dasiamrt.commands._common import default_model
+
+        args.model = str(default_model())
+    dataset = load(Path(args.root), args.split, "validation")
+    thin = json.loads(Path(args.split).read_text()).get("thin_targets", [])
+    names = [s.name for s in dataset]
+    base = _base_config(args)
+    results = {}
+    for variant in args.variants.split(","):
+        config = base.replace(**{k: dict(v) for k, v in VARIANTS[variant].items()})
+        results[variant] = evaluate_variant(args, config, dataset, thin)
+        print(f"{variant:8s} AUC {results[variant]['auc']:.3f} P@20 {results[variant]['precision_20']:.3f} "
+              f"lost {results[variant]['lost_share']:.2f} {results[variant]['fps']:.0f} FPS", file=sys.stderr)
+    from dasiamrt.cpu_features import detect
+
+    label = args.label or (args.weights or args.model)
+    text = markdown(label, results, names, thin) + f"\nCPU: {detect().summary()}\nTracker settings: " \
+        f"{json.dumps(base.to_dict())}\n"
+    print(text)
+    if args.out:
+        Path(args.out + ".md").write_text(text)
+        Path(args.out + ".json").write_text(json.dumps({"label": label, "results": results,
+                                                        "tracker": base.to_dict()}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""This project's real annotated sequences (``../shared/data/real``, see its README).
+
+Layout: ``<root>/sequences/<name>/00000001.jpg ..`` + ``groundtruth.txt`` (0-based x, y, w, h; a
+``nan`` row = target absent, scored as the UAV123 toolkit scores its NaN rows), ``<root>/manifest.json``.
+``root`` may also be the ``sequences/`` folder itself, or any folder of such sequence folders
+(symlinks are followed).
+
+Names: ``real`` (every sequence), ``real:<split.json>`` (the split's validation sequences) and
+``real:<split.json>:train`` (the others). Sequence tags: ``thin`` (the split's thin targets),
+``drone`` or ``ground`` (from the manifest's dataset: OTB clips are ground-level).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ...errors import DatasetError
+from .base import Dataset, Sequence, read_numbers, require_dir
+
+_FRAME_EXT = (".jpg", ".jpeg", ".png")
+
+
+def _sequence_root(root: Path) -> Path:
+    return root / "sequences" if (root / "sequences").is_dir() else root
+
+
+def _manifest_datasets(root: Path) -> Dict[str, str]:
+    for candidate in (root / "manifest.json", root.parent / "manifest.json"):
+        if candidate.is_file():
+            try:
+                entries = json.loads(candidate.read_text())["sequences"]
+                return {str(e["name"]): str(e.get("dataset", "")) for e in entries}
+            except (OSError, KeyError, TypeError, ValueError):
+                raise DatasetError(f"{candidate} is not a real-data manifest: restore it from the data set") from None
+    return {}
+
+
+def _split(path: str) -> Tuple[List[str], List[str]]:
+    try:
+        data = json.loads(Path(path).read_text())
+        return [str(n) for n in data["validation"]], [str(n) for n in data.get("thin_targets", [])]
+    except OSError:
+        raise DatasetError(f"split file {path} not found: give e.g. real:configs/real_split.json") from None
+    except (KeyError, TypeError, ValueError):
+        raise DatasetError(f"{path} is not a split file with a 'validation' list") from None
+
+
+def read_sequence(folder: Path, tags: Tuple[str, ...] = ()) -> Sequence:
+    """One sequence folder: frames sorted by name, one ``groundtruth.txt`` row per frame.
+
+    Raises:
+        DatasetError: no frames, or a box count that differs from the frame count.
+    """
+    gt = read_numbers(folder / "groundtruth.txt", widths=(4,))
+    frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in _FRAME_EXT)
+    if len(frames) != len(gt):
+        raise DatasetError(f"{folder}: {len(frames)} frames but {len(gt)} boxes in groundtruth.txt: "
+                           f"restore the sequence from the data set")
+    absent = np.isnan(gt).any(axis=1)
+    return Sequence(name=folder.name, gt=gt, frames=frames, origin=0.0, absent=absent,
+                    attributes={"absent": absent} if absent.any() else {}, tags=tags)
+
+
+def load(root: Path, split: Optional[str] = None, part: str = "validation") -> Dataset:
+    """Read the real sequences (all, or one side of ``split``).
+
+    Args:
+        root: the real-data root (or its ``sequences/`` folder).
+        split: a split file (``configs/real_split.json``); None: every sequence.
+        part: "validation" or "train" (with ``split``).
+
+    Raises:
+        DatasetError: missing root, a split name without a folder, or malformed files.
+    """
+    if part not in ("validation", "train"):
+        raise DatasetError(f"split part must be 'validation' or 'train', not {part!r}")
+    base = _sequence_root(require_dir(Path(root), "real-data folder"))
+    folders = {p.name: p for p in sorted(base.iterdir()) if p.is_dir() and (p / "groundtruth.txt").is_file()}
+    if not folders:
+        raise DatasetError(f"no sequence folder with groundtruth.txt in {base}: give the real-data root")
+    datasets = _manifest_datasets(base)
+    validation, thin = _split(split) if split else ([], [])
+    missing = [n for n in validation if n not in folders]
+    if missing:
+        raise DatasetError(f"split {split} names {', '.join(missing)}, missing in {base}")
+    if split is None:
+        names = list(folders)
+    elif part == "validation":
+        names = validation
+    else:
+        names = [n for n in folders if n not in validation]
+    sequences = []
+    for name in names:
+        kind = datasets.get(name, "")
+        tags = tuple(t for t, on in (("thin", name in thin), ("ground", kind.startswith("OTB")),
+                                     ("drone", bool(kind) and not kind.startswith("OTB"))) if on)
+        sequences.append(read_sequence(folders[name], tags))
+    label = "real" if split is None else f"real-{part}"
+    return Dataset(name=label, root=base, sequences=sequences, kind="ope")

@@ -1,0 +1,122 @@
+"""Held-out tracking validation: the AUC it reports, and best.pt chosen on it (not on a training batch)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from dasiamrt.errors import ConfigError
+from dasiamrt.eval.datasets.base import Sequence
+from dasiamrt.train import loop as loop_module
+from dasiamrt.train.config import TrainConfig
+from dasiamrt.train.loop import train
+from dasiamrt.train.sampler import PairSampler, SamplerConfig
+from dasiamrt.train.validate import ValidationConfig, run_sequence, summarize
+
+from ..conftest import DATA, ROOT
+from .test_real_data import _real_root, _split
+from .test_sampler import PLAIN, moving_video
+
+
+class _Oracle:
+    """A fake tracker that returns the ground truth, shifted by ``dx`` pixels."""
+
+    def __init__(self, gt: np.ndarray, dx: float) -> None:
+        self.gt, self.dx, self.t = gt, dx, 0
+
+    def init(self, frame, box) -> None:
+        self.t = 0
+
+    def track(self, frame):
+        self.t += 1
+        x, y, w, h = self.gt[self.t]
+        return SimpleNamespace(bbox_xywh=(x + self.dx, y, w, h), score=0.9, state="tracking")
+
+
+def _seq(n: int = 6) -> Sequence:
+    gt = np.array([[10.0 + i, 20.0, 40.0, 20.0] for i in range(n)])
+    return Sequence(name="s", gt=gt, frames=[np.zeros((80, 120, 3), np.uint8)] * n)
+
+
+def test_summary_of_a_perfect_and_a_half_shifted_tracker():
+    seq = _seq()
+    perfect = summarize([run_sequence(_Oracle(seq.gt, 0.0), seq)])
+    assert perfect["auc"] == pytest.approx(20 / 21)  # IoU 1 passes every threshold but 1.0 (strict >)
+    shifted = run_sequence(_Oracle(seq.gt, 20.0), seq)  # half the width off: IoU = 20*20 / (60*20) = 1/3
+    # frame 0 is the init box (IoU 1), frames 1..5 have IoU 1/3: thresholds 0..0.30 pass (7 of 21)
+    expected = (20 / 21 + 5 * 7 / 21) / 6
+    assert summarize([shifted])["auc"] == pytest.approx(expected)
+    assert shifted.scores[1:].tolist() == [0.9] * 5
+
+
+def _cfg(tmp_path, root, split) -> TrainConfig:
+    return TrainConfig(data=({"type": "unused"},), out_dir=str(tmp_path / "out"), epochs=3, steps_per_epoch=1,
+                       batch_size=2, val_pairs=2, log_every=1, num_threads=1, lr_start=1e-3, lr_end=1e-4,
+                       validation=ValidationConfig(split=str(split), root=str(root)))
+
+
+def test_best_checkpoint_is_the_one_with_the_highest_validation_auc(tmp_path, monkeypatch):
+    root = _real_root(tmp_path)
+    split = _split(tmp_path, root)
+    scripted = iter([0.30, 0.50, 0.20, 0.40])  # step 0, then after epochs 1, 2, 3
+    seen = []
+
+    class FakeValidator:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def __call__(self, state):
+            seen.append({k: v.clone() for k, v in state.items()})
+            return {"auc": next(scripted), "precision_20": 0.0, "per_sequence": {}}
+
+    monkeypatch.setattr(loop_module, "TrackingValidator", FakeValidator)
+    tracks = moving_video("a", [("red", "square", (60, 80)), ("blue", "square", (300, 300))])
+    sampler = PairSampler([(tracks, 1.0)], SamplerConfig(negative_same=0.2, negative_other=0.2, augment=PLAIN))
+    progress = train(_cfg(tmp_path, root, split), sampler=sampler)
+    assert len(seen) == 4 and progress.best_auc == 0.5
+    best = torch.load(tmp_path / "out" / "best.pt", weights_only=True)
+    for key, value in best.items():
+        torch.testing.assert_close(value, seen[1][key])  # the weights validated after epoch 1
+    assert not torch.equal(best["conv_r2.weight"], seen[3]["conv_r2.weight"])  # not the last ones
+    records = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["val_auc"] for r in records if "val_auc" in r] == [0.30, 0.50, 0.20, 0.40]
+
+
+def test_training_with_a_validation_split_refuses_its_sequences(tmp_path):
+    root = _real_root(tmp_path)
+    split = _split(tmp_path, root)
+    from dasiamrt.train.datasets import ImageCache, read_sequence_folders
+
+    tracks = read_sequence_folders(str(root / "sequences"), ImageCache())
+    sampler = PairSampler([(tracks, 1.0)], SamplerConfig(augment=PLAIN))
+    with pytest.raises(ConfigError, match="refusing to train on 'Dog'"):
+        train(_cfg(tmp_path, root, split), sampler=sampler)
+    # a config whose real source excludes the validation side is accepted (one step is enough)
+    cfg = dataclasses.replace(_cfg(tmp_path, root, split), epochs=1,
+                              data=({"type": "real", "root": str(root), "split": str(split)},))
+    progress = train(cfg, max_steps=1)
+    assert progress.global_step == 1 and progress.best_auc >= 0  # validated at step 0
+
+
+def test_validation_section_of_a_config_round_trips(tmp_path):
+    data = json.loads((ROOT / "configs" / "train_real.json").read_text())
+    cfg = TrainConfig.from_dict(data)
+    assert cfg.validation is not None and cfg.validation.split == "configs/real_split.json"
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ConfigError):
+        TrainConfig.from_dict({**data, "validation": {"every_epochs": 1}})
+
+
+@pytest.mark.skipif(not (DATA / "real" / "manifest.json").is_file(), reason="no ../shared/data/real")
+def test_validator_reads_the_project_split():
+    from dasiamrt.train.validate import TrackingValidator
+
+    cfg = ValidationConfig(split=str(ROOT / "configs" / "real_split.json"), root=str(DATA / "real"), max_frames=3)
+    validator = TrackingValidator(cfg, "tiny")
+    names = json.loads((ROOT / "configs" / "real_split.json").read_text())["validation"]
+    assert validator.names() == tuple(names)
+    assert [len(s) for s in validator.dataset] == [len(s.gt) for s in validator.dataset]
