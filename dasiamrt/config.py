@@ -234,6 +234,31 @@ class TrackerConfig:
         return cls(**values)
 
 
+def read_tracker_settings(path: str, base: TrackerConfig) -> TrackerConfig:
+    """``base`` with the fields of a JSON file (nested ``long_term``/``distractor`` objects allowed; keys starting
+    with ``_`` are comments), e.g. a model's own thresholds for ``dasiamrt export --tracker``.
+
+    Raises:
+        ConfigError: the file is missing, not JSON, not an object, or names an unknown or out-of-range setting.
+    """
+    import json
+    from pathlib import Path
+
+    try:
+        changes = json.loads(Path(path).read_text())
+    except OSError:
+        raise ConfigError(f"tracker settings file {path} not found") from None
+    except ValueError as err:
+        raise ConfigError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(changes, dict):
+        raise ConfigError(f"{path} must hold a JSON object of tracker settings")
+    changes = {k: v for k, v in changes.items() if not k.startswith("_")}  # "_comment" keys
+    try:
+        return base.replace(**changes)
+    except TypeError as err:
+        raise ConfigError(f"{path}: unknown tracker setting ({err})") from None
+
+
 def _known(prefix: str, cls: Any, data: Any) -> Mapping[str, Any]:
     """``data`` if it is a mapping of ``cls``'s field names, else a ConfigError naming the problem."""
     if not isinstance(data, Mapping):
