@@ -74,25 +74,39 @@ def engine_dir(model_dir: Path, precision: str) -> Path:
     return Path(model_dir) / "engines" / precision
 
 
-def _build_one(
-    trt: Any,
-    trt_logger: Any,
-    features: compat.TrtFeatures,
-    plan: PrecisionPlan,
-    onnx_path: Path,
-    profiles: Sequence[ProfileInfo],
-    options: BuildOptions,
-    cache: bytes,
-    name: str,
-    calibrator: Any = None,
-) -> Tuple[bytes, bytes]:
+@dataclass(frozen=True)
+class BuildContext:
+    """What every engine of one build shares, resolved (:func:`_prepare`) before anything is written.
+
+    Attributes:
+        trt: the imported ``tensorrt`` module; trt_logger: its logger (:func:`dasiamrt.trt.compat.make_logger`).
+        features: what this TensorRT supports; plan: how it is told to build ``options.precision``.
+        options: the build's options; device: TensorRT version and GPU, recorded in every manifest.
+        info: the model folder; calib: the calibration set of the legacy INT8 route (None otherwise).
+        out_dir: the engine folder.
+    """
+
+    trt: Any
+    trt_logger: Any
+    features: compat.TrtFeatures
+    plan: PrecisionPlan
+    options: BuildOptions
+    device: DeviceInfo
+    info: ModelFolder
+    calib: Any
+    out_dir: Path
+
+
+def _build_one(ctx: BuildContext, name: str, onnx_path: Path, profiles: Sequence[ProfileInfo], cache: bytes,
+               calibrator: Any = None) -> Tuple[bytes, bytes]:
     """Build one engine; returns (plan bytes, updated timing cache bytes).
 
     ``calibrator`` (legacy INT8 route): calibrates at the OPT shapes of the engine's first profile.
     """
-    builder = trt.Builder(trt_logger)
+    trt, features, plan, options = ctx.trt, ctx.features, ctx.plan, ctx.options
+    builder = trt.Builder(ctx.trt_logger)
     network = builder.create_network(compat.network_flags(trt, features, plan.strongly_typed))
-    parser = trt_network.parse_onnx(trt, network, trt_logger, onnx_path.read_bytes(), str(onnx_path))
+    parser = trt_network.parse_onnx(trt, network, ctx.trt_logger, onnx_path.read_bytes(), str(onnx_path))
     config = builder.create_builder_config()
     compat.set_workspace(trt, config, options.workspace_mb)
     compat.set_builder_flags(trt, config, features, plan.flags_for(name))
@@ -171,15 +185,14 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
     info, trt, features, device, plan, calib = _prepare(Path(model_dir), options)
     out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
     profiles = engine_profiles(info, options.n_max, options.extra_sizes)
-    trt_logger = compat.make_logger(trt)
+    ctx = BuildContext(trt, compat.make_logger(trt), features, plan, options, device, info, calib, out_dir)
     cache_path = options.timing_cache
     cache = cache_path.read_bytes() if cache_path and cache_path.is_file() else b""
     graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}  # fp16 conversion, before any build
     cuda = _open_device() if plan.calibrator else None
     try:
         calibrators = _calibrators(trt, info, calib, profiles, out_dir, cuda) if plan.calibrator else {}
-        written = _build_all(trt, trt_logger, features, plan, graphs, profiles, options, cache, out_dir, device,
-                             info, calibrators, calib)
+        written = _build_all(ctx, graphs, profiles, cache, calibrators)
     finally:
         if cuda is not None:
             cuda.close()
@@ -192,35 +205,32 @@ def _open_device() -> Any:
     return open_device()
 
 
-def _build_all(trt: Any, trt_logger: Any, features: compat.TrtFeatures, plan: PrecisionPlan, graphs: Dict[str, Path],
-               profiles: Dict[str, List[ProfileInfo]], options: BuildOptions, cache: bytes, out_dir: Path,
-               device: DeviceInfo, info: ModelFolder, calibrators: Dict[str, Any], calib: Any) -> List[Path]:
+def _build_all(ctx: BuildContext, graphs: Dict[str, Path], profiles: Dict[str, List[ProfileInfo]], cache: bytes,
+               calibrators: Dict[str, Any]) -> List[Path]:
     """Build the engines in turn, writing each plan and manifest, then the timing cache."""
-    cache_path = options.timing_cache
     written = []
     for name, profs in profiles.items():
         onnx_path = graphs[name]
-        data, cache = _build_one(trt, trt_logger, features, plan, onnx_path, profs, options, cache, name,
-                                 calibrators.get(name))
-        plan_path = out_dir / f"{name}.plan"
+        data, cache = _build_one(ctx, name, onnx_path, profs, cache, calibrators.get(name))
+        plan_path = ctx.out_dir / f"{name}.plan"
         atomic_write_bytes(plan_path, data)
         write_manifest(
-            out_dir,
+            ctx.out_dir,
             EngineManifest(
                 engine=name,
                 plan_file=plan_path.name,
                 plan_sha256=sha256_file(plan_path),
-                precision=options.precision,
-                device=device,
+                precision=ctx.options.precision,
+                device=ctx.device,
                 onnx_file=str(onnx_path),
                 onnx_sha256=sha256_file(onnx_path),
                 profiles=list(profs),
-                build_options=_recorded_options(info, options, plan, calib),
+                build_options=_recorded_options(ctx.info, ctx.options, ctx.plan, ctx.calib),
             ),
         )
         written.append(plan_path)
-    if cache_path is not None:
-        atomic_write_bytes(Path(cache_path), cache)
+    if ctx.options.timing_cache is not None:
+        atomic_write_bytes(Path(ctx.options.timing_cache), cache)
     return written
 
 

@@ -23,7 +23,8 @@ from ..artifacts.engine_manifest import ProfileInfo, ShapeRange
 from ..artifacts.model_folder import ModelFolder, read_model_dir
 from ..config import TrackerConfig
 
-KERNEL_UPDATE_GRAPH = "kernel_update"
+#: the kernel-update engine (and graph role); its ONNX file is the model folder's ``graphs["kernel_update"]``
+KERNEL_UPDATE_ENGINE = "kernel_update"
 
 
 def read_model_info(model_dir: Path) -> ModelFolder:
@@ -130,6 +131,6 @@ def engine_profiles(
     n = info.tracker.distractor.n_max if n_max is None else n_max
     f, c = info.network.feature_out, info.network.feature_channels
     out = {"template": template_profiles(f, n), "search": search_profiles(f, c, sizes)}
-    if KERNEL_UPDATE_GRAPH in info.graphs:
-        out[KERNEL_UPDATE_GRAPH] = kernel_update_profiles(f, c, sizes, n)
+    if KERNEL_UPDATE_ENGINE in info.graphs:
+        out[KERNEL_UPDATE_ENGINE] = kernel_update_profiles(f, c, sizes, n)
     return out

@@ -4,7 +4,7 @@ Graphs (F = feature_out, C = backbone channels):
     template.onnx       template (N, 3, 127, 127) -> cls_kernel (N, 10, F, 4, 4), reg_kernel (N, 20, F, 4, 4)
     search.onnx         search (1, 3, H, H), cls_kernel (10, F, 4, 4), reg_kernel (20, F, 4, 4)
                         -> cls (1, 10, S, S), delta (1, 20, S, S), search_features (1, C, S+5, S+5)
-    kernel_update.onnx  search_features, weight_map (1, 1, S, S), acc (10, F, 4, 4), inv_total (1,)
+    kernel_update.onnx  search_features, window_index (N * 36,), window_weight (N,), acc (10, F, 4, 4), inv_total (1,)
                         -> acc_out, fused (10, F, 4, 4)
 The kernels are graph inputs (Conv with non-constant weights), so the runtime swaps or fuses them
 without rebuilding anything. Every export is checked: ONNX Runtime against torch on random crops
@@ -30,7 +30,6 @@ from ..artifacts.model_folder import create_model_folder, publish_model_folder
 from ..config import Preset, TrackerConfig
 from ..errors import SourceError
 from ..model import KernelUpdate, SearchBranch, SiamRPN, TemplateBranch
-from ..runtime.distractor import window_indices
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +112,7 @@ def _sample_inputs(net: SiamRPN, size: int, gen: torch.Generator) -> Dict[str, t
         "cls_kernel": torch.randn((10, f, 4, 4), generator=gen) * 0.01,
         "reg_kernel": torch.randn((20, f, 4, 4), generator=gen) * 0.01,
         "features": torch.randn((1, c, s + 5, s + 5), generator=gen),
-        "window_index": torch.from_numpy(window_indices([(0, 0), (s // 2, s // 3), (s - 1, s - 1)], s + 5)),
+        "window_index": torch.from_numpy(spec.window_indices([(0, 0), (s // 2, s // 3), (s - 1, s - 1)], s + 5)),
         "window_weight": torch.tensor([1.0, -0.25, -0.25]),
         "acc": torch.randn((10, f, 4, 4), generator=gen) * 0.01,
         "inv_total": torch.tensor([0.25]),

@@ -237,8 +237,8 @@ class Tracker:
         b_t = da.beta(t, cfg.eta)
         fuse_cells, weights = da.frame_terms(target_cell, cells, b_t, cfg)
         total = self.fusion.total + b_t
-        self.backend.fuse(da.window_indices(fuse_cells, s + spec.TEMPLATE_FEATURE_SIZE - 1), weights, 1.0 / total)
-        self.fusion.t, self.fusion.total, self.fusion.last_distractors = t, total, len(found)
+        self.backend.fuse(spec.window_indices(fuse_cells, s + spec.TEMPLATE_FEATURE_SIZE - 1), weights, 1.0 / total)
+        self.fusion.t, self.fusion.total = t, total
         return len(found)
 
 

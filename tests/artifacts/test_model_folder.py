@@ -56,3 +56,16 @@ def test_variants_record_sha256_and_refuse_files_outside_the_folder(tiny_model_d
     assert folder.graphs_for("x")["template"] == model / "template.onnx"  # roles it lacks run the fp32 graph
     with pytest.raises(ModelError, match="points outside"):
         folder.with_variants({"y": {"graphs": {"search": "../search.onnx"}}})
+
+
+def test_total_stride_of_older_folders_is_read_and_checked():
+    """``total_stride`` is the networks' (spec.TOTAL_STRIDE), no longer a setting: older model.json files that
+    store it still load when it is 8, and a different value is refused as before."""
+    from dasiamrt.config import TrackerConfig
+    from dasiamrt.errors import ConfigError
+
+    stored = TrackerConfig().to_dict()
+    assert "total_stride" not in stored
+    assert TrackerConfig.from_dict({**stored, "total_stride": 8}) == TrackerConfig.from_dict(stored)
+    with pytest.raises(ConfigError, match="fixed by the networks: 127 and 8, got 127 and 16"):
+        TrackerConfig.from_dict({**stored, "total_stride": 16})

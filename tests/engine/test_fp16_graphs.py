@@ -92,7 +92,7 @@ def _explicit_kernel_update(net, features, window_index, window_weight, acc, inv
 def test_kernel_update_graph_equals_explicit_window_sum(tiny_model, size):
     model_dir, net = tiny_model
     from dasiamrt import spec
-    from dasiamrt.runtime.distractor import window_indices
+    from dasiamrt.spec import window_indices
 
     s, fs = spec.score_size(size), spec.search_feature_size(size)
     rng = np.random.default_rng(size)

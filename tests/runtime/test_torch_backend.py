@@ -15,6 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from dasiamrt import spec  # noqa: E402
 from dasiamrt.assets import BUNDLED_WEIGHTS, DEMO_INIT_XYWH  # noqa: E402
 from dasiamrt.config import PRESETS, NetworkConfig  # noqa: E402
 from dasiamrt.errors import BackendError, ConfigError  # noqa: E402
@@ -253,7 +254,7 @@ def test_sizes_share_the_kernel_buffers(tiny_net):
             result = b.search(x)
             out += [result.cls, result.delta]
             s = (size - 127) // 8 + 1
-            b.fuse(da.window_indices([(s // 2, s // 2), (1, 2)], s + 5), np.array([1.0, -0.5], np.float32), 0.5)
+            b.fuse(spec.window_indices([(s // 2, s // 2), (1, 2)], s + 5), np.array([1.0, -0.5], np.float32), 0.5)
     assert all(np.array_equal(a, e) for a, e in zip(*outs))
     assert sorted(capture.captured) == [(1, 3, 255, 255), (1, 3, 767, 767)]
 
@@ -297,7 +298,7 @@ def _fusion_errors(device: str, steps: int, checkpoints: Tuple[int, ...], net: A
     rng = np.random.default_rng(0)
     crop = (rng.random((1, 3, 255, 255)) * 255).astype(np.float32)
     z = (rng.random((1, 3, 127, 127)) * 255).astype(np.float32)
-    idx = da.window_indices([(8, 8), (3, 12), (14, 2)], 22)
+    idx = spec.window_indices([(8, 8), (3, 12), (14, 2)], 22)
     weights = np.array([1.0, -0.25, -0.25], np.float32)
     kernels = {}
     for precision in ("fp32", "fp16"):

@@ -65,7 +65,7 @@ def test_template_and_search_match_onnxruntime_on_both_sizes(engines):
 
 @pytest.mark.parametrize("version", ["10.3.0.30", "8.6.2.3"])  # TensorRT 10+ keeps int64 inputs, 8.x makes them int32
 def test_device_fusion_writes_the_search_kernel_without_host_round_trip(engines, version, tmp_path):
-    from dasiamrt.runtime.distractor import window_indices
+    from dasiamrt.spec import window_indices
 
     rng = np.random.default_rng(1)
     z = (rng.random((1, 3, 127, 127)) * 255).astype(np.float32)
