@@ -19,7 +19,7 @@ from dasiamrt.cpu_features import detect  # noqa: E402
 from dasiamrt.eval.datasets.base import Dataset  # noqa: E402
 from dasiamrt.eval.datasets.synthetic_set import from_synthetic  # noqa: E402
 from dasiamrt.eval.sweep import parse_sweep, run_sweep, sweep_markdown  # noqa: E402
-from dasiamrt.eval.synthetic import make_set  # noqa: E402
+from dasiamrt.synthetic.sequences import make_set  # noqa: E402
 
 VAL_SEED0 = 500000
 

@@ -31,6 +31,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "graphs": {"errors", "fileio"},
     "model": {"config", "errors", "fileio", "spec"},
     "videoio": {"errors", "fileio"},
+    "synthetic": {"errors", "fileio"},  # the scene generator and photo composites (numpy, OpenCV)
     # the artifacts between the stages, one owner each
     "artifacts": {"config", "errors", "fileio", "int8_forms", "spec", "trt"},
     # stages
@@ -41,11 +42,11 @@ ALLOWED: Dict[str, Set[str]] = {
     "doctor": {"artifacts", "errors", "trt"},
     # drivers of the runtime
     "tracking": {"errors", "interrupts", "runtime", "videoio"},
-    "eval": {"config", "errors", "fileio", "runtime", "videoio"},
+    "eval": {"config", "errors", "fileio", "runtime", "synthetic", "videoio"},
     "integrations": {"errors", "eval", "fileio", "runtime"},
     "live": {"errors", "fileio", "interrupts", "runtime", "videoio"},
     "calib": {"artifacts", "errors", "eval", "fileio", "graphs", "int8_forms", "runtime", "spec", "videoio"},
-    "train": {"config", "errors", "eval", "model", "runtime", "spec"},
+    "train": {"config", "errors", "eval", "model", "runtime", "spec", "synthetic"},
     "bench": {"artifacts", "assets", "config", "cpu_features", "errors", "export", "fileio", "model", "runtime",
               "trt", "videoio"},
     # the command line: parses flags, calls the library

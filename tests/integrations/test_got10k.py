@@ -15,7 +15,7 @@ NAMES = {("plain", 1): "Basketball", ("distractors", 2): "Biker", ("occlusion", 
 @pytest.fixture(scope="module")
 def otb_root(tmp_path_factory):
     pytest.importorskip("cv2")
-    from dasiamrt.eval.synthetic import make_sequence, write_otb_layout
+    from dasiamrt.synthetic.sequences import make_sequence, write_otb_layout
 
     root = tmp_path_factory.mktemp("otb")
     for (preset, seed), name in NAMES.items():

@@ -4,23 +4,41 @@ Each sequence pans over a region of one photo (the background) and moves 1 + k r
 cut from photos (the objects) along smooth random walks with scale changes; objects are drawn in a
 fixed random depth order, so they occlude each other. An object's category is the photo its patch
 comes from, so two patches of one photo are a *same-category* pair (hard, look-alike negatives) and
-patches of different photos a *different-category* pair. Every object is a :class:`Track`.
+patches of different photos a *different-category* pair. Every object is a training track (:class:`CompositeObject`).
 
 Rendering is lazy and deterministic in (seed, sequence, frame): nothing is stored but trajectories.
-This is the training-side source used until the evaluation's generator is available in the
-branch; the readers of ``datasets.py`` cover real data.
+Training reads it as the ``composite`` source (``configs/train_tiny.json``, the bundled model's recipe);
+:mod:`.sequences` is the scene generator with exact ground truth that evaluation, training and calibration use.
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple, cast
+from typing import Callable, List, NamedTuple, Sequence, Tuple, cast
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from .datasets import Frame, Track
+Frame = npt.NDArray[np.uint8]
+
+
+class CompositeObject(NamedTuple):
+    """One object of one composite sequence (a training track).
+
+    Attributes:
+        category: the photo its patch is cut from (two patches of one photo are look-alikes).
+        boxes_xywh: (T, 4) float32 boxes, 0-based top-left x, y, w, h, frame pixels.
+        load: frame loader, index 0..T-1 -> (H, W, 3) uint8 BGR.
+        valid: (T,) bool, frames where at least half of the box is unoccluded and in the frame.
+        video: ``composite<seed>/<sequence>``.
+    """
+
+    category: str
+    boxes_xywh: npt.NDArray[np.float32]
+    load: Callable[[int], Frame]
+    valid: npt.NDArray[np.bool_]
+    video: str
 
 
 @dataclass
@@ -59,7 +77,7 @@ class CompositeSequences:
     """Lazily rendered composite sequences and their object tracks.
 
     Args:
-        photos: (name, BGR image) pairs, e.g. from :func:`datasets.read_photo_folder`.
+        photos: (name, BGR image) pairs, e.g. from :func:`dasiamrt.train.datasets.read_photo_folder`.
         n_sequences: number of sequences.
         length: frames per sequence.
         seed: generator seed (sequence i uses ``default_rng([seed, i])``).
@@ -135,16 +153,15 @@ class CompositeSequences:
             self._cache.popitem(last=False)
         return frame
 
-    def tracks(self) -> List[Track]:
-        """One track per object of every sequence (visible: >= 50% of its box unoccluded in the frame)."""
+    def objects(self) -> List[CompositeObject]:
+        """Every object of every sequence (visible: >= 50% of its box unoccluded in the frame)."""
         out = []
         for i, scene in enumerate(self.scenes):
             for k, obj in enumerate(scene.objects):
                 boxes = np.stack([_box(obj, t) for t in range(self.length)]).astype(np.float32)
                 valid = np.array([self._visible(scene, k, t) >= 0.5 for t in range(self.length)])
                 load = (lambda seq: (lambda t: self.render(seq, t)))(i)
-                out.append(Track(self.photos[obj.photo][0], boxes, load, valid, f"composite{self.seed}/{i}",
-                                 aligned=True))
+                out.append(CompositeObject(self.photos[obj.photo][0], boxes, load, valid, f"composite{self.seed}/{i}"))
         return out
 
     def boxes(self, seq: int, index: int = -1) -> npt.NDArray[np.float32]:

@@ -1,7 +1,7 @@
 """Scene layouts for synthetic sequences: the target's motion and the objects that test a tracker.
 
 :class:`SceneSpec` says what a scene contains; :func:`build_layers` turns a spec and random
-generators into :class:`~dasiamrt.eval.render.Layer` objects (world coordinates, all frames).
+generators into :class:`~dasiamrt.synthetic.render.Layer` objects (world coordinates, all frames).
 Each group of objects draws from its own generator, so removing a group (or changing the
 background) leaves the target's path unchanged.
 """

@@ -39,7 +39,7 @@ def _load_photo(path: str) -> np.ndarray:
 
 
 def list_photos(textures: Union[str, Path, None]) -> Tuple[Path, ...]:
-    """Resolve the ``textures`` argument of :func:`~dasiamrt.eval.synthetic.make_sequence` to photo files.
+    """Resolve the ``textures`` argument of :func:`~dasiamrt.synthetic.sequences.make_sequence` to photo files.
 
     Args:
         textures: a folder of images; None for the bundled photos (empty when not installed);

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from dasiamrt.errors import ConfigError, DatasetError
-from dasiamrt.eval import render
-from dasiamrt.eval.synthetic import PRESETS, make_sequence, make_set, write_otb_layout
+from dasiamrt.synthetic import render
+from dasiamrt.synthetic.sequences import PRESETS, make_sequence, make_set, write_otb_layout
 
 cv2 = pytest.importorskip("cv2")
 PHOTOS = Path("/work/shared/data/images")
@@ -189,7 +189,7 @@ def test_object_boxes_match_their_pixels():
 
 
 def test_frames_after_and_reappeared():
-    from dasiamrt.eval.synthetic import frames_after
+    from dasiamrt.synthetic.sequences import frames_after
 
     mask = np.array([0, 1, 1, 0, 0, 0, 1, 0, 0], bool)
     np.testing.assert_array_equal(frames_after(mask, 2), [0, 0, 0, 1, 1, 0, 0, 1, 1])
