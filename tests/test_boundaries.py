@@ -174,3 +174,16 @@ def test_the_scan_sees_imports_of_every_form(tmp_path, monkeypatch):
     found = package_imports()
     assert set(found["runtime"]) == {"engine", "export", "calib", "model"}
     assert found["runtime"]["calib"] == {"runtime/backends/x.py"}
+
+
+def test_readme_layout_and_architecture_name_every_package():
+    """README's layout section and ARCHITECTURE.md's dependency direction list every package of the tree."""
+    repo = PACKAGE.parent
+    readme = (repo / "README.md").read_text()
+    layout = readme[readme.index("## How it is built"):].split("```")[1]
+    architecture = (repo / "ARCHITECTURE.md").read_text()
+    direction = architecture[architecture.index("## Dependency direction"):].split("```")[1]
+    packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert [p for p in packages if f"{p}/" not in layout] == []
+    assert [p for p in packages if p not in direction] == []
+    assert set(packages) <= set(ALLOWED)

@@ -2,12 +2,12 @@
 
 Report formats read:
 
-* what ``dasiamrt bench --json`` writes (:class:`dasiamrt.bench.BenchReport`)::
+* what ``dasiamrt bench --json`` writes (:class:`dasiamrt.bench.run.BenchReport`)::
 
     {"model": ..., "machine": {"cpu": ..., "gpu": {...}?, ...},
      "results": [{"case": {"backend", "precision", "search_size", "da"}, "fps": ..., "loop_ms": {"median": ...}}]}
 
-  (the machine block gets its GPU/CUDA/TensorRT keys from :func:`dasiamrt.bench_env.system_info`);
+  (the machine block gets its GPU/CUDA/TensorRT keys from :func:`dasiamrt.bench.env.system_info`);
 * a flat form for hand-made or external numbers::
 
     {"env": {...}, "rows": [{"backend": "trt", "precision": "fp16", "size": 255, "ms": 3.1, "fps": 322.6}]}
@@ -79,7 +79,7 @@ def _model_name(value: Any) -> str:
 
 
 def _flat(result: Dict[str, Any]) -> Dict[str, Any]:
-    """A :class:`dasiamrt.bench.BenchResult` dict as a flat row (the loop's median ms per frame)."""
+    """A :class:`dasiamrt.bench.run.BenchResult` dict as a flat row (the loop's median ms per frame)."""
     case = result["case"]
     return {
         "backend": case["backend"],

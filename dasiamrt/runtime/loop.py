@@ -1,9 +1,10 @@
 """The one per-frame tracking loop: ``init`` on the first frame, ``track`` on every later one.
 
 :func:`track_frames` is what every driver that runs a tracker over a sequence of frames iterates: the
-``track`` command (:mod:`dasiamrt.tracking`), evaluation (:mod:`dasiamrt.eval.runner`, one pass and VOT's
+``track`` command (:mod:`dasiamrt.tracking.run`), evaluation (:mod:`dasiamrt.eval.runner`, one pass and VOT's
 reset-based protocol in segments), calibration trajectories (:mod:`dasiamrt.calib.trajectories`), accuracy
-comparisons (:mod:`dasiamrt.calib.compare`), the benchmark (:mod:`dasiamrt.bench`) and the benchmark
+comparisons (:mod:`dasiamrt.calib.compare`), training validation (:mod:`dasiamrt.train.validate`), the benchmark
+(:mod:`dasiamrt.bench`) and the benchmark
 scripts (:func:`track_boxes`). Drivers whose target is set from outside at any frame (the live loop's control
 messages and keys, a TraX client's ``initialize`` requests) call the same per-frame step, the tracker's
 ``init``/``track``, themselves.
