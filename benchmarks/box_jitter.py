@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-from dasiamrt.calib.compare import track_boxes
+from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
-from dasiamrt.sources import open_source
+from dasiamrt.videoio import open_source
 
 SHOWN = (0, 40, 80, 120, 160, 200, 239)
 

@@ -11,8 +11,8 @@ import argparse
 import json
 import sys
 
-from dasiamrt.bench import random_model_dir, run_bench
-from dasiamrt.runtime.model_dir import read_model_dir
+from dasiamrt.artifacts.model_folder import read_model_dir
+from dasiamrt.bench.run import random_model_dir, run_bench
 from dasiamrt.runtime.tracker import Tracker
 
 

@@ -12,12 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from dasiamrt.calib.compare import track_boxes
-from dasiamrt.commands._common import default_model
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
-from dasiamrt.eval.synthetic import make_set
-from dasiamrt.runtime.model_dir import read_model_dir
+from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
+from dasiamrt.runtime.tracker_options import default_model
+from dasiamrt.synthetic.sequences import make_set
 
 VARIANTS = {
     "plain": {"distractor": {"enabled": False}, "long_term": {"enabled": False}},

@@ -22,7 +22,7 @@ import onnx
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dasiamrt.export.fp16 import convert_to_fp16  # noqa: E402
+from dasiamrt.graphs.fp16 import convert_to_fp16  # noqa: E402
 
 
 def export(preset: str, out: Path) -> Path:
@@ -65,26 +65,27 @@ def fp16_model_dir(src: Path, dst: Path) -> Path:
     return dst
 
 
-def track_boxes(model_dir: Path, frames: list, box: tuple, distractor: bool) -> np.ndarray:
-    from dasiamrt.runtime.model_dir import read_model_dir
+def model_boxes(model_dir: Path, frames: list, box: tuple, distractor: bool) -> np.ndarray:
+    """Tracked boxes (the init frame's row left out) of a model folder on ONNX Runtime."""
+    from dasiamrt.artifacts.model_folder import read_model_dir
+    from dasiamrt.runtime.loop import track_boxes
     from dasiamrt.runtime.tracker import Tracker
 
     config = read_model_dir(model_dir).tracker.replace(distractor={"enabled": distractor})
     tracker = Tracker.from_model(str(model_dir), backend="ort", config=config)
-    tracker.init(frames[0], box)
-    return np.array([tracker.track(f).bbox_xywh for f in frames[1:]])
+    return track_boxes(tracker, frames, box)[1:]
 
 
 def compare_tracks(model: Path, fp16: Path, frames: int) -> None:
     from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-    from dasiamrt.sources import open_source
+    from dasiamrt.videoio import open_source
 
     clip = [f for _, f in zip(range(frames + 1), (f for _, f in open_source(str(DEMO_CLIP))))]
     print(f"\ntracking {len(clip) - 1} frames of {DEMO_CLIP.name} with fp32 vs fp16 graphs (ONNX Runtime)")
     print("| distractor-aware | max box difference (px) | mean (px) |")
     print("|---|---:|---:|")
     for da in (False, True):
-        a, b = (track_boxes(m, clip, DEMO_INIT_XYWH, da) for m in (model, fp16))
+        a, b = (model_boxes(m, clip, DEMO_INIT_XYWH, da) for m in (model, fp16))
         diff = np.abs(a - b)
         print(f"| {'on' if da else 'off'} | {diff.max():.3f} | {diff.mean():.3f} |")
 

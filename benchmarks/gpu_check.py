@@ -5,7 +5,7 @@ section runs under try/except into the report and inside a time budget, with a p
 stderr (run with PYTHONUNBUFFERED=1 to see them live):
 
 1. versions: driver, CUDA, GPU, TensorRT, cuda-python, pycuda, CuPy, torch, ONNX Runtime, CPU flags;
-2. device layer on real CUDA (``dasiamrt.runtime.cuda_device``): pinned buffers, async H2D/D2H/D2D
+2. device layer on real CUDA (``dasiamrt.trt.cuda_device``): pinned buffers, async H2D/D2H/D2D
    copies on a stream, CUDA graph capture + launch of a copy, checked byte for byte;
 3. the real tracking loop on the GPU through the torch backend (``--device cuda``): the vot network
    at 255 and 767, fp32/fp16, eager/one CUDA graph per search size, distractor-aware off/on, with
@@ -52,7 +52,7 @@ def _version(name: str) -> Any:
 
 
 def versions(ctx: Dict[str, Any]) -> Dict[str, Any]:
-    from dasiamrt.bench_env import system_info
+    from dasiamrt.bench.env import system_info
 
     info = system_info()
     for name in ("torch", "cupy", "cuda.bindings", "cuda", "pycuda", "onnxruntime", "numpy", "cv2"):
@@ -71,7 +71,7 @@ def device_layer(ctx: Dict[str, Any]) -> Dict[str, Any]:
     import numpy as np
 
     from dasiamrt.errors import DasiamrtError
-    from dasiamrt.runtime.cuda_device import open_device
+    from dasiamrt.trt.cuda_device import open_device
 
     try:
         device = open_device()
@@ -125,7 +125,7 @@ def torch_tracking(ctx: Dict[str, Any]) -> Dict[str, Any]:
         raise Skip("torch is not installed") from None
     if not torch.cuda.is_available():
         raise Skip(f"torch {torch.__version__} sees no CUDA GPU (torch CUDA: {torch.version.cuda})")
-    from dasiamrt.bench import BenchReport, load_frames, machine_info
+    from dasiamrt.bench.run import BenchReport, load_frames, machine_info
     from dasiamrt.config import get_preset
     from dasiamrt.model import build_network
 
@@ -166,7 +166,7 @@ def _time_case(net: Any, size: int, precision: str, graph: bool, da_on: bool, cl
     import torch
 
     from dasiamrt.assets import DEMO_INIT_XYWH
-    from dasiamrt.bench import run_case
+    from dasiamrt.bench.run import run_case
     from dasiamrt.config import get_preset
 
     config = get_preset("vot").tracker.replace(instance_size=size, small_instance_size=None,
@@ -266,7 +266,7 @@ def tensorrt(ctx: Dict[str, Any]) -> Dict[str, Any]:
 def _boxes_vs_ort(model: Path) -> float:
     from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
     from dasiamrt.runtime.tracker import Tracker
-    from dasiamrt.sources import open_source
+    from dasiamrt.videoio import open_source
 
     ref = Tracker.from_model(str(model), backend="ort")
     fast = Tracker.from_model(str(model), backend="trt", precision="fp16")

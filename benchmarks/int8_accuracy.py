@@ -29,14 +29,15 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from dasiamrt.artifacts.calibset import CalibrationSet, save_calibration
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP, DEMO_INIT_XYWH
 from dasiamrt.calib.api import collect, default_search_sizes
-from dasiamrt.calib.calibset import CalibrationSet, save_calibration
 from dasiamrt.calib.collect import CollectConfig
-from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement, track_boxes
+from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement
 from dasiamrt.calib.variants import write_int8_variants
 from dasiamrt.runtime.backends.ort import OrtBackend
-from dasiamrt.runtime.model_dir import read_model_dir
+from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
 
 DATA = Path("/work/shared/data")
@@ -108,7 +109,7 @@ def synthetic_auc(model: Path, precision: str, specs: str,
 
 def _clip_runs(run: Any) -> Dict[str, Any]:
     """``run(frame_iterator, init)`` on every real clip that exists, keyed by clip name."""
-    from dasiamrt.sources import open_source
+    from dasiamrt.videoio import open_source
 
     out = {}
     for name, path, init, _ in CLIPS:

@@ -23,13 +23,13 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from dasiamrt import spec
+from dasiamrt.artifacts.calibset import load_calibration
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.calib.api import collect
-from dasiamrt.calib.calibset import load_calibration
 from dasiamrt.calib.collect import CollectConfig
 from dasiamrt.calib.compare import score_map_errors
 from dasiamrt.calib.variants import write_int8_variants
 from dasiamrt.runtime.backends.ort import OrtBackend
-from dasiamrt.runtime.model_dir import read_model_dir
 
 FORMS = ("fp32", "int8 float-out", "int8 Conv-out Q/DQ")
 #: table label -> INT8 form of dasiamrt.int8_forms

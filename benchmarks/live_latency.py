@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP, DEMO_INIT_XYWH  # noqa: E402
-from dasiamrt.bench import machine_info, random_model_dir  # noqa: E402
+from dasiamrt.bench.run import machine_info, random_model_dir  # noqa: E402
 from dasiamrt.live.session import live_source, run_live  # noqa: E402
 from dasiamrt.runtime.tracker import Tracker  # noqa: E402
 

@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-from dasiamrt.bench import load_frames
+from dasiamrt.bench.run import load_frames
 from dasiamrt.cpu_features import detect
 
 SEED = 0
@@ -43,13 +43,13 @@ SEED = 0
 
 def prepare(work: Path, seed: int) -> Dict[str, Path]:
     """The vot network with random weights (``seed``): dasiamrt model folder (+ INT8 forms), OpenCV files, weights."""
+    from dasiamrt.artifacts.model_folder import read_model_dir
     from dasiamrt.calib.api import calibrate
     from dasiamrt.calib.collect import CollectConfig
     from dasiamrt.config import get_preset
     from dasiamrt.export import export_model
     from dasiamrt.export.opencv import export_opencv
     from dasiamrt.model import build_network, save_checkpoint
-    from dasiamrt.runtime.model_dir import read_model_dir
 
     preset = get_preset("vot")
     paths = {"model": work / "vot", "opencv": work / "opencv", "weights": work / "vot.pth"}

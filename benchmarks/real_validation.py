@@ -65,7 +65,7 @@ def _base_config(args: argparse.Namespace) -> TrackerConfig:
 
         config = get_preset(args.preset).tracker
     else:
-        from dasiamrt.runtime.model_dir import read_model_dir
+        from dasiamrt.artifacts.model_folder import read_model_dir
 
         config = read_model_dir(args.model).tracker
     for assignment in args.set or ():

@@ -19,9 +19,9 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP, DEMO_INIT_XYWH
-from dasiamrt.bench import load_frames
-from dasiamrt.runtime.model_dir import read_model_dir
+from dasiamrt.bench.run import load_frames
 from dasiamrt.runtime.tracker import Tracker
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dasiamrt.eval.synthetic import PRESETS, make_sequence  # noqa: E402
+from dasiamrt.synthetic.sequences import PRESETS, make_sequence  # noqa: E402
 
 
 def _timed(fn, *args, **kwargs):

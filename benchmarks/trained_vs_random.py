@@ -3,7 +3,7 @@
 The tracker is ``dasiamrt.runtime.tracker.Tracker`` (torch backend, the preset's tracker settings,
 DA and LT as in the preset: off for ``tiny``); the score is the OPE success AUC of
 ``dasiamrt.eval.metrics`` (mean of the 21-point success curve, each sequence weighing the same).
-Sequences are ``dasiamrt.eval.synthetic.make_set(preset, count, seed=SEED0)`` with the bundled
+Sequences are ``dasiamrt.synthetic.sequences.make_set(preset, count, seed=SEED0)`` with the bundled
 textures: seeds from 900000 are never used for training (``configs/train_tiny.json`` uses 1000..1299).
 
     python benchmarks/trained_vs_random.py --weights dasiamrt/assets/tiny.pt [--count 8] [--frames 150]
@@ -22,12 +22,12 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from dasiamrt.calib.compare import track_boxes
 from dasiamrt.config import NETWORKS, get_preset
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
-from dasiamrt.eval.synthetic import make_set
 from dasiamrt.model import build_network, save_checkpoint
+from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
+from dasiamrt.synthetic.sequences import make_set
 
 SEED0 = 900000
 

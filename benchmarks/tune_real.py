@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.eval.datasets.base import Sequence
 from dasiamrt.eval.datasets.real import load
-from dasiamrt.runtime.model_dir import read_model_dir
 from dasiamrt.runtime.tracker import Tracker
 from dasiamrt.train.validate import run_sequence, summarize
 

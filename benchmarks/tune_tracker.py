@@ -19,7 +19,7 @@ from dasiamrt.cpu_features import detect  # noqa: E402
 from dasiamrt.eval.datasets.base import Dataset  # noqa: E402
 from dasiamrt.eval.datasets.synthetic_set import from_synthetic  # noqa: E402
 from dasiamrt.eval.sweep import parse_sweep, run_sweep, sweep_markdown  # noqa: E402
-from dasiamrt.eval.synthetic import make_set  # noqa: E402
+from dasiamrt.synthetic.sequences import make_set  # noqa: E402
 
 VAL_SEED0 = 500000
 
@@ -41,10 +41,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
 
-    from dasiamrt.commands._common import make_tracker
+    from dasiamrt.runtime.tracker_options import TrackerOptions, open_tracker
 
-    model = argparse.Namespace(model=args.model, weights=args.weights, preset=args.preset if args.weights else None,
-                               backend=None, threads=1, precision=None, da=None, long_term=None, search_size=None)
+    model = TrackerOptions(model=args.model, weights=args.weights, preset=args.preset if args.weights else None,
+                           threads=1)
     spec = args.sweep or f"penalty_k={args.penalty_k};window_influence={args.window};lr={args.lr}"
     seqs = [from_synthetic(s) for p in args.presets.split(",")
             for s in make_set(p, args.count, seed=VAL_SEED0, num_frames=args.frames)]
@@ -53,9 +53,9 @@ def main() -> int:
     if args.ray is not None:
         from dasiamrt.eval.parallel import RayPool
 
-        runner = RayPool(functools.partial(make_tracker, model), address=args.ray, workers=args.workers)
+        runner = RayPool(functools.partial(open_tracker, model), address=args.ray, workers=args.workers)
     else:
-        runner = make_tracker(model)
+        runner = open_tracker(model)
     try:
         report = run_sweep(dataset, runner, parse_sweep(spec, runner.config), Path(args.out), name="tune",
                            plots=False)

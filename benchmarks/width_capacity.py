@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict
 
 from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-from dasiamrt.bench import load_frames, run_case
+from dasiamrt.bench.run import load_frames, run_case
 from dasiamrt.config import NetworkConfig, Preset, get_preset
 from dasiamrt.runtime.tracker import Tracker
 

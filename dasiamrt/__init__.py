@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Tracker", "TrackResult", "__version__"]
+__all__ = ["Tracker", "TrackResult", "TrackerOptions", "__version__"]
 
 
 def __getattr__(name: str) -> object:  # PEP 562: keep ``import dasiamrt`` free of cv2/onnxruntime
@@ -15,4 +15,8 @@ def __getattr__(name: str) -> object:  # PEP 562: keep ``import dasiamrt`` free 
         from .runtime import tracker
 
         return getattr(tracker, name)
+    if name == "TrackerOptions":
+        from .runtime.tracker_options import TrackerOptions
+
+        return TrackerOptions
     raise AttributeError(name)

@@ -147,7 +147,6 @@ class TrackerConfig:
 
     instance_size: int = 271
     exemplar_size: int = spec.EXEMPLAR_SIZE
-    total_stride: int = spec.TOTAL_STRIDE
     context_amount: float = 0.5
     ratios: Tuple[float, ...] = (0.33, 0.5, 1.0, 2.0, 3.0)
     scales: Tuple[float, ...] = (8.0,)
@@ -172,10 +171,7 @@ class TrackerConfig:
             if size is not None:
                 _number(name, size, spec.MIN_SEARCH_SIZE, spec.MAX_SEARCH_SIZE, integer=True)
                 spec.check_search_size(size)
-        if self.exemplar_size != spec.EXEMPLAR_SIZE or self.total_stride != spec.TOTAL_STRIDE:
-            raise ConfigError(f"tracker settings exemplar_size and total_stride are fixed by the networks: "
-                              f"{spec.EXEMPLAR_SIZE} and {spec.TOTAL_STRIDE}, got {self.exemplar_size!r} and "
-                              f"{self.total_stride!r}")
+        _check_fixed(self.exemplar_size, spec.TOTAL_STRIDE)
         _number("context_amount", self.context_amount, 0.0, 10.0)
         _number("penalty_k", self.penalty_k, 0.0, 100.0)
         _number("window_influence", self.window_influence, 0.0, 1.0)
@@ -223,6 +219,9 @@ class TrackerConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrackerConfig":
         """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
+        data = dict(data) if isinstance(data, Mapping) else data
+        if isinstance(data, dict) and "total_stride" in data:  # written by older versions: the networks' stride
+            _check_fixed(data.get("exemplar_size", spec.EXEMPLAR_SIZE), data.pop("total_stride"))
         values = dict(_known("", cls, data))
         values["distractor"] = DistractorConfig(**_known("distractor.", DistractorConfig, values.get("distractor", {})))
         values["long_term"] = LongTermConfig(**_known("long_term.", LongTermConfig, values.get("long_term", {})))
@@ -232,6 +231,43 @@ class TrackerConfig:
                     raise ConfigError(f"tracker setting {key} must be a list of numbers, got {values[key]!r}")
                 values[key] = tuple(values[key])
         return cls(**values)
+
+
+def _check_fixed(exemplar_size: Any, total_stride: Any) -> None:
+    """exemplar_size and total_stride are the networks' (:mod:`dasiamrt.spec`), not settings.
+
+    Raises:
+        ConfigError: either differs from the networks'.
+    """
+    if exemplar_size != spec.EXEMPLAR_SIZE or total_stride != spec.TOTAL_STRIDE:
+        raise ConfigError(f"tracker settings exemplar_size and total_stride are fixed by the networks: "
+                          f"{spec.EXEMPLAR_SIZE} and {spec.TOTAL_STRIDE}, got {exemplar_size!r} and "
+                          f"{total_stride!r}")
+
+
+def read_tracker_settings(path: str, base: TrackerConfig) -> TrackerConfig:
+    """``base`` with the fields of a JSON file (nested ``long_term``/``distractor`` objects allowed; keys starting
+    with ``_`` are comments), e.g. a model's own thresholds for ``dasiamrt export --tracker``.
+
+    Raises:
+        ConfigError: the file is missing, not JSON, not an object, or names an unknown or out-of-range setting.
+    """
+    import json
+    from pathlib import Path
+
+    try:
+        changes = json.loads(Path(path).read_text())
+    except OSError:
+        raise ConfigError(f"tracker settings file {path} not found") from None
+    except ValueError as err:
+        raise ConfigError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(changes, dict):
+        raise ConfigError(f"{path} must hold a JSON object of tracker settings")
+    changes = {k: v for k, v in changes.items() if not k.startswith("_")}  # "_comment" keys
+    try:
+        return base.replace(**changes)
+    except TypeError as err:
+        raise ConfigError(f"{path}: unknown tracker setting ({err})") from None
 
 
 def _known(prefix: str, cls: Any, data: Any) -> Mapping[str, Any]:

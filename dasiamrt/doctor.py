@@ -48,7 +48,7 @@ def _distributions() -> Dict[str, str]:
 
 
 def _open_device() -> Any:
-    from .runtime.cuda_device import open_device
+    from .trt.cuda_device import open_device
 
     return open_device()
 
@@ -121,7 +121,7 @@ def _tensorrt(env: Environment) -> Check:
         fix = "apt install python3-libnvinfer" if env.jetson() else \
             "pip install tensorrt (NVIDIA's wheels), or use --backend ort"
         return Check("tensorrt", INFO, "not installed: --backend trt and dasiamrt build unavailable", fix)
-    from .runtime.backends.trt_manifest import parse_version
+    from .trt.compat import parse_version
 
     version = str(trt.__version__)
     if tuple(parse_version(version).release[:2]) < (8, 5):
@@ -167,8 +167,8 @@ def _backends(checks: Dict[str, Check], env: Environment) -> Check:
 
 
 def _engines(model_dir: Path, env: Environment) -> List[Check]:
+    from .artifacts.engine_manifest import DeviceInfo, check_compatible, read_manifest, rebuild_command
     from .errors import DasiamrtError
-    from .runtime.backends.trt_manifest import DeviceInfo, check_compatible, read_manifest, rebuild_command
 
     root = Path(model_dir)
     folders = sorted(p for p in (root / "engines").glob("*") if (p / "search.json").is_file())

@@ -11,6 +11,11 @@ So H = 255 -> S = 17, 271 -> 19, 287 -> 21, 767 -> 81.
 """
 from __future__ import annotations
 
+from typing import Sequence, Tuple
+
+import numpy as np
+from numpy.typing import NDArray
+
 from .errors import ConfigError
 
 OPSET = 17
@@ -45,9 +50,6 @@ INV_TOTAL = "inv_total"  # (1,) 1 / sum of frame weights
 ACC_OUTPUT = "acc_out"  # (10, F, 4, 4)
 FUSED_KERNEL = "fused"  # (10, F, 4, 4) = acc_out * inv_total, the next searches' cls kernel
 
-TEMPLATE_GRAPH = "template.onnx"
-SEARCH_GRAPH = "search.onnx"
-KERNEL_UPDATE_GRAPH = "kernel_update.onnx"
 MODEL_MANIFEST = "model.json"
 
 
@@ -77,3 +79,12 @@ def check_search_size(search_size: int) -> int:
             "(e.g. 255, 271, 287, 767)"
         )
     return search_size
+
+
+def window_indices(cells: Sequence[Tuple[int, int]], feature_side: int) -> NDArray[np.int64]:
+    """The kernel-update graph's :data:`WINDOW_INDEX` input: (N * 36,) flat indices of the 6x6 windows of one
+    (``feature_side``)^2 search-feature plane whose top-left corners are the score cells (row, col)."""
+    k = np.arange(TEMPLATE_FEATURE_SIZE * TEMPLATE_FEATURE_SIZE)
+    rows = np.array([c[0] for c in cells], dtype=np.int64)[:, None] + k // TEMPLATE_FEATURE_SIZE
+    cols = np.array([c[1] for c in cells], dtype=np.int64)[:, None] + k % TEMPLATE_FEATURE_SIZE
+    return (rows * feature_side + cols).reshape(-1)

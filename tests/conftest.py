@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
 @pytest.fixture(scope="session")
 def clip_frames() -> List[np.ndarray]:
     """The first 40 frames of the bundled real clip (480x360 BGR)."""
-    from dasiamrt.bench import load_frames
+    from dasiamrt.bench.run import load_frames
 
     return load_frames(None, 40)
 

@@ -26,11 +26,11 @@ class ScriptedBackend(Backend):
         self.f = feature_out
         self.search_sizes: List[int] = []
 
-    def template(self, crops):
+    def _template_impl(self, crops):
         n = crops.shape[0]
         return np.zeros((n, 10, self.f, 4, 4), np.float32), np.zeros((n, 20, self.f, 4, 4), np.float32)
 
-    def search(self, crop, want_features: bool = False) -> SearchOutput:
+    def _search_impl(self, crop, want_features: bool = False) -> SearchOutput:
         self._kernels()
         size = crop.shape[-1]
         self.search_sizes.append(size)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from dasiamrt.bench_env import machine_label, system_info
-from dasiamrt.bench_merge import merge_reports
+from dasiamrt.bench.env import machine_label, system_info
+from dasiamrt.bench.merge import merge_reports
 from dasiamrt.errors import DatasetError
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from dasiamrt.assets import BUNDLED_MODEL
-from dasiamrt.calib.compare import track_boxes
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
-from dasiamrt.eval.synthetic import make_set
+from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
+from dasiamrt.synthetic.sequences import make_set
 
 pytestmark = pytest.mark.skipif(not (BUNDLED_MODEL / "model.json").is_file(), reason="no bundled model in this tree")
 

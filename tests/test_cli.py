@@ -77,7 +77,7 @@ def test_corrupt_video(tmp_path, tiny_model_dir):
 
 @pytest.mark.parametrize("frames, warmup", [(0, 3), (5, -1)])
 def test_bench_refuses_nothing_to_measure(frames, warmup):
-    from dasiamrt.bench import run_bench
+    from dasiamrt.bench.run import run_bench
     from dasiamrt.errors import ConfigError
 
     def no_tracker(changes):

@@ -8,7 +8,7 @@ import pytest
 from dasiamrt.cpu_features import parse_cpuinfo
 from dasiamrt.doctor import FAIL, INFO, OK, WARN, Environment, run_checks
 from dasiamrt.errors import MissingDependencyError
-from dasiamrt.runtime.cuda_device import GpuInfo
+from dasiamrt.trt.cuda_device import GpuInfo
 
 GST_YES = "General configuration\n  Video I/O:\n    GStreamer:                   YES (1.20.3)\n"
 GST_NO = "General configuration\n  Video I/O:\n    GStreamer:                   NO\n"
@@ -103,7 +103,7 @@ def test_tensorrt_gpu_and_cpu_features():
 
 
 def test_engines_built_for_another_gpu_fail_with_the_rebuild_command(tmp_path):
-    from dasiamrt.runtime.backends.trt_manifest import DeviceInfo, EngineManifest, write_manifest
+    from dasiamrt.artifacts.engine_manifest import DeviceInfo, EngineManifest, write_manifest
 
     model = tmp_path / "vot"
     for precision, gpu_name in (("fp16", "NVIDIA GeForce RTX 3090"), ("fp32", "Orin")):

@@ -5,9 +5,9 @@ import json
 import subprocess
 import sys
 
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.cli import main
 from dasiamrt.config import PRESETS
-from dasiamrt.runtime.model_dir import read_model_dir
 
 
 def test_export_stores_and_prints_the_models_thresholds(tmp_path, capsys):

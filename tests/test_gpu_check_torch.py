@@ -36,7 +36,7 @@ def gpu_check(monkeypatch):
 
 
 def test_section_3_cases_and_boxes_run(gpu_check, tiny_net, clip_frames):
-    from dasiamrt.bench import BenchReport
+    from dasiamrt.bench.run import BenchReport
 
     report = BenchReport("m", {})
     ctx = {"out": ".", "left": lambda: 1000.0}

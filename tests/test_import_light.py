@@ -12,7 +12,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 
 def test_runtime_imports_without_torch_and_onnx():
-    proc = _run("import dasiamrt.runtime, dasiamrt.runtime.tracker, dasiamrt.runtime.backends.ort, dasiamrt.sources, "
+    proc = _run("import dasiamrt.runtime, dasiamrt.runtime.tracker, dasiamrt.runtime.backends.ort, dasiamrt.videoio, "
                 "dasiamrt.tracking, dasiamrt.cli; print('ok')")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"

@@ -8,20 +8,21 @@ there): that is refused with the command that writes elsewhere.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .. import spec
+from ..artifacts.calibset import CalibrationSet, copy_calibration, load_calibration, save_calibration, validate
+from ..artifacts.model_folder import ModelFolder
 from ..errors import ConfigError
 from ..fileio import inside_package
 from ..int8_forms import FORMS
-from ..runtime.model_dir import read_model_dir
-from .calibset import CalibrationSet, load_calibration, model_fingerprint, save_calibration, validate
 from .collect import CollectConfig, collect_crops
+from .kernels import add_search_kernels
 
 log = logging.getLogger(__name__)
 
@@ -62,105 +63,114 @@ def check_destination(model_dir: str | os.PathLike[str], out_dir: Optional[str |
                           "--source ... --out DIR' (DIR outside the package) and use --model DIR")
 
 
-def _referenced_files(manifest: Dict[str, Any]) -> List[str]:
-    files = [entry["file"] for entry in manifest.get("graphs", {}).values()]
-    files += [entry["file"] for entry in (manifest.get("fp16_graphs") or {}).values()]
-    for variant in (manifest.get("variants") or {}).values():
-        files += [entry["file"] for entry in variant.get("graphs", {}).values()]
-    return sorted(set(files))
-
-
-def copy_model_folder(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
-    """Copy ``model.json`` and every graph it names from ``model_dir`` into ``out_dir`` (engines stay).
-
-    Returns:
-        ``out_dir``. Nothing is copied when it is ``model_dir`` itself.
-
-    Raises:
-        ConfigError: ``out_dir`` holds another model (different fp32 graphs) or is a file.
-    """
-    src, dst = read_model_dir(model_dir), Path(out_dir)
-    if dst.exists() and not dst.is_dir():
-        raise ConfigError(f"--out {dst} is a file: give a folder")
-    if dst.resolve() == src.root.resolve():
-        return dst
-    if (dst / spec.MODEL_MANIFEST).is_file():
-        if model_fingerprint(read_model_dir(dst)) != model_fingerprint(src):
-            raise ConfigError(f"--out {dst} holds another model: give an empty folder or that model's own folder")
-    dst.mkdir(parents=True, exist_ok=True)
-    manifest = dict(src.manifest)
-    for name in _referenced_files(manifest):
-        if (src.root / name).is_file():
-            shutil.copyfile(src.root / name, dst / name)
-    shutil.copyfile(src.root / spec.MODEL_MANIFEST, dst / spec.MODEL_MANIFEST)  # last: the graphs it names exist
-    return dst
-
-
-def _keep_set(calib: CalibrationSet, target: Path) -> Path:
-    """A set read with ``--from-set`` goes with the model it calibrated (the TensorRT calibrator route
-    reads ``<model>/calibration.npz``): copied into ``target`` unless it is there already."""
-    from .calibset import CALIB_JSON, CALIB_NPZ, manifest_path
-
-    src = Path(str(calib.path))
-    if src.parent.resolve() == target.resolve():
-        return src
-    shutil.copyfile(src, target / CALIB_NPZ)
-    shutil.copyfile(manifest_path(src), target / CALIB_JSON)
-    return target / CALIB_NPZ
-
-
 def default_search_sizes(model_dir: str | os.PathLike[str]) -> Tuple[int, ...]:
     """255, the model's own search size(s) and the lost size 767."""
-    info = read_model_dir(model_dir)
+    info = ModelFolder.open(model_dir)
     return tuple(sorted({spec.MIN_SEARCH_SIZE, spec.MAX_SEARCH_SIZE, *info.tracker.search_sizes()}))
 
 
 def collect(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box]], cfg: CollectConfig,
             max_frames: int = 300) -> CalibrationSet:
     """Trajectories of ``sources`` -> crops (``cfg``), with the manifest naming source and model."""
-    from .sources import load_trajectories
+    from .trajectories import load_trajectories
 
-    info = read_model_dir(model_dir)
+    info = ModelFolder.open(model_dir)
     trajectories = load_trajectories(sources, inits, model_dir, cfg.per_input, cfg.seed, cfg.context_amount,
                                      max_frames)
     manifest = {"source": list(sources), "inits": [list(b) if b else None for b in inits],
-                "model": {"root": str(info.root), "preset": info.preset, "sha256": model_fingerprint(info)}}
+                "model": {"root": str(info.root), "preset": info.preset, "sha256": info.fingerprint()}}
     return collect_crops(trajectories, cfg, manifest)
 
 
-def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box]], out_dir: Optional[str] = None,
-              cfg: Optional[CollectConfig] = None, method: Optional[str] = None, scope: str = "backbone",
-              quantize: bool = True, from_set: Optional[str] = None, max_frames: int = 300,
-              forms: Sequence[str] = FORMS, progress: Any = None) -> CalibrationReport:
-    """Collect (or read ``from_set``) a calibration set, save it, write the INT8 ``forms``.
+@dataclass(frozen=True)
+class CalibrateOptions:
+    """How ``dasiamrt calibrate`` runs, besides the model and the sources.
+
+    Attributes:
+        out_dir: a folder to receive a copy of the model with the set and INT8 graphs (default: the model
+            folder itself).
+        per_input, seed: crops per network input and search size, and their seed (the collection's
+            :class:`~.collect.CollectConfig` gets the model's own search sizes and context).
+        cfg: the whole collection config instead (``per_input``/``seed`` are then unused).
+        method: activation range method (default: :data:`.qdq.DEFAULT_METHOD`).
+        scope: "backbone" (default) or "all" (also the constant-weight heads).
+        quantize: write the INT8 graphs (False: the calibration set only).
+        from_set: skip collection: quantise with this calibration set.
+        max_frames: frames tracked per clip without ground truth.
+        forms: INT8 forms to write (:data:`dasiamrt.int8_forms.FORMS`).
+    """
+
+    out_dir: Optional[str] = None
+    per_input: int = 32
+    seed: int = 0
+    cfg: Optional[CollectConfig] = None
+    method: Optional[str] = None
+    scope: str = "backbone"
+    quantize: bool = True
+    from_set: Optional[str] = None
+    max_frames: int = 300
+    forms: Sequence[str] = FORMS
+
+    def check(self, model_dir: str, sources: Sequence[str]) -> None:
+        """What can be refused before any work: nothing to calibrate from, no onnx for the INT8 graphs, a
+        destination inside the package.
+
+        Raises:
+            ConfigError, MissingDependencyError.
+        """
+        from ..errors import MissingDependencyError
+
+        if not sources and not self.from_set:
+            raise ConfigError("give --source (clip, dataset folder or synthetic:...) or --from-set calibration.npz")
+        if self.quantize:  # checked before the (long) collection, not after it
+            MissingDependencyError.require(("onnx",), "writing the INT8 graphs",
+                                           "pip install 'dasiamrt[export]' (or only onnx), or use --collect-only")
+        check_destination(model_dir, self.out_dir)
+
+    def collect_config(self, folder: ModelFolder) -> CollectConfig:
+        """``cfg``, or the collection of ``per_input`` crops (``seed``) at the model's search sizes and context."""
+        if self.cfg is not None:
+            return self.cfg
+        return CollectConfig(per_input=self.per_input, seed=self.seed, search_sizes=default_search_sizes(folder.root),
+                             context_amount=folder.tracker.context_amount)
+
+
+def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[Box]],
+              options: Optional[CalibrateOptions] = None, progress: Any = None, **changes: Any) -> CalibrationReport:
+    """Collect (or read ``from_set``) a calibration set with its search kernels, save it, write the INT8 forms.
 
     Args:
         model_dir: exported model folder (fp32 graphs).
         sources, inits: what to track for crops (see :func:`collect`).
-        out_dir: a folder to receive a copy of the model with the set and INT8 graphs (default:
-            ``model_dir`` itself).
-        forms: INT8 forms to write (:data:`dasiamrt.int8_forms.FORMS`).
+        options: everything else (:class:`CalibrateOptions`); ``changes`` replace some of its fields
+            (``calibrate(m, s, i, max_frames=16)``).
         progress: a :class:`~dasiamrt.calib.progress.ProgressBar` (or None).
 
     Raises:
         CalibrationError: too few crops, wrong sizes, a set made for another model, a clip without --init.
-        ConfigError: the destination is inside the installed package, or ``out_dir`` holds another model.
+        ConfigError: nothing to calibrate from, the destination is inside the installed package, or ``out_dir``
+            holds another model.
         ModelError: ``model_dir`` is not a model folder.
     """
     from .qdq import DEFAULT_METHOD
     from .variants import write_int8_variants
 
-    check_destination(model_dir, out_dir)
-    read_model_dir(model_dir)  # a bad --model fails before anything is copied
-    if from_set:
-        calib = load_calibration(from_set)
+    opts = dataclasses.replace(options or CalibrateOptions(), **changes)
+    opts.check(model_dir, sources)
+    folder = ModelFolder.open(model_dir)  # a bad --model fails before anything is copied
+    if opts.from_set:
+        calib = load_calibration(opts.from_set)
     else:
-        info = read_model_dir(model_dir)
-        cfg = cfg or CollectConfig(search_sizes=default_search_sizes(model_dir),
-                                   context_amount=info.tracker.context_amount)
-        calib = collect(model_dir, sources, inits, cfg, max_frames)
+        calib = collect(model_dir, sources, inits, opts.collect_config(folder), opts.max_frames)
         validate(calib)
-    target = copy_model_folder(model_dir, out_dir) if out_dir is not None else Path(model_dir)
-    npz = _keep_set(calib, target) if from_set and calib.path is not None else save_calibration(calib, target)
-    variants = write_int8_variants(target, calib, method or DEFAULT_METHOD, scope, forms, progress) if quantize else {}
+    if opts.out_dir is not None:
+        folder.copy_to(opts.out_dir)
+    target = Path(opts.out_dir) if opts.out_dir is not None else Path(model_dir)
+    if add_search_kernels(calib, folder) or not (opts.from_set and calib.path is not None):
+        npz = save_calibration(calib, target)  # the set as collected (or an older set, now with its kernels)
+    else:
+        npz = copy_calibration(calib, target)
+    variants = {}
+    if opts.quantize:
+        variants = write_int8_variants(target, calib, opts.method or DEFAULT_METHOD, opts.scope, opts.forms, progress)
     return CalibrationReport(Path(npz), calib.counts(), variants, target)

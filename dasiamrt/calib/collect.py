@@ -4,9 +4,9 @@ A trajectory is a list of :class:`Sample` frames, each with the box the tracker 
 (``prior_xywh``: the previous frame's estimate) and the target's box in that frame
 (``target_xywh``). Trajectories come from ground truth (a dataset or a synthetic sequence:
 prior = box of frame t - 1) or from the fp32 tracker's own boxes on an unannotated clip (see
-:mod:`dasiamrt.calib.sources`). Crops are made exactly as :class:`~dasiamrt.runtime.tracker.Tracker`
-makes them (:func:`template_crop`, :func:`search_crop`: ``get_subwindow`` on the geometry of
-:mod:`dasiamrt.runtime.geometry`), perturbed like training pairs:
+:mod:`dasiamrt.calib.trajectories`). Crops are made with the tracker's own crop recipe
+(:func:`~dasiamrt.runtime.crop.template_crop`, :func:`~dasiamrt.runtime.crop.search_crop`), perturbed
+like training pairs:
 
 * templates: the target box, centre shifted by up to ``template_shift`` of its size, scaled by
   up to exp(+-``template_scale``);
@@ -27,10 +27,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import spec
+from ..artifacts.calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
 from ..errors import CalibrationError
-from ..runtime.crop import get_subwindow
-from ..runtime.geometry import Coords, context_size, round_half_away, search_region, xywh_to_center
-from .calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
+from ..runtime.crop import search_crop, template_crop
+from ..runtime.geometry import xywh_to_center
 
 log = logging.getLogger(__name__)
 
@@ -106,23 +106,6 @@ class Trajectory:
     boxes_from: str
 
 
-def template_crop(frame: NDArray[np.uint8], bbox_xywh: Sequence[float], pad_value: NDArray[np.uint8],
-                  context_amount: float, exemplar_size: int = spec.EXEMPLAR_SIZE) -> NDArray[np.uint8]:
-    """The exemplar crop ``Tracker.init`` makes for ``bbox_xywh``: (127, 127, 3) uint8."""
-    center, size = xywh_to_center(bbox_xywh)
-    s_z = round_half_away(context_size(size, context_amount))
-    return get_subwindow(frame, center, exemplar_size, s_z, pad_value)
-
-
-def search_crop(frame: NDArray[np.uint8], center_xy: Coords, size_wh: Coords, instance_size: int,
-                pad_value: NDArray[np.uint8], context_amount: float,
-                exemplar_size: int = spec.EXEMPLAR_SIZE) -> NDArray[np.uint8]:
-    """The search crop ``Tracker.track`` makes around a state (centre, size): (H, H, 3) uint8."""
-    s_z = context_size(size_wh, context_amount)
-    _, s_x = search_region(s_z, instance_size, exemplar_size)
-    return get_subwindow(frame, center_xy, instance_size, round_half_away(s_x), pad_value)
-
-
 def _perturb(bbox_xywh: Sequence[float], shift: float, scale: float, rng: np.random.Generator
              ) -> Tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(center_xy, size_wh) of a box moved by up to ``shift`` of its size and scaled by exp(+-scale)."""
@@ -164,7 +147,7 @@ def _searches(trajectories: Sequence[Trajectory], size: int, cfg: CollectConfig,
     for t, s in _order(trajectories, cfg.per_input, rng):
         traj, sample = trajectories[t], trajectories[t].samples[s]
         center, size_wh = _perturb(sample.prior_xywh, shift, cfg.jitter.search_scale, rng)
-        crops.append(search_crop(sample.frame, center, size_wh, size, traj.pad_value, cfg.context_amount))
+        crops.append(search_crop(sample.frame, center, size_wh, size, traj.pad_value, cfg.context_amount)[0])
         owners.append(t)
     return np.stack(crops).transpose(0, 3, 1, 2).copy(), np.asarray(owners, dtype=np.int32)
 
@@ -174,7 +157,7 @@ def collect_crops(trajectories: Sequence[Trajectory], cfg: CollectConfig,
     """Make ``cfg.per_input`` crops for every input from ``trajectories``.
 
     Args:
-        trajectories: sampled frames with boxes (see :mod:`dasiamrt.calib.sources`).
+        trajectories: sampled frames with boxes (see :mod:`dasiamrt.calib.trajectories`).
         cfg: counts, sizes, seed and jitter.
         manifest: extra manifest entries (source, model sha256s...).
 

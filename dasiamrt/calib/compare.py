@@ -4,7 +4,7 @@ Used by the tests and by ``benchmarks/int8_accuracy.py``. Score-map error compar
 foreground probability maps (softmax over each anchor's bg/fg logit pair, as the tracker uses
 them). Tracking agreement comes in two forms:
 
-* free-running (:func:`track_boxes` twice, then :func:`box_agreement`): two trackers run side by
+* free-running (:func:`dasiamrt.runtime.loop.track_boxes` twice, then :func:`box_agreement`): two trackers run side by
   side, each on its own trajectory. Differences compound: once the boxes differ, the crops differ,
   so this measures the tracker's sensitivity to *any* perturbation as much as the quantisation (the
   fp16 graphs, ~5e-4 relative error, diverge from fp32 as much as INT8 on a jittery model).
@@ -20,10 +20,11 @@ from typing import Any, Dict, Iterable, List, Sequence, Tuple, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from ..artifacts.calibset import KERNEL_TEMPLATE, CalibrationSet, kernel_key, search_key
 from ..runtime.backends.base import Backend
 from ..runtime.geometry import iou_xywh
+from ..runtime.loop import track_frames
 from ..runtime.postprocess import foreground_scores
-from .calibset import KERNEL_TEMPLATE, CalibrationSet, kernel_key, search_key
 
 
 def score_map_errors(reference: Backend, candidate: Backend, calib: CalibrationSet) -> Dict[int, Dict[str, float]]:
@@ -63,21 +64,6 @@ def score_map_errors(reference: Backend, candidate: Backend, calib: CalibrationS
     return out
 
 
-def track_boxes(tracker: Any, frames: Iterable[NDArray[np.uint8]], init_xywh: Sequence[float],
-                max_frames: int) -> NDArray[np.float64]:
-    """(T, 4) boxes of ``tracker`` on ``frames`` (row 0 = the init box), at most ``max_frames`` rows."""
-    boxes: List[Tuple[float, ...]] = []
-    for frame in frames:
-        if not boxes:
-            tracker.init(frame, init_xywh)
-            boxes.append(tuple(float(v) for v in init_xywh))
-        else:
-            boxes.append(tracker.track(frame).bbox_xywh)
-        if len(boxes) >= max_frames:
-            break
-    return np.asarray(boxes, dtype=np.float64)
-
-
 def box_agreement(boxes_a: NDArray[np.float64], boxes_b: NDArray[np.float64]) -> Dict[str, float]:
     """Per-frame IoU of two trackers' boxes (frame 0, the shared init, excluded).
 
@@ -114,16 +100,14 @@ def step_agreement(reference: Any, candidate: Any, frames: Iterable[NDArray[np.u
     """
     ref_boxes: List[Tuple[float, ...]] = []
     cand_boxes: List[Tuple[float, ...]] = []
-    for frame in frames:
-        if not ref_boxes:
-            reference.init(frame, init_xywh)
-            candidate.init(frame, init_xywh)
-            ref_boxes.append(tuple(float(v) for v in init_xywh))
-            cand_boxes.append(ref_boxes[0])
+    ref_state = None
+    for step in track_frames(reference, frames, init_xywh, max_frames):
+        if step.index == 0:
+            candidate.init(step.frame, init_xywh)
+            cand_boxes.append(step.result.bbox_xywh)
         else:
-            candidate.state = copy.deepcopy(reference.state)
-            ref_boxes.append(reference.track(frame).bbox_xywh)
-            cand_boxes.append(candidate.track(frame).bbox_xywh)
-        if len(ref_boxes) >= max_frames:
-            break
+            candidate.state = ref_state  # the reference's state before this frame
+            cand_boxes.append(candidate.track(step.frame).bbox_xywh)
+        ref_boxes.append(step.result.bbox_xywh)
+        ref_state = copy.deepcopy(reference.state)
     return box_agreement(np.asarray(ref_boxes, dtype=np.float64), np.asarray(cand_boxes, dtype=np.float64))

@@ -9,7 +9,7 @@ What is quantised, and how (the form TensorRT's explicit quantization and ONNX R
       ``conv_r1`` (template), the adjust heads ``conv_cls2`` / ``conv_r2`` / ``regress_adjust``
       (search) and the ``kernel_update`` graph; ``scope="all"`` also quantises the constant-weight
       heads (measured in ``benchmarks/int8.md``).
-Activation ranges come from the calibration set (:mod:`dasiamrt.calib.calibset`): ``entropy``
+Activation ranges come from the calibration set (:mod:`dasiamrt.artifacts.calibset`): ``entropy``
 (KL divergence, TensorRT's legacy default), ``percentile`` (99.999 % of |x|) or ``minmax``. Search
 crops of every size feed one histogram per tensor, one size at a time (ONNX Runtime's calibrators
 cannot stack tensors of different shapes).
@@ -26,8 +26,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
 import numpy as np
 
 from .. import spec
+from ..artifacts.calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
 from ..errors import ConfigError, MissingDependencyError
-from .calibset import KERNEL_TEMPLATE, TEMPLATE, CalibrationSet, kernel_key, search_key
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +116,17 @@ def feed_groups(calib: CalibrationSet, role: str, template_session: Any) -> List
     """Calibration inputs of graph ``role``, grouped so that every group has one tensor shape.
 
     Templates go in batches of :data:`CHUNK`; each search crop goes with the fp32 kernels of its
-    sequence's first-frame template (from ``template_session``, the fp32 template graph).
+    sequence's first-frame template: those stored in the set (:mod:`.kernels`), else made with
+    ``template_session`` (the fp32 template graph; None is fine for a set that stores them).
     """
     if role == "template":
         crops = calib.blobs(TEMPLATE)
         return [[{spec.TEMPLATE_INPUT: crops[i:i + CHUNK]} for i in range(0, len(crops), CHUNK)]]
-    cls_k, reg_k = template_session.run([spec.CLS_KERNEL, spec.REG_KERNEL],
-                                        {spec.TEMPLATE_INPUT: calib.blobs(KERNEL_TEMPLATE)})
+    if calib.has_search_kernels:
+        cls_k, reg_k = calib.search_kernels()
+    else:
+        cls_k, reg_k = template_session.run([spec.CLS_KERNEL, spec.REG_KERNEL],
+                                            {spec.TEMPLATE_INPUT: calib.blobs(KERNEL_TEMPLATE)})
     groups = []
     for size in calib.search_sizes:
         crops, owners = calib.blobs(search_key(size)), calib.arrays[kernel_key(size)]

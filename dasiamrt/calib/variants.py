@@ -1,4 +1,5 @@
-"""The INT8 forms of a model folder: Q/DQ graphs written beside the fp32 ones, recorded in ``model.json``.
+"""The INT8 forms of a model folder: Q/DQ graphs written beside the fp32 ones, recorded as ``model.json``
+variants (by :meth:`dasiamrt.artifacts.model_folder.ModelFolder.with_variants`, the file's one writer).
 
 One calibration (activation ranges per graph, computed once) gives every form of
 :mod:`dasiamrt.int8_forms` (``int8``: float-out Q/DQ for weakly typed TensorRT; ``int8-cpu``:
@@ -17,22 +18,19 @@ windows): every precision runs its fp32 (or fp16) graph.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Sequence
 
-from .. import spec
-from ..errors import ConfigError, ModelError
-from ..fileio import atomic_write_json, confine
-from ..int8_forms import DESCRIPTIONS, FORMS, INT8, INT8_CPU, INT8_FP16, available_forms, calibrate_hint
-from ..runtime.model_dir import ModelInfo, read_model_dir, sha256_file
-from .calibset import CalibrationSet, check_model, validate
+from ..artifacts.calibset import CalibrationSet, check_model, validate
+from ..artifacts.model_folder import ModelFolder
+from ..errors import ConfigError
+from ..graphs.qdq_fp16 import qdq_to_fp16
+from ..int8_forms import DESCRIPTIONS, FORMS, INT8, INT8_CPU, INT8_FP16
 from .progress import quiet_quantizer
 from .qdq import DEFAULT_METHOD, ROLES, nodes_to_quantize, role_ranges, write_qdq
-from .qdq_fp16 import qdq_to_fp16
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +40,7 @@ def int8_file(role: str, form: str = INT8) -> str:
     return f"{role}.{form}.onnx"
 
 
-def _write_role(info: ModelInfo, role: str, ranges: Any, nodes: Sequence[str], method: str, forms: Sequence[str],
+def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str], method: str, forms: Sequence[str],
                 work: Path, progress: Any) -> Dict[str, Any]:
     """Write every requested form of one graph; returns the fp16 scale report of ``int8-fp16`` (if written)."""
     src, root = info.graph(role), info.root
@@ -90,37 +88,37 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
         ModelError: the folder is not a model folder.
     """
     import onnx
-    import onnxruntime as ort
 
     unknown = [f for f in forms if f not in FORMS]
     if unknown or not forms:
         raise ConfigError(f"unknown INT8 form(s) {unknown}: choose from {', '.join(FORMS)}")
-    info = read_model_dir(model_dir)
+    info = ModelFolder.open(model_dir)
     validate(calib)
     check_model(calib, info)
-    template_session = ort.InferenceSession(str(info.graph("template")), providers=["CPUExecutionProvider"])
+    session = None
+    if not calib.has_search_kernels:  # a set from before the kernels were stored
+        from .kernels import template_session
+
+        session = template_session(info)
     nodes: Dict[str, Any] = {}
     fp16_scales: Dict[str, Any] = {}
     with quiet_quantizer(), tempfile.TemporaryDirectory(prefix="dasiamrt-qdq-") as tmp:
         work = Path(tmp)
         for role in ROLES:
             nodes[role] = nodes_to_quantize(onnx.load(str(info.graph(role))), role, scope)
-            ranges = role_ranges(info.graph(role), calib, role, template_session, method, work, progress)
+            ranges = role_ranges(info.graph(role), calib, role, session, method, work, progress)
             fp16_scales[role] = _write_role(info, role, ranges, nodes[role], method, forms, work, progress)
-    entries = {form: _entry(info.root, form, calib, method, scope, nodes, fp16_scales) for form in forms}
-    manifest = dict(json.loads((info.root / spec.MODEL_MANIFEST).read_text()))
-    manifest.setdefault("variants", {}).update(entries)
-    atomic_write_json(info.root / spec.MODEL_MANIFEST, manifest)
+    entries = {form: _entry(form, calib, method, scope, nodes, fp16_scales) for form in forms}
+    recorded = info.with_variants(entries).variants
     for form in forms:
         log.info("wrote INT8 form %s: %s (%s)", form, ", ".join(int8_file(r, form) for r in ROLES), DESCRIPTIONS[form])
-    return entries
+    return {form: dict(recorded[form]) for form in forms}
 
 
-def _entry(root: Path, form: str, calib: CalibrationSet, method: str, scope: str, nodes: Dict[str, Any],
+def _entry(form: str, calib: CalibrationSet, method: str, scope: str, nodes: Dict[str, Any],
            fp16_scales: Dict[str, Any]) -> Dict[str, Any]:
     entry: Dict[str, Any] = {
-        "graphs": {role: {"file": int8_file(role, form), "sha256": sha256_file(root / int8_file(role, form))}
-                   for role in ROLES},
+        "graphs": {role: int8_file(role, form) for role in ROLES},
         "form": form, "description": DESCRIPTIONS[form],
         "calibration_sha256": calib.manifest.get("npz_sha256"),
         "method": method, "scope": scope, "conv_outputs_quantized": form == INT8_CPU, "quantized_nodes": nodes,
@@ -150,40 +148,4 @@ def int8_graph_paths(model_dir: str | os.PathLike[str], verify: bool = True, for
     Raises:
         ModelError: the form is not recorded, a file is missing, or (``verify``) a sha256 mismatch.
     """
-    info = read_model_dir(model_dir)
-    entry = info.manifest.get("variants", {}).get(form)
-    if not entry:
-        raise ModelError(f"{info.root} has no INT8 graphs of the {form} form: "
-                         f"run '{calibrate_hint(info.root, form)}' first")
-    paths = {}
-    for role, graph in entry["graphs"].items():
-        path = confine(info.root, graph.get("file"), f"int8 {role} graph file", ModelError)
-        if not path.is_file() or (verify and sha256_file(path) != graph.get("sha256")):
-            raise ModelError(f"{path} is missing or does not match model.json: run 'dasiamrt calibrate' again")
-        paths[role] = path
-    return paths
-
-
-def int8_form_graph(info: ModelInfo, role: str, form: str, derive_dir: Optional[Path] = None,
-                    write: bool = True) -> Path:
-    """The ``form`` graph of ``role`` for an engine build.
-
-    A folder calibrated before ``int8-fp16`` existed (or with ``--target trt`` only) has the ``int8``
-    graph: the ``int8-fp16`` graph is then derived from it into ``derive_dir`` (the engine folder),
-    as the builder does for fp16 graphs.
-
-    Raises:
-        ModelError: neither the form nor (for ``int8-fp16``) the ``int8`` graph it derives from exists.
-    """
-    available = available_forms(info.manifest)
-    if form in available:
-        return int8_graph_paths(info.root, verify=False, form=form)[role]
-    if form == INT8_FP16 and INT8 in available and derive_dir is not None:
-        dst = Path(derive_dir) / int8_file(role, INT8_FP16)
-        if write:
-            Path(derive_dir).mkdir(parents=True, exist_ok=True)
-            qdq_to_fp16(int8_graph_paths(info.root, verify=False)[role], dst)
-            log.info("derived %s from %s (the model folder has no %s graphs)", dst, int8_file(role, INT8), form)
-        return dst
-    raise ModelError(f"{info.root} has no {form} graphs ({DESCRIPTIONS[form]}): create them with "
-                     f"'{calibrate_hint(info.root, form)}'")
+    return ModelFolder.open(model_dir).variant_graphs(form, verify)

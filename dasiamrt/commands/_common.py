@@ -1,11 +1,14 @@
-"""Argument groups shared by subcommands: which model, which backend, tracker switches."""
+"""Argument groups shared by subcommands (which model, which backend, tracker switches) and their parsing into
+the library's :class:`~dasiamrt.runtime.tracker_options.TrackerOptions`. The policy (which backend runs what,
+the bundled-model default) is :mod:`dasiamrt.runtime.tracker_options`'s."""
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
-from ..config import TrackerConfig, get_preset
-from ..errors import ConfigError, ModelError
+from ..config import TrackerConfig
+from ..errors import ConfigError
+from ..runtime.tracker_options import BACKENDS, TrackerOptions, open_tracker
 
 
 def add_model_args(parser: argparse.ArgumentParser, allow_default: bool = True) -> None:
@@ -17,12 +20,17 @@ def add_model_args(parser: argparse.ArgumentParser, allow_default: bool = True) 
     group.add_argument("--preset", default=None,
                        help="big, vot, otb, paper or tiny: the layout of --weights (default vot); with --model, "
                             "track with this preset's settings instead of those stored in the model")
-    group.add_argument("--backend", choices=("ort", "torch", "trt"), default=None,
-                       help="inference backend (default: torch for --weights or --device, else ort)")
-    group.add_argument("--threads", type=threads_arg, default=0, metavar="N",
-                       help="CPU threads for ONNX Runtime (0: one per core)")
-    add_precision_arg(group)
-    add_device_arg(group)
+    add_backend_args(group)
+
+
+def add_backend_args(parser: Any, backend_help: str = "inference backend (default: torch for --weights or --device, "
+                     "else ort)", precisions: Tuple[str, ...] = ("fp32", "fp16", "int8")) -> None:
+    """``--backend``, ``--threads``, ``--precision``, ``--device``: the flags of every command that runs a tracker."""
+    parser.add_argument("--backend", choices=BACKENDS, default=None, help=backend_help)
+    parser.add_argument("--threads", type=threads_arg, default=0, metavar="N",
+                        help="CPU threads for ONNX Runtime (0: one per core)")
+    add_precision_arg(parser, precisions)
+    add_device_arg(parser)
 
 
 def add_device_arg(parser: Any) -> None:
@@ -31,32 +39,6 @@ def add_device_arg(parser: Any) -> None:
                         help="run the torch backend (weights, no export) on this device: cuda is the GPU path "
                              "without TensorRT (fp32 or --precision fp16, one CUDA graph per search size); ort and "
                              "trt choose the GPU themselves")
-
-
-#: why --device does not apply to a backend, and how that backend picks the GPU.
-_DEVICE_ELSEWHERE = {
-    "ort": "ONNX Runtime runs on the GPU when onnxruntime-gpu is installed (pip install 'dasiamrt[ort-gpu]', "
-           "CUDA provider first)",
-    "trt": "TensorRT always runs on the GPU (pick one with CUDA_VISIBLE_DEVICES=N)",
-}
-
-
-def choose_backend(args: argparse.Namespace, default: str) -> str:
-    """``--backend``, else torch for ``--weights`` or ``--device``, else ``default``.
-
-    Raises:
-        ConfigError: a malformed ``--device``, or ``--device`` with the ort/trt backend.
-    """
-    from ..runtime.backends.torch_backend import parse_device
-
-    device = getattr(args, "device", None)
-    backend: str = args.backend or ("torch" if getattr(args, "weights", None) or device else default)
-    if device is not None:
-        parse_device(device)
-        if backend != "torch":
-            raise ConfigError(f"--device picks the torch backend's device; {_DEVICE_ELSEWHERE[backend]}: "
-                              "drop --device, or run torch with --weights FILE --preset P --device ...")
-    return backend
 
 
 def threads_arg(text: str) -> int:
@@ -70,35 +52,30 @@ def threads_arg(text: str) -> int:
     return value
 
 
-def add_precision_arg(parser: Any) -> None:
+def add_precision_arg(parser: Any, choices: Tuple[str, ...] = ("fp32", "fp16", "int8")) -> None:
     """``--precision fp32|fp16|int8`` (default: the backend's; int8 on ort runs the graphs of 'dasiamrt calibrate')."""
-    parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
+    parser.add_argument("--precision", choices=choices, default=None,
                         help="graphs/engines to run (default: fp32 for ort and torch, the trt backend's default for "
                              "trt; int8 needs 'dasiamrt calibrate' first and runs the INT8 form for this backend and "
                              "CPU, named in the log; torch runs fp32 and fp16)")
 
 
-def backend_options(args: argparse.Namespace, backend: str) -> dict[str, Any]:
-    """Backend keyword options from ``--threads``, ``--precision`` and ``--device``."""
-    options: dict[str, Any] = {"threads": args.threads} if backend == "ort" else {}
-    if getattr(args, "precision", None) is not None:
-        options["precision"] = args.precision
-    if backend == "torch" and getattr(args, "device", None) is not None:
-        options["device"] = args.device
-    return options
-
-
 def add_tracker_switches(parser: argparse.ArgumentParser) -> None:
     """``--da/--no-da``, ``--long-term/--no-long-term`` (default: the preset's)."""
     group = parser.add_argument_group("tracker (default: the settings stored in the model, or the preset's)")
-    group.add_argument("--da", dest="da", action="store_true", default=None,
-                       help="distractor-aware tracking on (default: as the model/preset says)")
-    group.add_argument("--no-da", dest="da", action="store_false", help="distractor-aware tracking off")
+    add_da_switch(group)
     group.add_argument("--long-term", dest="long_term", action="store_true", default=None,
                        help="long-term 255 -> 767 search switching on (default: as the model/preset says)")
     group.add_argument("--no-long-term", dest="long_term", action="store_false", help="long-term switching off")
     group.add_argument("--search-size", type=int, default=None,
                        help="search-crop side: 255, 271, 287... (default: the model/preset's)")
+
+
+def add_da_switch(parser: Any) -> None:
+    """``--da/--no-da``: distractor-aware tracking on or off (default: as the model/preset says)."""
+    parser.add_argument("--da", dest="da", action="store_true", default=None,
+                        help="distractor-aware tracking on (default: as the model/preset says)")
+    parser.add_argument("--no-da", dest="da", action="store_false", help="distractor-aware tracking off")
 
 
 def parse_search_sizes(text: str, flag: str = "--sizes", allow_empty: bool = True) -> Tuple[int, ...]:
@@ -123,68 +100,20 @@ def parse_search_sizes(text: str, flag: str = "--sizes", allow_empty: bool = Tru
     return tuple(sizes)
 
 
-def tracker_overrides(base: TrackerConfig, args: argparse.Namespace) -> TrackerConfig:
-    """Apply the tracker switches of ``args`` to ``base``."""
-    changes: Dict[str, Any] = {}
-    if getattr(args, "da", None) is not None:
-        changes["distractor"] = {"enabled": args.da}
-    if getattr(args, "long_term", None) is not None:
-        changes["long_term"] = {"enabled": args.long_term}
-    if getattr(args, "search_size", None) is not None:
-        changes["instance_size"] = args.search_size
-    return base.replace(**changes) if changes else base
+#: TrackerOptions field -> the argparse destination of its flag
+_OPTION_FLAGS = {"model": "model", "weights": "weights", "preset": "preset", "backend": "backend", "device": "device",
+                 "precision": "precision", "threads": "threads", "distractor": "da", "long_term": "long_term",
+                 "search_size": "search_size"}
+
+
+def options_from_args(args: argparse.Namespace) -> TrackerOptions:
+    """The :class:`~dasiamrt.runtime.tracker_options.TrackerOptions` of the model arguments and tracker switches
+    (flags a command lacks keep the library's defaults)."""
+    given = vars(args)
+    return TrackerOptions(**{field: given[flag] for field, flag in _OPTION_FLAGS.items()
+                             if given.get(flag) is not None})
 
 
 def make_tracker(args: argparse.Namespace, config: Optional[TrackerConfig] = None) -> Any:
-    """Build a :class:`~dasiamrt.runtime.tracker.Tracker` from the model arguments."""
-    from ..runtime.model_dir import read_model_dir
-    from ..runtime.tracker import Tracker
-
-    if args.model and args.weights:
-        raise ConfigError("give either --model DIR or --weights FILE, not both")
-    backend = choose_backend(args, "ort")
-    if args.weights and backend != "torch":
-        raise ConfigError(f"--weights runs on the torch backend; for {backend}, "
-                          "export first: dasiamrt export --weights ...")
-    if backend == "torch":
-        if args.model:
-            raise ConfigError("the torch backend runs from weights, not a model folder (ONNX graphs): use --weights "
-                              "FILE --preset P, or neither for the bundled model's weights")
-        if args.weights:
-            preset = get_preset(args.preset or "vot")
-            cfg = tracker_overrides(config or preset.tracker, args)
-            return Tracker.from_weights(args.weights, preset=preset.name, backend="torch", config=cfg,
-                                        **backend_options(args, backend))
-    model = args.model or str(default_model())
-    info = read_model_dir(model)
-    cfg = tracker_overrides(config or (get_preset(args.preset).tracker if args.preset else info.tracker), args)
-    if backend == "torch":
-        return bundled_torch_tracker(info, cfg, backend_options(args, backend))
-    return Tracker.from_model(model, backend=backend, config=cfg, **backend_options(args, backend))
-
-
-def bundled_torch_tracker(info: Any, config: TrackerConfig, options: Dict[str, Any]) -> Any:
-    """The bundled model on the torch backend: its checkpoint, checked against the one its graphs came from.
-
-    Raises:
-        ModelError: this install has no bundled checkpoint, or not the one the bundled graphs record.
-    """
-    from ..assets import BUNDLED_WEIGHTS
-    from ..fileio import sha256_file
-    from ..runtime.backends.factory import create_backend
-    from ..runtime.tracker import Tracker
-
-    expected = info.manifest.get("weights_sha256")
-    if not BUNDLED_WEIGHTS.is_file() or (expected and sha256_file(BUNDLED_WEIGHTS) != expected):
-        raise ModelError(f"this install lacks the bundled model's weights ({BUNDLED_WEIGHTS.name}, sha256 "
-                         f"{str(expected)[:12]}...): give --weights FILE --preset P")
-    return Tracker(create_backend("torch", weights=str(BUNDLED_WEIGHTS), network=info.network, **options), config)
-
-
-def default_model() -> Any:
-    """The bundled model folder, or a clear error when this install has none."""
-    from ..assets import BUNDLED_MODEL
-
-    if not (BUNDLED_MODEL / "model.json").is_file():
-        raise ModelError("no bundled model in this install: give --model DIR (see 'dasiamrt export')")
-    return BUNDLED_MODEL
+    """The tracker the model arguments name (:func:`~dasiamrt.runtime.tracker_options.open_tracker`)."""
+    return open_tracker(options_from_args(args), config)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import ConfigError
-from ._common import make_tracker
+from ..runtime.tracker_options import open_tracker
+from ._common import make_tracker, options_from_args
 
 
 def check_workers(args: argparse.Namespace) -> None:
@@ -25,9 +26,10 @@ def _runner(args: argparse.Namespace) -> Any:
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers takes a number of workers >= 1")
-    if not args.threads:
-        args.threads = 1  # one CPU per worker: ONNX Runtime threads beyond it only compete (results do not change)
-    return RayPool(functools.partial(make_tracker, args), address=args.ray, workers=args.workers)
+    options = options_from_args(args)
+    if not options.threads:  # one CPU per worker: ONNX Runtime threads beyond it only compete (results do not change)
+        options = options.replace(threads=1)
+    return RayPool(functools.partial(open_tracker, options), address=args.ray, workers=args.workers)
 
 
 def run_scaled(args: argparse.Namespace, out: Path, name: str, progress: Optional[Any]) -> int:

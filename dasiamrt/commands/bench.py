@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict
+from typing import Any
 
-from ..errors import ConfigError, MissingDependencyError
-from ._common import add_device_arg, add_precision_arg, backend_options, threads_arg
+from ._common import add_backend_args
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,14 +15,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                    "the torch backend on the GPU (with --precision fp16: half precision).")
     p.add_argument("--model", metavar="DIR", help="exported model folder (default: random weights of --preset)")
     p.add_argument("--preset", default="vot", help="network when no --model is given (default: vot)")
-    p.add_argument("--backend", choices=("ort", "trt", "torch"), default=None,
-                   help="ort (ONNX Runtime; the default), trt (TensorRT engines built by 'dasiamrt build') or torch "
-                        "(--weights, or random weights of --preset; the default with --weights or --device)")
     p.add_argument("--weights", metavar="FILE", help="PyTorch checkpoint of --preset for the torch backend")
-    add_device_arg(p)
-    p.add_argument("--threads", type=threads_arg, default=0, metavar="N",
-                   help="CPU threads for ONNX Runtime (0: one per core)")
-    add_precision_arg(p)
+    add_backend_args(p, "ort (ONNX Runtime; the default), trt (TensorRT engines built by 'dasiamrt build') or torch "
+                        "(--weights, or random weights of --preset; the default with --weights or --device)")
     p.add_argument("--sizes", default="255,767", help="comma-separated search sizes (default: 255,767)")
     p.add_argument("--da", choices=("off", "on", "both"), default="both", help="distractor-aware rows")
     p.add_argument("--frames", type=int, default=20, help="measured frames per case (default: 20)")
@@ -51,10 +45,13 @@ def run(args: argparse.Namespace) -> int:
     from ..config import get_preset
     from ..fileio import AtomicFile, check_distinct
     from ..interrupts import Interrupted, signal_of
-    from ..tracking import parse_box
-    from ._common import choose_backend, parse_search_sizes
+    from ..runtime.geometry import parse_box
+    from ..runtime.tracker_options import TrackerOptions
+    from ._common import parse_search_sizes
 
-    args.backend = choose_backend(args, "ort")
+    options = TrackerOptions(model=args.model, weights=args.weights, backend=args.backend, device=args.device,
+                             precision=args.precision, threads=args.threads)
+    options.backend_name()  # --device and --backend agree, before anything else
     sizes = parse_search_sizes(args.sizes, allow_empty=False)
     init = parse_box(args.init) if args.init else None
     check_distinct({"--source": args.source}, {"--json": args.json})
@@ -62,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         get_preset(args.preset)
     json_out = AtomicFile(args.json, ".json") if args.json else None  # a bad path fails before measuring
     try:
-        report = _measure(args, sizes, init)
+        report = _measure(args, options, sizes, init)
         if json_out is not None:
             json_out.tmp.write_text(json.dumps(report.to_json(), indent=2))
             json_out.commit()
@@ -75,77 +72,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measure(args: argparse.Namespace, sizes: Any, init: Any) -> Any:
-    """Run the cases and print the table; returns the :class:`~dasiamrt.bench.BenchReport`."""
-    from ..bench import random_model_dir, run_bench
-    from ..runtime.model_dir import read_model_dir
-    from ..runtime.tracker import Tracker
+def _measure(args: argparse.Namespace, options: Any, sizes: Any, init: Any) -> Any:
+    """Run the cases and print the table; returns the :class:`~dasiamrt.bench.run.BenchReport`."""
+    from ..bench.cases import case_trackers
+    from ..bench.run import run_bench
 
-    options: Dict[str, Any] = backend_options(args, args.backend)
+    make_tracker, name, setting = case_trackers(options, args.preset, args.ort_device)
     da_modes = {"off": [False], "on": [True], "both": [False, True]}[args.da]
-    if args.backend == "torch":
-        make_tracker, name = _torch_trackers(args, options)
-    else:
-        if args.weights:
-            raise ConfigError(f"--weights runs on the torch backend; for {args.backend}, export first: "
-                              "dasiamrt export --weights ...")
-        model = args.model or str(random_model_dir(args.preset, progress=sys.stderr))
-        info = read_model_dir(model)
-        if args.backend == "ort" and args.ort_device:
-            from ..runtime.backends.ort_providers import providers_for
-
-            options["providers"] = providers_for(args.ort_device)
-
-        def make_tracker(changes: Dict[str, Any]) -> Tracker:
-            return Tracker.from_model(model, backend=args.backend, config=info.tracker.replace(**changes), **options)
-
-        name = args.model or f"{args.preset} (random weights)"
-    setting = " ".join(part for part in ("backend", args.backend, options.get("device"), args.precision or "fp32")
-                       if part)
     report = run_bench(make_tracker, name, sizes, da_modes, args.frames, args.warmup, args.source, init,
                        setting=setting)
     print(report.table())
-    if report.engine_memory:
-        m = report.engine_memory
-        print(f"\nengine GPU memory: {m['activation_mib']:.1f} MiB activation shared by {int(m['contexts'])} "
-              f"contexts ({m['activation_unshared_mib']:.1f} MiB if each had its own), "
-              f"{m['io_buffers_mib']:.1f} MiB I/O buffers")
-    machine = report.machine
-    print(f"\n{machine['cpu']}, {machine['cores']} cores; onnxruntime {machine.get('onnxruntime', '-')}")
+    for line in report.notes():
+        print(f"\n{line}")
     return report
-
-
-def _torch_trackers(args: argparse.Namespace, options: Dict[str, Any]) -> Any:
-    """(make_tracker(changes), name) for the torch backend: --weights, or the seeded random weights that
-    the ort rows' random model was exported with (seed 0), loaded once and shared by the cases."""
-    from ..config import get_preset
-    from ..runtime.backends.torch_backend import TorchBackend, check_precision, open_device
-    from ..runtime.tracker import Tracker
-
-    if args.model:
-        raise ConfigError("the torch backend runs from weights, not a model folder: use --weights FILE --preset P, "
-                          "or neither for random weights of --preset")
-    try:
-        import torch
-
-        from ..model import build_network, load_network
-    except ImportError:
-        raise MissingDependencyError("torch", "the torch backend", "pip install 'dasiamrt[export]'") from None
-    check_precision(options.get("precision", "fp32"))
-    open_device(torch, options.get("device", "cpu"))  # before any case starts: a one-line error, no table
-    preset = get_preset(args.preset)
-    net = load_network(args.weights, preset.network) if args.weights else build_network(preset.network, seed=0)
-
-    def make_tracker(changes: Dict[str, Any]) -> Any:
-        return Tracker(TorchBackend(net=net, **options), preset.tracker.replace(**changes))
-
-    return make_tracker, args.weights or f"{preset.name} (random weights)"
 
 
 def _merge(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..bench_merge import merge_reports
+    from ..bench.merge import merge_reports
     from ..fileio import check_distinct
 
     check_distinct({f"--merge {p}": p for p in args.merge}, {"--png": args.png})

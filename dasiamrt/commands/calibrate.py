@@ -41,31 +41,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..calib.api import calibrate, check_destination, default_search_sizes
-    from ..calib.collect import CollectConfig
+    from ..calib.api import CalibrateOptions, calibrate
     from ..calib.progress import ProgressBar
-    from ..errors import ConfigError, MissingDependencyError
     from ..int8_forms import forms_for_targets
-    from ..runtime.model_dir import read_model_dir
-    from ..tracking import parse_box
+    from ..runtime.geometry import parse_box
 
-    if not args.source and not args.from_set:
-        raise ConfigError("give --source (clip, dataset folder or synthetic:...) or --from-set calibration.npz")
-    if not args.collect_only:  # checked before the (long) collection, not after it
-        MissingDependencyError.require(("onnx",), "writing the INT8 graphs",
-                                       "pip install 'dasiamrt[export]' (or only onnx), or use --collect-only")
-    check_destination(args.model, args.out)
     targets = list(args.target or []) + (["cpu"] if args.quantize_conv_outputs else [])
-    forms = forms_for_targets(targets or ["all"])
+    options = CalibrateOptions(out_dir=args.out, per_input=args.per_input, seed=args.seed, method=args.method,
+                               scope=args.scope, quantize=not args.collect_only, from_set=args.from_set,
+                               max_frames=args.max_frames, forms=forms_for_targets(targets or ["all"]))
+    options.check(args.model, args.source)
     inits = [None if s.strip() in ("", "-") else parse_box(s) for s in args.init]
-    info = read_model_dir(args.model)
-    cfg = CollectConfig(per_input=args.per_input, seed=args.seed, search_sizes=default_search_sizes(args.model),
-                        context_amount=info.tracker.context_amount)
     bar = ProgressBar()
     try:
-        report = calibrate(args.model, args.source, inits, args.out, cfg, args.method, args.scope,
-                           quantize=not args.collect_only, from_set=args.from_set, max_frames=args.max_frames,
-                           forms=forms, progress=bar)
+        report = calibrate(args.model, args.source, inits, options, progress=bar)
     finally:
         bar.close()
     print(f"dasiamrt calibrate: {report.line()}")

@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ..config import TrackerConfig
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,14 +31,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import get_preset
+    from ..config import get_preset, read_tracker_settings
     from ..errors import MissingDependencyError
 
     preset = get_preset(args.preset)
     MissingDependencyError.require(("torch", "onnx"), "export", "pip install 'dasiamrt[export]'")
     from ..export.api import export_from_args
 
-    tracker = _tracker_settings(args.tracker, preset.tracker) if args.tracker else preset.tracker
+    tracker = read_tracker_settings(args.tracker, preset.tracker) if args.tracker else preset.tracker
     report = export_from_args(preset, args.weights, args.random, args.out, args.check, args.precision, args.fmt,
                               tracker)
     if report.errors and args.fmt != "opencv":
@@ -57,24 +53,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"dasiamrt export: wrote {what}{report.out_dir}{checked}")
     return 0
 
-
-def _tracker_settings(path: str, base: "TrackerConfig") -> "TrackerConfig":
-    """``base`` with the fields of a JSON file (nested ``long_term``/``distractor`` objects allowed)."""
-    import json
-    from pathlib import Path
-
-    from ..errors import ConfigError
-
-    try:
-        changes = json.loads(Path(path).read_text())
-    except OSError:
-        raise ConfigError(f"tracker settings file {path} not found") from None
-    except ValueError as err:
-        raise ConfigError(f"{path} is not valid JSON ({err})") from None
-    if not isinstance(changes, dict):
-        raise ConfigError(f"{path} must hold a JSON object of tracker settings")
-    changes = {k: v for k, v in changes.items() if not k.startswith("_")}  # "_comment" keys
-    try:
-        return base.replace(**changes)
-    except TypeError as err:
-        raise ConfigError(f"{path}: unknown tracker setting ({err})") from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List
 
 from ._common import add_model_args, add_tracker_switches, make_tracker
 
@@ -84,76 +83,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-    import threading
+    import dataclasses
 
-    from ..errors import ConfigError
-    from ..fileio import check_distinct
     from ..interrupts import Interrupted
-    from ..live.capture import ReconnectPolicy
-    from ..live.control import open_control
-    from ..live.control_mux import combine_controls
-    from ..live.display import require_display
-    from ..live.mavlink import MavlinkCamera
-    from ..live.mavlink_settings import mavlink_settings
-    from ..live.outputs import JsonSink, open_sink
-    from ..live.session import live_source, run_live, stop_on_signals
-    from ..sources.camera import parse_size
-    from ..tracking import parse_box
+    from ..live.options import LiveOptions
+    from ..live.session import run_live_session
 
-    if args.init and args.select:
-        raise ConfigError("give --init or --select, not both")
-    if not (args.init or args.select or args.control or args.mavlink):
-        raise ConfigError("choose the target: --init x,y,w,h, --select (draw it), --control (send an init message) "
-                          "or --mavlink (a ground station sends it)")
-    for flag, wanted in (("--select", args.select), ("--show", args.show)):
-        if wanted:
-            require_display(flag)
-    if args.reconnect < 0:
-        raise ConfigError(f"--reconnect must be >= 0, got {args.reconnect}")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ConfigError(f"--max-frames must be at least 1, got {args.max_frames}")
-    if args.fps is not None and not args.fps > 0:  # 0 would fall back to the default rate unnoticed
-        raise ConfigError(f"--fps must be positive, got {args.fps:g}")
-    files = [spec for spec in args.json if spec != "-" and not spec.startswith("udp://")]
-    check_distinct({"SOURCE": args.source if args.source and os.path.exists(args.source) else None},
-                   {"--save": args.save, **{f"--json {spec}": spec for spec in files}})
-    if len(set(files)) < len(files):
-        raise ConfigError("two --json outputs name the same file: give each its own path")
-    if args.save:
-        from ..sources.writers import check_video_path
-
-        check_video_path(args.save)
-    token = args.control_token if args.control_token is not None else os.environ.get("DASIAMRT_CONTROL_TOKEN")
-    mavlink, gimbal = mavlink_settings(args.mavlink, args.mavlink_sysid, args.mavlink_compid, args.gimbal_follow,
-                                       args.hfov, args.gimbal_gain, args.gimbal_max_rate, args.gimbal_manager)
-    box = parse_box(args.init) if args.init else None
-    source = live_source(args.source, args.csi, parse_size(args.size) if args.size else None, args.fps,
-                         args.realtime, args.flip)
-    stop = threading.Event()
-    with stop_on_signals(stop) as received:
-        tracker = make_tracker(args)
-        sinks: List[JsonSink] = []
-        json_control, camera = None, None
-        try:
-            sinks.extend(open_sink(spec) for spec in args.json)
-            json_control = open_control(args.control, token) if args.control else None
-            camera = MavlinkCamera(mavlink, gimbal) if mavlink is not None else None
-        except BaseException:
-            for channel in (json_control, *sinks):
-                if channel is not None:
-                    channel.close()
-            tracker.close()
-            raise
-        with tracker:
-            summary = run_live(tracker, source, sinks, args.save, args.show or args.select,
-                               combine_controls([json_control, camera]), box, args.select, args.max_frames,
-                               ReconnectPolicy(attempts=args.reconnect), stop, listeners=[camera] if camera else [])
-    if received:  # SIGINT/SIGTERM: outputs are closed; the exit status says which signal (130/143)
-        if camera is not None:
-            print(f"dasiamrt live: {camera.stats.line()}", file=sys.stderr)
-        raise Interrupted(received[0], f"{summary.line()}; outputs closed")
-    print(f"dasiamrt live: {summary.line()}", file=sys.stderr)
-    if camera is not None:
-        print(f"dasiamrt live: {camera.stats.line()}", file=sys.stderr)
-    return 0 if summary.ok else 1
+    options = LiveOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(LiveOptions)})
+    outcome = run_live_session(options.plan(), lambda: make_tracker(args))
+    if outcome.signals:  # SIGINT/SIGTERM: outputs are closed; the exit status says which signal (130/143)
+        if outcome.camera_line is not None:
+            print(f"dasiamrt live: {outcome.camera_line}", file=sys.stderr)
+        raise Interrupted(outcome.signals[0], f"{outcome.summary.line()}; outputs closed")
+    print(f"dasiamrt live: {outcome.summary.line()}", file=sys.stderr)
+    if outcome.camera_line is not None:
+        print(f"dasiamrt live: {outcome.camera_line}", file=sys.stderr)
+    return 0 if outcome.summary.ok else 1

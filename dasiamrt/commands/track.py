@@ -31,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..fileio import check_distinct
-    from ..sources.writers import check_video_path
-    from ..tracking import parse_box, run_tracking
+    from ..runtime.geometry import parse_box
+    from ..tracking.run import run_tracking
+    from ..videoio.writers import check_video_path
 
     box = parse_box(args.init)
     source_file = args.source if Path(args.source).exists() else None

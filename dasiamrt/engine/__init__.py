@@ -1,6 +1,6 @@
 """TensorRT engines: build from the exported ONNX graphs, profiles, timing cache, manifests.
 
-Every TensorRT version difference lives in :mod:`.trt_compat`. Nothing here imports tensorrt at
+Every TensorRT version difference lives in :mod:`dasiamrt.trt.compat`. Nothing here imports tensorrt at
 module level: ``import dasiamrt.engine`` works on a machine without TensorRT or a GPU.
 """
 

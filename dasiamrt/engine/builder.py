@@ -1,7 +1,7 @@
 """``dasiamrt build``: the exported ONNX graphs -> TensorRT plans + one JSON manifest per engine.
 
 Layout: ``<model>/engines/<precision>/{template,search,kernel_update}.plan`` and ``<name>.json``
-(:mod:`dasiamrt.runtime.backends.trt_manifest`), plus ``<name>.fp16.onnx`` where the precision plan
+(:mod:`dasiamrt.artifacts.engine_manifest`), plus ``<name>.fp16.onnx`` where the precision plan
 parses an fp16 graph. Every check (model folder, TensorRT, GPU, precision on this TensorRT) runs
 before anything is written, and every file is written atomically.
 """
@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .. import __version__
-from ..errors import CalibrationError, ConfigError, MissingDependencyError
+from ..artifacts.engine_manifest import DeviceInfo, EngineManifest, ProfileInfo, write_manifest
+from ..artifacts.model_folder import ModelFolder
+from ..errors import CalibrationError, ConfigError
 from ..fileio import atomic_write_bytes, sha256_file
-from ..runtime.backends.trt_manifest import (
-    DeviceInfo,
-    EngineManifest,
-    ProfileInfo,
-    write_manifest,
-)
-from ..runtime.model_dir import ModelInfo
-from . import trt_compat as compat
+from ..trt import compat
+from . import network as trt_network
+from .graphs import graph_for
 from .precision import PrecisionPlan, plan_precision
 from .profiles import engine_profiles, read_model_info
 
@@ -77,63 +74,39 @@ def engine_dir(model_dir: Path, precision: str) -> Path:
     return Path(model_dir) / "engines" / precision
 
 
-def graph_for(info: ModelInfo, name: str, plan: PrecisionPlan, out_dir: Path, write: bool = True) -> Path:
-    """The ONNX file to parse for engine ``name`` under ``plan`` (writes the fp16 variant if needed).
+@dataclass(frozen=True)
+class BuildContext:
+    """What every engine of one build shares, resolved (:func:`_prepare`) before anything is written.
 
-    Under int8 the Q/DQ form is :func:`dasiamrt.int8_forms.choose_int8_form`'s for TensorRT: the
-    fp32-based ``int8`` graph for weakly typed builds, the fp16-based ``int8-fp16`` graph for
-    strongly typed ones (derived from ``int8`` into ``out_dir`` where the folder lacks it), so that
-    the unquantised heads and correlation run in fp16, not FP32.
-
-    Raises:
-        ModelError: int8 without the Q/DQ graphs recorded in ``model.json`` by ``dasiamrt calibrate``.
+    Attributes:
+        trt: the imported ``tensorrt`` module; trt_logger: its logger (:func:`dasiamrt.trt.compat.make_logger`).
+        features: what this TensorRT supports; plan: how it is told to build ``options.precision``.
+        options: the build's options; device: TensorRT version and GPU, recorded in every manifest.
+        info: the model folder; calib: the calibration set of the legacy INT8 route (None otherwise).
+        out_dir: the engine folder.
     """
-    src = info.graph(name)
-    if plan.graph == "qdq" and name != "kernel_update":
-        from ..calib.variants import int8_form_graph
-        from ..int8_forms import choose_int8_form
 
-        form = choose_int8_form("trt", strongly_typed=plan.strongly_typed).form
-        return int8_form_graph(info, name, form, Path(out_dir), write)
-    if plan.graph in ("fp16", "qdq"):  # the fusion graph stays fp16 under int8 (heads in higher precision)
-        fp16_file = f"{src.name[: -len('.onnx')]}.fp16.onnx"  # dasiamrt.export.fp16.fp16_name, without onnx
-        exported = info.root / fp16_file
-        if exported.is_file():  # written by `dasiamrt export --precision fp16`
-            return exported
-        dst = Path(out_dir) / fp16_file
-        if write:
-            try:
-                from ..export.fp16 import convert_file
-            except ImportError:
-                raise MissingDependencyError(
-                    "onnx",
-                    "an fp16 engine from fp32 graphs",
-                    "pip install onnx, or export with `dasiamrt export --precision fp16` where onnx is installed",
-                ) from None
-            convert_file(str(src), str(dst))
-        return dst
-    return src
+    trt: Any
+    trt_logger: Any
+    features: compat.TrtFeatures
+    plan: PrecisionPlan
+    options: BuildOptions
+    device: DeviceInfo
+    info: ModelFolder
+    calib: Any
+    out_dir: Path
 
 
-def _build_one(
-    trt: Any,
-    trt_logger: Any,
-    features: compat.TrtFeatures,
-    plan: PrecisionPlan,
-    onnx_path: Path,
-    profiles: Sequence[ProfileInfo],
-    options: BuildOptions,
-    cache: bytes,
-    name: str,
-    calibrator: Any = None,
-) -> Tuple[bytes, bytes]:
+def _build_one(ctx: BuildContext, name: str, onnx_path: Path, profiles: Sequence[ProfileInfo], cache: bytes,
+               calibrator: Any = None) -> Tuple[bytes, bytes]:
     """Build one engine; returns (plan bytes, updated timing cache bytes).
 
     ``calibrator`` (legacy INT8 route): calibrates at the OPT shapes of the engine's first profile.
     """
-    builder = trt.Builder(trt_logger)
+    trt, features, plan, options = ctx.trt, ctx.features, ctx.plan, ctx.options
+    builder = trt.Builder(ctx.trt_logger)
     network = builder.create_network(compat.network_flags(trt, features, plan.strongly_typed))
-    parser = compat.parse_onnx(trt, network, trt_logger, onnx_path.read_bytes(), str(onnx_path))
+    parser = trt_network.parse_onnx(trt, network, ctx.trt_logger, onnx_path.read_bytes(), str(onnx_path))
     config = builder.create_builder_config()
     compat.set_workspace(trt, config, options.workspace_mb)
     compat.set_builder_flags(trt, config, features, plan.flags_for(name))
@@ -141,15 +114,15 @@ def _build_one(
     compat.load_timing_cache(config, cache)
     constraint = plan.constraint_for(name)
     if constraint is not None:
-        chosen = compat.apply_layer_constraint(trt, network, config, constraint)
+        chosen = trt_network.apply_layer_constraint(trt, network, config, constraint)
         logger.info("%s engine: %d layers constrained to %s (%s)", name, len(chosen), constraint.precision,
                     constraint.rule)
     shapes = [{n: (r.min, r.opt, r.max) for n, r in p.inputs.items()} for p in profiles]
-    created = compat.add_profiles(builder, config, compat.network_input_shapes(network), shapes)
+    created = trt_network.add_profiles(builder, config, trt_network.network_input_shapes(network), shapes)
     if calibrator is not None:
         compat.set_int8_calibrator(features, config, calibrator, created[0])
     started = time.perf_counter()
-    data = compat.build_serialized(builder, network, config, name)
+    data = trt_network.build_serialized(builder, network, config, name)
     if calibrator is not None and calibrator.feeder.error is not None:
         raise CalibrationError(f"calibrating the {name} engine failed ({calibrator.feeder.error}): "
                                "fix the cause and build again")
@@ -161,12 +134,12 @@ def _build_one(
 
 def _prepare(
     model_dir: Path, options: BuildOptions
-) -> Tuple[ModelInfo, Any, compat.TrtFeatures, DeviceInfo, PrecisionPlan, Any]:
+) -> Tuple[ModelFolder, Any, compat.TrtFeatures, DeviceInfo, PrecisionPlan, Any]:
     """Every check of a build, in order, before anything is written; the last item is the
     calibration set of the legacy INT8 route (None otherwise)."""
     info = read_model_info(Path(model_dir))
     trt = compat.import_tensorrt("dasiamrt build", "")
-    from ..runtime.cuda_device import query_gpu
+    from ..trt.cuda_device import query_gpu
 
     gpu = query_gpu()
     features = compat.detect_features(trt)
@@ -175,24 +148,25 @@ def _prepare(
     device = DeviceInfo(features.version, gpu.name, gpu.compute_capability)
     calib = None
     if plan.calibrator:
-        from ..calib.calibset import check_model, load_calibration
+        from ..artifacts.calibset import check_model, load_calibration
 
         calib = load_calibration(options.calibration or info.root)
         check_model(calib, info)
+        calib.search_kernels()  # stored by 'dasiamrt calibrate': the build itself runs no ONNX Runtime
     return info, trt, features, device, plan, calib
 
 
-def _calibrators(trt: Any, info: ModelInfo, calib: Any, profiles: Dict[str, List[ProfileInfo]],
+def _calibrators(trt: Any, info: ModelFolder, calib: Any, profiles: Dict[str, List[ProfileInfo]],
                  out_dir: Path, device: Any) -> Dict[str, Any]:
     """Entropy calibrators of the template and search engines (legacy INT8 route), at the OPT shapes
     of each engine's first profile; caches ``<name>.calib`` in the engine folder."""
-    from ..calib.trt_calibrator import CalibrationBatches, entropy_calibrator, template_kernels
+    from .calibrator import CalibrationBatches, entropy_calibrator
 
     template_batch = profiles["template"][0].inputs["template"].opt[0]
     batches = {
         "template": CalibrationBatches(calib, "template", batch_size=template_batch),
         "search": CalibrationBatches(calib, "search", search_size=profiles["search"][0].key,
-                                     kernels=template_kernels(calib, info.graph("template"))),
+                                     kernels=calib.search_kernels()),
     }
     return {name: entropy_calibrator(b, device, out_dir / f"{name}.calib", trt=trt) for name, b in batches.items()}
 
@@ -211,15 +185,14 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
     info, trt, features, device, plan, calib = _prepare(Path(model_dir), options)
     out_dir = Path(options.out_dir) if options.out_dir else engine_dir(info.root, options.precision)
     profiles = engine_profiles(info, options.n_max, options.extra_sizes)
-    trt_logger = compat.make_logger(trt)
+    ctx = BuildContext(trt, compat.make_logger(trt), features, plan, options, device, info, calib, out_dir)
     cache_path = options.timing_cache
     cache = cache_path.read_bytes() if cache_path and cache_path.is_file() else b""
     graphs = {name: graph_for(info, name, plan, out_dir) for name in profiles}  # fp16 conversion, before any build
     cuda = _open_device() if plan.calibrator else None
     try:
         calibrators = _calibrators(trt, info, calib, profiles, out_dir, cuda) if plan.calibrator else {}
-        written = _build_all(trt, trt_logger, features, plan, graphs, profiles, options, cache, out_dir, device,
-                             info, calibrators, calib)
+        written = _build_all(ctx, graphs, profiles, cache, calibrators)
     finally:
         if cuda is not None:
             cuda.close()
@@ -227,44 +200,42 @@ def build_engines(model_dir: Path, options: BuildOptions) -> List[Path]:
 
 
 def _open_device() -> Any:
-    from ..runtime.cuda_device import open_device
+    from ..trt.cuda_device import open_device
 
     return open_device()
 
 
-def _build_all(trt: Any, trt_logger: Any, features: compat.TrtFeatures, plan: PrecisionPlan, graphs: Dict[str, Path],
-               profiles: Dict[str, List[ProfileInfo]], options: BuildOptions, cache: bytes, out_dir: Path,
-               device: DeviceInfo, info: ModelInfo, calibrators: Dict[str, Any], calib: Any) -> List[Path]:
+def _build_all(ctx: BuildContext, graphs: Dict[str, Path], profiles: Dict[str, List[ProfileInfo]], cache: bytes,
+               calibrators: Dict[str, Any]) -> List[Path]:
     """Build the engines in turn, writing each plan and manifest, then the timing cache."""
-    cache_path = options.timing_cache
     written = []
     for name, profs in profiles.items():
         onnx_path = graphs[name]
-        data, cache = _build_one(trt, trt_logger, features, plan, onnx_path, profs, options, cache, name,
-                                 calibrators.get(name))
-        plan_path = out_dir / f"{name}.plan"
+        data, cache = _build_one(ctx, name, onnx_path, profs, cache, calibrators.get(name))
+        plan_path = ctx.out_dir / f"{name}.plan"
         atomic_write_bytes(plan_path, data)
         write_manifest(
-            out_dir,
+            ctx.out_dir,
             EngineManifest(
                 engine=name,
                 plan_file=plan_path.name,
                 plan_sha256=sha256_file(plan_path),
-                precision=options.precision,
-                device=device,
+                precision=ctx.options.precision,
+                device=ctx.device,
                 onnx_file=str(onnx_path),
                 onnx_sha256=sha256_file(onnx_path),
                 profiles=list(profs),
-                build_options=_recorded_options(info, options, plan, calib),
+                build_options=_recorded_options(ctx.info, ctx.options, ctx.plan, ctx.calib),
             ),
         )
         written.append(plan_path)
-    if cache_path is not None:
-        atomic_write_bytes(Path(cache_path), cache)
+    if ctx.options.timing_cache is not None:
+        atomic_write_bytes(Path(ctx.options.timing_cache), cache)
     return written
 
 
-def _recorded_options(info: ModelInfo, options: BuildOptions, plan: PrecisionPlan, calib: Any = None) -> Dict[str, Any]:
+def _recorded_options(info: ModelFolder, options: BuildOptions, plan: PrecisionPlan,
+                      calib: Any = None) -> Dict[str, Any]:
     recorded = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
     recorded.update(
         model_dir=str(info.root),

@@ -19,7 +19,7 @@ entropy    (+FP16) + calibrator    (+FP16) + calibrator
 
 "int8, entropy" is the legacy implicit-quantization route (``dasiamrt build --calibrator entropy``):
 the builder measures activation ranges itself with an ``IInt8EntropyCalibrator2`` fed from the
-model's ``calibration.npz`` (:mod:`dasiamrt.calib.trt_calibrator`).
+model's ``calibration.npz`` (:mod:`dasiamrt.engine.calibrator`).
 
 Per-engine rules on weakly typed builds (flags), where TensorRT picks each layer's precision itself:
 
@@ -28,7 +28,7 @@ Per-engine rules on weakly typed builds (flags), where TensorRT picks each layer
 * ``kernel_update``'s running sum stays FP32 under the FP16 flag: the layers fed by ``acc`` are
   constrained to FP32 (``OBEY_PRECISION_CONSTRAINTS``). An fp16 sum that grows like t x kernel
   loses each new frame's term (2.6% error at 1,000 frames); the fp16 GRAPH keeps them fp32 too
-  (:func:`dasiamrt.export.fp16.convert_to_fp16`).
+  (:func:`dasiamrt.graphs.fp16.convert_to_fp16`).
 * calibrator route: every layer outside the backbone (heads, correlation with the dynamic kernels,
   whose input ranges were fixed at calibration while fused kernels have others) prefers FP16
   (``PREFER_PRECISION_CONSTRAINTS``), so only the backbone runs INT8.
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
-from .trt_compat import TrtFeatures
+from ..trt.compat import TrtFeatures
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -129,7 +129,7 @@ def plan_precision(precision: str, features: TrtFeatures, strongly_typed: bool =
 
     Args:
         precision: "fp32", "fp16" or "int8".
-        features: the installed TensorRT (:func:`~.trt_compat.detect_features`).
+        features: the installed TensorRT (:func:`dasiamrt.trt.compat.detect_features`).
         strongly_typed: on TensorRT 10, prefer the strongly typed route (fp16/Q-DQ graph) over
             builder flags. Implied on 11; refused where the flag does not exist.
         calibrator: int8 by the legacy entropy-calibrator route (TensorRT <= 10, fp32 graphs).

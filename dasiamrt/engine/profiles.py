@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from .. import spec
+from ..artifacts.engine_manifest import ProfileInfo, ShapeRange
+from ..artifacts.model_folder import ModelFolder, read_model_dir
 from ..config import TrackerConfig
-from ..runtime.backends.trt_manifest import ProfileInfo, ShapeRange
-from ..runtime.model_dir import ModelInfo, read_model_dir
 
-KERNEL_UPDATE_GRAPH = "kernel_update"
+#: the kernel-update engine (and graph role); its ONNX file is the model folder's ``graphs["kernel_update"]``
+KERNEL_UPDATE_ENGINE = "kernel_update"
 
 
-def read_model_info(model_dir: Path) -> ModelInfo:
-    """The model folder as the runtime reads it (:func:`dasiamrt.runtime.model_dir.read_model_dir`).
+def read_model_info(model_dir: Path) -> ModelFolder:
+    """The model folder as the runtime reads it (:func:`dasiamrt.artifacts.model_folder.read_model_dir`).
 
     Raises:
         ModelError: missing or malformed folder, or a graph the engines need is missing.
@@ -123,13 +124,13 @@ def kernel_update_profiles(
 
 
 def engine_profiles(
-    info: ModelInfo, n_max: Optional[int] = None, extra_sizes: Tuple[int, ...] = ()
+    info: ModelFolder, n_max: Optional[int] = None, extra_sizes: Tuple[int, ...] = ()
 ) -> Dict[str, List[ProfileInfo]]:
     """Profiles of every engine the model's graphs allow (kernel_update only if exported)."""
     sizes = search_sizes(info.tracker, extra_sizes)
     n = info.tracker.distractor.n_max if n_max is None else n_max
     f, c = info.network.feature_out, info.network.feature_channels
     out = {"template": template_profiles(f, n), "search": search_profiles(f, c, sizes)}
-    if KERNEL_UPDATE_GRAPH in info.graphs:
-        out[KERNEL_UPDATE_GRAPH] = kernel_update_profiles(f, c, sizes, n)
+    if KERNEL_UPDATE_ENGINE in info.graphs:
+        out[KERNEL_UPDATE_ENGINE] = kernel_update_profiles(f, c, sizes, n)
     return out

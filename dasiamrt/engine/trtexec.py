@@ -20,7 +20,7 @@ import shlex
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..runtime.backends.trt_manifest import ProfileInfo
+from ..artifacts.engine_manifest import ProfileInfo
 from .precision import PrecisionPlan
 
 

@@ -1,4 +1,4 @@
-"""Evaluation: dataset readers, metrics, runs and reports, and synthetic sequences with ground truth.
+"""Evaluation: dataset readers, metrics, runs and reports (synthetic sequences come from :mod:`dasiamrt.synthetic`).
 
 Light to import: submodules load OpenCV and matplotlib only when used. The main entry points are
 importable from here: ``evaluate``, ``load_dataset``, ``make_sequence``, ``write_otb_layout``.
@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["evaluate", "load_dataset", "make_sequence", "write_otb_layout"]
-_HOMES = {"evaluate": "evaluation", "load_dataset": "datasets", "make_sequence": "synthetic",
-          "write_otb_layout": "synthetic"}
+_HOMES = {"evaluate": "evaluation", "load_dataset": "datasets", "make_sequence": ".synthetic.sequences",
+          "write_otb_layout": ".synthetic.sequences"}
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: import the submodule on first use

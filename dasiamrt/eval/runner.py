@@ -9,12 +9,12 @@ tracker's per-frame score (``scores/<name>_score.txt``) for the on/off-target sc
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
+from ..runtime.loop import track_frames
 from . import results as rio
 from .boxes import polygon_to_xywh, region_overlap
 from .datasets.base import Dataset, Sequence
@@ -33,7 +33,7 @@ def _shift(box: Any, origin: float) -> List[float]:
 
 def run_ope_sequence(tracker: Any, seq: Sequence, report: Optional[Callable[[int], None]] = None,
                      scores: Optional[List[float]] = None) -> Tuple[np.ndarray, List[float]]:
-    """Initialise on frame 0 and track to the end.
+    """Initialise on frame 0 and track to the end (:func:`~dasiamrt.runtime.loop.track_frames`).
 
     Args:
         scores: when given, receives the tracker's score per frame (1.0 for the init frame; NaN when
@@ -44,21 +44,13 @@ def run_ope_sequence(tracker: Any, seq: Sequence, report: Optional[Callable[[int
     """
     out = np.zeros((len(seq), 4))
     times: List[float] = []
-    for t, frame in enumerate(seq.iter_frames()):
-        start = time.perf_counter()
-        if t == 0:
-            tracker.init(frame, seq.init_xywh)
-            out[0] = _shift(seq.init_xywh, seq.origin)
-            if scores is not None:
-                scores.append(1.0)
-        else:
-            result = tracker.track(frame)
-            out[t] = _shift(result.bbox_xywh, seq.origin)
-            if scores is not None:
-                scores.append(float(getattr(result, "score", float("nan"))))
-        times.append(time.perf_counter() - start)
-        if report is not None and t % 25 == 0:
-            report(t)
+    for step in track_frames(tracker, seq.iter_frames(), seq.init_xywh):
+        out[step.index] = _shift(step.result.bbox_xywh, seq.origin)
+        times.append(step.seconds)
+        if scores is not None:
+            scores.append(1.0 if step.index == 0 else float(getattr(step.result, "score", float("nan"))))
+        if report is not None and step.index % 25 == 0:
+            report(step.index)
     return out, times
 
 
@@ -66,35 +58,46 @@ def run_vot_sequence(tracker: Any, seq: Sequence, report: Optional[Callable[[int
                      ) -> Tuple[List[np.ndarray], List[float]]:
     """VOT baseline: re-initialise 5 frames after each failure (overlap with the ground truth == 0).
 
+    Each segment, from an initialisation to a failure (or the end), is one
+    :func:`~dasiamrt.runtime.loop.track_frames` run; the frames skipped after a failure are not read.
+
     Returns:
         (per frame a code array [1]/[2]/[0] or a (4,) box in the annotation's coordinates; seconds per frame).
     """
     polygons = seq.regions()
     trajectory: List[np.ndarray] = []
     times: List[float] = []
-    next_init = 0
-    for t in range(len(seq)):
-        if t < next_init:
-            trajectory.append(np.array([float(VOT_SKIP)]))
-            continue
-        frame = seq.frame(t)
-        start = time.perf_counter()
-        if t == next_init:
-            box = polygon_to_xywh(polygons[t])
-            tracker.init(frame, (box[0] - seq.origin, box[1] - seq.origin, box[2], box[3]))
+    start = 0
+    while start < len(seq):
+        box = polygon_to_xywh(polygons[start])
+        init = (box[0] - seq.origin, box[1] - seq.origin, box[2], box[3])
+        end, failed = _vot_segment(tracker, seq, start, init, polygons, trajectory, times, report)
+        restart = end + VOT_SKIPPING if failed else len(seq)
+        trajectory.extend(np.array([float(VOT_SKIP)]) for _ in range(min(restart, len(seq)) - end - 1))
+        start = restart
+    return trajectory, times
+
+
+def _vot_segment(tracker: Any, seq: Sequence, start: int, init_xywh: Tuple[float, ...], polygons: Any,
+                 trajectory: List[np.ndarray], times: List[float], report: Optional[Callable[[int], None]]
+                 ) -> Tuple[int, bool]:
+    """Track from ``start`` until a failure or the end; returns (the last frame processed, whether it failed)."""
+    t, failed = start, False
+    for step in track_frames(tracker, (seq.frame(i) for i in range(start, len(seq))), init_xywh):
+        t = start + step.index
+        if step.index == 0:
             trajectory.append(np.array([float(VOT_INIT)]))
         else:
-            box = np.array(_shift(tracker.track(frame).bbox_xywh, seq.origin))
-            bound = (float(frame.shape[1]), float(frame.shape[0]))
-            if region_overlap(box, polygons[t], bound) > 0:
-                trajectory.append(box)
-            else:
-                trajectory.append(np.array([float(VOT_FAILURE)]))
-                next_init = t + VOT_SKIPPING
-        times.append(time.perf_counter() - start)
+            box = np.array(_shift(step.result.bbox_xywh, seq.origin))
+            bound = (float(step.frame.shape[1]), float(step.frame.shape[0]))
+            failed = not region_overlap(box, polygons[t], bound) > 0
+            trajectory.append(np.array([float(VOT_FAILURE)]) if failed else box)
+        times.append(step.seconds)
         if report is not None and t % 25 == 0:
             report(t)
-    return trajectory, times
+        if failed:
+            break
+    return t, failed
 
 
 def run_dataset(tracker: Any, dataset: Dataset, results_dir: Path, progress: Optional[Progress] = None

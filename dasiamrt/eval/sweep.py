@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: The score a sweep is ranked by, per protocol.
 RANK_BY = {"ope": ("AUC", "auc"), "got10k": ("AO", "ao"), "vot": ("EAO", "eao")}
 _NESTED = ("distractor", "long_term")
-_FIXED = ("exemplar_size", "total_stride")  # the network's contract (spec.py), not tracker settings
+_FIXED = ("exemplar_size",)  # the network's contract (spec.py), not a tracker setting
 
 
 def sweepable(base: TrackerConfig) -> Dict[str, type]:

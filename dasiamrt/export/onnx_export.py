@@ -4,7 +4,7 @@ Graphs (F = feature_out, C = backbone channels):
     template.onnx       template (N, 3, 127, 127) -> cls_kernel (N, 10, F, 4, 4), reg_kernel (N, 20, F, 4, 4)
     search.onnx         search (1, 3, H, H), cls_kernel (10, F, 4, 4), reg_kernel (20, F, 4, 4)
                         -> cls (1, 10, S, S), delta (1, 20, S, S), search_features (1, C, S+5, S+5)
-    kernel_update.onnx  search_features, weight_map (1, 1, S, S), acc (10, F, 4, 4), inv_total (1,)
+    kernel_update.onnx  search_features, window_index (N * 36,), window_weight (N,), acc (10, F, 4, 4), inv_total (1,)
                         -> acc_out, fused (10, F, 4, 4)
 The kernels are graph inputs (Conv with non-constant weights), so the runtime swaps or fuses them
 without rebuilding anything. Every export is checked: ONNX Runtime against torch on random crops
@@ -13,7 +13,6 @@ at 255, 271 and 767 (relative error <= 1e-4).
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import os
 import shutil
@@ -27,12 +26,10 @@ import numpy as np
 import torch
 
 from .. import spec
+from ..artifacts.model_folder import create_model_folder, publish_model_folder
 from ..config import Preset, TrackerConfig
 from ..errors import SourceError
-from ..fileio import sha256_file
 from ..model import KernelUpdate, SearchBranch, SiamRPN, TemplateBranch
-from ..runtime.distractor import window_indices
-from ..runtime.model_dir import FORMAT_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +112,7 @@ def _sample_inputs(net: SiamRPN, size: int, gen: torch.Generator) -> Dict[str, t
         "cls_kernel": torch.randn((10, f, 4, 4), generator=gen) * 0.01,
         "reg_kernel": torch.randn((20, f, 4, 4), generator=gen) * 0.01,
         "features": torch.randn((1, c, s + 5, s + 5), generator=gen),
-        "window_index": torch.from_numpy(window_indices([(0, 0), (s // 2, s // 3), (s - 1, s - 1)], s + 5)),
+        "window_index": torch.from_numpy(spec.window_indices([(0, 0), (s // 2, s // 3), (s - 1, s - 1)], s + 5)),
         "window_weight": torch.tensor([1.0, -0.25, -0.25]),
         "acc": torch.randn((10, f, 4, 4), generator=gen) * 0.01,
         "inv_total": torch.tensor([0.25]),
@@ -179,10 +176,7 @@ def export_model(net: SiamRPN, preset: Preset, out_dir: str | os.PathLike[str],
         raise SourceError(f"cannot write {out_dir}: {err.strerror or err}") from None
     try:
         report = _write(net, preset, tmp, tracker or preset.tracker, check, extra or {})
-        out_dir.mkdir(exist_ok=True)
-        # model.json last: a folder whose manifest is in place has all the graphs it names
-        for item in sorted(tmp.iterdir(), key=lambda p: p.name == spec.MODEL_MANIFEST):
-            os.replace(item, out_dir / item.name)
+        publish_model_folder(tmp, out_dir)
         report.out_dir = out_dir
         return report
     finally:
@@ -214,18 +208,8 @@ def _write(net: SiamRPN, preset: Preset, tmp: Path, tracker: TrackerConfig, chec
         if report.worst > TOLERANCE:
             raise RuntimeError(f"exported graphs differ from torch (relative error {report.worst:.2e}):\n"
                                f"{report.table()}")
-    manifest = {
-        "format": FORMAT_VERSION,
-        "preset": preset.name,
-        "network": {"name": net.network.name, "width": net.network.width, "feature_out": net.feature_out,
-                    "feature_channels": net.network.feature_channels},
-        "tracker": tracker.to_dict(),
-        "opset": spec.OPSET,
-        "precision": "fp32",
-        "graphs": {role: {"file": f"{role}.onnx", "sha256": sha256_file(tmp / f"{role}.onnx"), **io[role]}
-                   for role in modules},
-        "check": {"max_rel_error": report.worst, "sizes": list(CHECK_SIZES)} if check else None,
-        **extra,
-    }
-    (tmp / spec.MODEL_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    check_block = {"max_rel_error": report.worst, "sizes": list(CHECK_SIZES)} if check else None
+    create_model_folder(tmp, preset.name, net.network, tracker,
+                        {role: {"file": f"{role}.onnx", **io[role]} for role in modules},
+                        {"check": check_block, **extra})
     return report

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DasiamrtError
-from ..sources.frames import FrameSource
+from ..videoio.frames import FrameSource
 
 log = logging.getLogger(__name__)
 

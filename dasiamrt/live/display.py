@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError
-from ..sources.writers import draw_result
+from ..videoio.writers import draw_result
 
 WINDOW = "dasiamrt live"
 KEY_SELECT = (ord("s"), ord("r"))

@@ -7,24 +7,28 @@ tracker is never interrupted half-way and the video file is always finalised).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import ConfigError, SourceError
 from ..interrupts import Interrupted
-from ..sources.camera import CameraSource, RealtimeSource, StreamSource, csi_pipeline, gstreamer_available
-from ..sources.frames import FrameSource, open_source
-from ..sources.writers import VideoWriter
+from ..videoio.camera import CameraSource, RealtimeSource, StreamSource, csi_pipeline, gstreamer_available
+from ..videoio.frames import FrameSource, open_source
+from ..videoio.writers import VideoWriter
 from .capture import CaptureThread, LatestFrame, ReconnectPolicy
 from .control import ControlChannel
 from .display import Display
 from .loop import LiveLoop, LiveOutputs, LiveSummary
 from .outputs import JsonSink
 from .result import ResultListener
+
+if TYPE_CHECKING:
+    from .options import LivePlan
 
 log = logging.getLogger(__name__)
 
@@ -122,23 +126,38 @@ def stop_on_signals(stop: threading.Event) -> Iterator[List[int]]:
             signal.signal(sig, old)
 
 
-def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), save: Optional[str] = None,
-             show: bool = False, control: Optional[ControlChannel] = None, init_box: Optional[Sequence[float]] = None,
-             select: bool = False, max_frames: Optional[int] = None, policy: Optional[ReconnectPolicy] = None,
-             stop: Optional[threading.Event] = None, listeners: Sequence[ResultListener] = ()) -> LiveSummary:
+@dataclass(frozen=True)
+class LiveSettings:
+    """How one live run behaves (everything but its resources: source, sinks, control, listeners, stop).
+
+    Attributes:
+        save: overlay video path (.mp4), finalised on return.
+        show: show the overlay window (check :func:`~dasiamrt.live.display.require_display` first).
+        init_box: target on the first frame (0-based x, y, w, h).
+        select: draw the target on the first frame (needs ``show``).
+        max_frames: stop after this many processed frames.
+        policy: reconnects of a live source (default: :class:`ReconnectPolicy`'s).
+    """
+
+    save: Optional[str] = None
+    show: bool = False
+    init_box: Optional[Sequence[float]] = None
+    select: bool = False
+    max_frames: Optional[int] = None
+    policy: Optional[ReconnectPolicy] = None
+
+
+def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), settings: Optional[LiveSettings] = None,
+             *, control: Optional[ControlChannel] = None, stop: Optional[threading.Event] = None,
+             listeners: Sequence[ResultListener] = (), **changes: Any) -> LiveSummary:
     """Track live until the source ends, is lost for good, or a stop comes; outputs are closed on return.
 
     Args:
         tracker: ``init(frame, bbox_xywh)`` / ``track(frame) -> TrackResult``.
         source: from :func:`live_source`.
         sinks: JSON-line outputs (owned: closed here).
-        save: overlay video path (.mp4), finalised on return.
-        show: show the overlay window (check :func:`~dasiamrt.live.display.require_display` first).
+        settings: :class:`LiveSettings`; ``changes`` replace some of its fields (``run_live(t, s, init_box=b)``).
         control: control channel (owned: closed here).
-        init_box: target on the first frame (0-based x, y, w, h).
-        select: draw the target on the first frame (needs ``show``).
-        max_frames: stop after this many processed frames.
-        policy: reconnects of a live source (default: :class:`ReconnectPolicy`'s).
         stop: set it to stop (signal handlers do); a new event when ``None``.
         listeners: get every result in-process (e.g. the MAVLink component; not owned: a listener that is
             also the ``control`` channel is closed as the control channel).
@@ -146,6 +165,7 @@ def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), s
     Raises:
         SourceError: the source cannot be opened at start; BoxError: ``init_box`` does not fit the first frame.
     """
+    run = dataclasses.replace(settings or LiveSettings(), **changes)
     stop = stop or threading.Event()
     slot = LatestFrame(lossless=source.lossless)
     outputs = LiveOutputs(list(sinks), listeners=list(listeners))
@@ -153,10 +173,10 @@ def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), s
     loop: Optional[LiveLoop] = None
     try:
         first = source.open()
-        capture = CaptureThread(source.open, slot, source.live, policy or ReconnectPolicy(), stop, first=first)
-        outputs.display = Display() if show else None
-        outputs.video = VideoWriter(save, fps=first.fps or 30.0) if save else None
-        loop = LiveLoop(tracker, slot, outputs, stop, control, init_box, select, max_frames)
+        capture = CaptureThread(source.open, slot, source.live, run.policy or ReconnectPolicy(), stop, first=first)
+        outputs.display = Display() if run.show else None
+        outputs.video = VideoWriter(run.save, fps=first.fps or 30.0) if run.save else None
+        loop = LiveLoop(tracker, slot, outputs, stop, control, run.init_box, run.select, run.max_frames)
         capture.start()
         summary = loop.run()
     finally:
@@ -168,6 +188,49 @@ def run_live(tracker: Any, source: LiveSource, sinks: Sequence[JsonSink] = (), s
     summary.ok = slot.end_ok
     summary.end_reason = summary.end_reason or slot.end_reason or "stopped"
     return summary
+
+
+@dataclass
+class LiveOutcome:
+    """How a :func:`run_live_session` ended: the summary, the MAVLink component's statistics line (if one
+    ran), and the signals received (SIGINT/SIGTERM: the outputs are closed; the exit status names the first)."""
+
+    summary: LiveSummary
+    camera_line: Optional[str]
+    signals: List[int]
+
+
+def run_live_session(plan: "LivePlan", make_tracker: Callable[[], Any]) -> LiveOutcome:
+    """Run a checked ``dasiamrt live`` plan (:meth:`dasiamrt.live.options.LiveOptions.plan`): load the tracker,
+    open the JSON sinks, the control channel and the MAVLink camera, track until the end, close everything.
+
+    ``make_tracker`` loads the model (after the signal handlers are in place, before any output is opened).
+    """
+    from .control import open_control
+    from .control_mux import combine_controls
+    from .mavlink import MavlinkCamera
+    from .outputs import open_sink
+
+    stop = threading.Event()
+    with stop_on_signals(stop) as received:
+        tracker = make_tracker()
+        sinks: List[JsonSink] = []
+        json_control, camera = None, None
+        try:
+            sinks.extend(open_sink(spec) for spec in plan.json)
+            json_control = open_control(plan.control, plan.token) if plan.control else None
+            camera = MavlinkCamera(plan.mavlink, plan.gimbal) if plan.mavlink is not None else None
+        except BaseException:
+            for channel in (json_control, *sinks):
+                if channel is not None:
+                    channel.close()
+            tracker.close()
+            raise
+        with tracker:
+            control = combine_controls([json_control, camera])
+            summary = run_live(tracker, plan.source, sinks, plan.settings, control=control, stop=stop,
+                               listeners=[camera] if camera else [])
+    return LiveOutcome(summary, camera.stats.line() if camera is not None else None, list(received))
 
 
 def _shutdown(capture: CaptureThread, slot: LatestFrame, stop: threading.Event) -> None:

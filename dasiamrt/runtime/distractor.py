@@ -18,7 +18,7 @@ b_t follows the paper: b_t = sum_{i=0}^{t-1} (eta / (1 - eta))^i, t = 1 at initi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 import numpy as np
@@ -102,14 +102,6 @@ def frame_terms(
     return cells, weights  # type: ignore[return-value]
 
 
-def window_indices(cells: Sequence[Tuple[int, int]], feature_side: int) -> NDArray[np.int64]:
-    """(N * 36,) flat indices of the 6x6 feature windows at score cells (row, col), for ``kernel_update``."""
-    k = np.arange(36)
-    rows = np.array([c[0] for c in cells], dtype=np.int64)[:, None] + k // 6
-    cols = np.array([c[1] for c in cells], dtype=np.int64)[:, None] + k % 6
-    return (rows * feature_side + cols).reshape(-1)
-
-
 @dataclass
 class FusionState:
     """Book-keeping of the incremental sums (the kernels themselves live in the backend).
@@ -117,10 +109,7 @@ class FusionState:
     Attributes:
         t: frames folded in so far (1 after initialisation).
         total: sum of b_t so far.
-        last_distractors: number of distractors found in the last frame.
     """
 
     t: int = 0
     total: float = 0.0
-    last_distractors: int = 0
-    history: List[int] = field(default_factory=list)

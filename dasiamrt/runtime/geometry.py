@@ -84,6 +84,22 @@ def check_init_box(bbox_xywh: Sequence[float], image_shape: Sequence[int]) -> Tu
     return values
 
 
+def parse_box(text: str) -> Tuple[float, float, float, float]:
+    """``"x,y,w,h"`` (an ``--init`` value) -> floats (checked against the frame later, :func:`check_init_box`).
+
+    Raises:
+        BoxError: not four numbers.
+    """
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise BoxError(f"--init must be x,y,w,h numbers, got {text!r}") from None
+    if len(values) != 4:
+        raise BoxError(f"--init must have 4 numbers x,y,w,h, got {text!r}")
+    return values[0], values[1], values[2], values[3]
+
+
 def iou_xywh(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
     """IoU of boxes (..., 4) in x, y, w, h (broadcasting); 0 where the union is empty.
 

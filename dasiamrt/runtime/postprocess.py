@@ -71,7 +71,8 @@ class Selection:
         box_crop: (cx, cy, w, h) of the winner, crop pixels from the crop centre.
         score: its raw foreground probability.
         penalty: its size penalty.
-        pscore: (N,) final scores (penalised, windowed), kept for distractor selection.
+        pscore: (N,) final scores of every anchor (penalised, windowed); ``index`` is their argmax. Distractors
+            are picked from the raw scores, not from these.
     """
 
     index: int

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,9 +21,13 @@ from . import distractor as da
 from . import longterm as lt
 from .anchors import SearchGrid
 from .backends.base import Backend
-from .crop import channel_mean, get_subwindow, to_blob
-from .geometry import center_to_xywh, check_init_box, context_size, round_half_away, search_region, xywh_to_center
-from .postprocess import decode, foreground_scores, select
+from .crop import channel_mean, search_crop, template_crop, to_blob
+from .geometry import center_to_xywh, check_init_box, xywh_to_center
+from .postprocess import Selection, decode, foreground_scores, select
+from .timing import StageTimer
+
+if TYPE_CHECKING:
+    from .tracker_options import TrackerOptions
 
 log = logging.getLogger(__name__)
 
@@ -94,20 +97,35 @@ class Tracker:
         }
         self.state: Optional[TrackState] = None
         self.fusion = da.FusionState()
-        #: seconds spent in each stage of the last ``init``/``track`` call (crop, template, search,
-        #: post, fusion), for benchmarks; measuring costs a few perf_counter() calls.
-        self.stage_seconds: Dict[str, float] = {}
+        self.timer = StageTimer()
+        # a backend that fuses on the device reads the search features there: never copy them back
+        self._want_features = config.distractor.enabled and not backend.fuses_on_device
+
+    @property
+    def stage_seconds(self) -> Dict[str, float]:
+        """Seconds spent in each stage of the last ``init``/``track`` call (crop, template, search, post,
+        fusion), for benchmarks."""
+        return self.timer.seconds
 
     # -- construction helpers --------------------------------------------------------------------
     @classmethod
     def from_model(cls, model_dir: str | os.PathLike[str], backend: str = "ort", config: Optional[TrackerConfig] = None,
                    **options: object) -> "Tracker":
         """A tracker on an exported model folder (``model.json`` + graphs); ``config`` overrides its settings."""
+        from ..artifacts.model_folder import read_model_dir
         from .backends.factory import create_backend
-        from .model_dir import read_model_dir
 
         info = read_model_dir(model_dir)
         return cls(create_backend(backend, info, **options), config or info.tracker)
+
+    @classmethod
+    def from_options(cls, options: "TrackerOptions", config: Optional[TrackerConfig] = None) -> "Tracker":
+        """The tracker ``options`` describe: a model folder, a checkpoint or the bundled model, on the backend
+        they choose, with their switches (:func:`~dasiamrt.runtime.tracker_options.open_tracker`, the policy the
+        CLI uses too)."""
+        from .tracker_options import open_tracker
+
+        return open_tracker(options, config)
 
     @classmethod
     def from_weights(cls, weights: str, preset: str = "vot", backend: str = "torch",
@@ -141,14 +159,13 @@ class Tracker:
         instance = cfg.instance_size
         if cfg.small_instance_size is not None and size[0] * size[1] / float(height * width) < cfg.small_target_ratio:
             instance = cfg.small_instance_size
-        t0 = time.perf_counter()
+        timer = self.timer.start()
         pad_value = channel_mean(frame)
-        s_z = round_half_away(context_size(size, cfg.context_amount))
-        z_blob = to_blob(get_subwindow(frame, center, cfg.exemplar_size, s_z, pad_value))
-        t1 = time.perf_counter()
+        z_blob = to_blob(template_crop(frame, box, pad_value, cfg.context_amount, cfg.exemplar_size))
+        timer.lap("crop")
         cls_kernels, reg_kernels = self.backend.template(z_blob)
         self.backend.set_kernels(cls_kernels[0], reg_kernels[0])
-        self.stage_seconds = {"crop": t1 - t0, "template": time.perf_counter() - t1}
+        timer.lap("template")
         self.state = TrackState(center, size, (width, height), pad_value, instance)
         self.fusion = da.FusionState()
         if cfg.distractor.enabled:
@@ -157,40 +174,45 @@ class Tracker:
             self.fusion = da.FusionState(t=1, total=b1)
 
     def track(self, frame: NDArray[np.uint8]) -> TrackResult:
-        """Locate the target in the next frame."""
-        state = self.state
-        if state is None:
-            raise RuntimeError("Tracker.track() called before init()")
-        _check_frame(frame, state.image_wh)
+        """Locate the target in the next frame: crop the search region, run the network, pick the best
+        proposal, move the box, switch the long-term state, learn this frame's distractors."""
+        state = self._state_for(frame)
         cfg = self.config
         plan = lt.plan_search(state.mode, state.instance_size, cfg)
         grid = self.grids[plan.instance_size]
-        s_z = context_size(state.size_wh, cfg.context_amount)
-        scale_z, s_x = search_region(s_z, plan.instance_size, cfg.exemplar_size)
-        t0 = time.perf_counter()
-        x_blob = to_blob(get_subwindow(frame, state.center_xy, plan.instance_size, round_half_away(s_x),
-                                       state.pad_value))
-        t1 = time.perf_counter()
-        # a backend that fuses on the device (TensorRT) reads the features there: no copy back
-        on_device = getattr(self.backend, "fuses_on_device", False)
-        out = self.backend.search(x_blob, want_features=cfg.distractor.enabled and not on_device)
-        t2 = time.perf_counter()
-        scores = foreground_scores(out.cls)
-        boxes = decode(out.delta, grid.anchors)
-        size_crop = state.size_wh * scale_z
-        sel = select(scores, boxes, grid.window, size_crop, cfg.penalty_k, plan.window_influence)
+        timer = self.timer.start()
+        x_crop, scale_z = search_crop(frame, state.center_xy, state.size_wh, plan.instance_size, state.pad_value,
+                                      cfg.context_amount, cfg.exemplar_size)
+        x_blob = to_blob(x_crop)
+        timer.lap("crop")
+        out = self.backend.search(x_blob, want_features=self._want_features)
+        timer.lap("search")
+        scores, boxes = foreground_scores(out.cls), decode(out.delta, grid.anchors)
+        sel = select(scores, boxes, grid.window, state.size_wh * scale_z, cfg.penalty_k, plan.window_influence)
+        self._update_state(state, sel, scale_z)
+        timer.lap("post")
+        distractors = 0
+        if cfg.distractor.enabled and state.mode == lt.TRACKING:
+            distractors = self._learn_distractors(scores, boxes, sel.index, grid)
+        timer.lap("fusion")
+        return TrackResult(
+            center_to_xywh(state.center_xy, state.size_wh), sel.score, state.mode, plan.instance_size, distractors
+        )
+
+    def _state_for(self, frame: NDArray[np.uint8]) -> TrackState:
+        """The state to track ``frame`` from (after ``init``, same frame size)."""
+        if self.state is None:
+            raise RuntimeError("Tracker.track() called before init()")
+        _check_frame(frame, self.state.image_wh)
+        return self.state
+
+    def _update_state(self, state: TrackState, sel: Selection, scale_z: float) -> None:
+        """Apply the frame's winner (unless long-term tracking holds the box) and step the long-term state."""
+        cfg = self.config
         if lt.accept_result(state.mode, sel.score, cfg.long_term):
             self._update_box(state, sel.box_crop, sel.score * sel.penalty * cfg.lr, scale_z)
         state.mode = lt.next_state(state.mode, sel.score, cfg.long_term)
         state.score = sel.score
-        t3 = time.perf_counter()
-        n_distractors = 0
-        if cfg.distractor.enabled and state.mode == lt.TRACKING:
-            n_distractors = self._learn_distractors(scores, boxes, sel.index, grid)
-        self.stage_seconds = {"crop": t1 - t0, "search": t2 - t1, "post": t3 - t2, "fusion": time.perf_counter() - t3}
-        return TrackResult(
-            center_to_xywh(state.center_xy, state.size_wh), sel.score, state.mode, plan.instance_size, n_distractors
-        )
 
     def _update_box(self, state: TrackState, box_crop: NDArray[np.float32], lr: float, scale_z: float) -> None:
         """Move the centre by the winner's offset and blend the size with rate ``lr``; clip to the frame."""
@@ -215,8 +237,8 @@ class Tracker:
         b_t = da.beta(t, cfg.eta)
         fuse_cells, weights = da.frame_terms(target_cell, cells, b_t, cfg)
         total = self.fusion.total + b_t
-        self.backend.fuse(da.window_indices(fuse_cells, s + spec.TEMPLATE_FEATURE_SIZE - 1), weights, 1.0 / total)
-        self.fusion.t, self.fusion.total, self.fusion.last_distractors = t, total, len(found)
+        self.backend.fuse(spec.window_indices(fuse_cells, s + spec.TEMPLATE_FEATURE_SIZE - 1), weights, 1.0 / total)
+        self.fusion.t, self.fusion.total = t, total
         return len(found)
 
 

@@ -56,8 +56,12 @@ def context_size(size_wh: Sequence[float], context_amount: float = 0.5) -> float
     return runtime_geometry.context_size(size_wh, context_amount)
 
 
-def search_region(s_z: float, instance_size: int) -> float:
-    """s_x: side in image pixels of the search region that maps to ``instance_size`` at scale_z = 127 / s_z."""
+def search_side(s_z: float, instance_size: int) -> float:
+    """s_x: side in image pixels of the search region that maps to ``instance_size`` at scale_z = 127 / s_z.
+
+    The s_x of :func:`dasiamrt.runtime.geometry.search_region` (which returns (scale_z, s_x)), unrounded:
+    training crops take a float side.
+    """
     return s_z * instance_size / EXEMPLAR_SIZE
 
 

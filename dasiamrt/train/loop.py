@@ -97,6 +97,33 @@ class Progress:
     best_auc: float = -1.0
 
 
+@dataclass
+class TrainRun:
+    """What one process's training loop works with, built once by :func:`train`.
+
+    Attributes:
+        cfg: the run's configuration; out_dir: its output folder.
+        net: the network (official layout); model: what the steps run (``net`` wrapped for the loss, and for
+            DistributedDataParallel when ``world`` > 1).
+        optimizer, sampler: SGD over the trainable parameters; the pair sampler.
+        rng: this rank's pair-sampling generator (seed ``[cfg.seed, rank]``).
+        rank, world, device: this process's place in the run and its torch device.
+        validator: tracking validation (rank 0, with a ``validation`` section), else None.
+    """
+
+    cfg: TrainConfig
+    net: SiamRPN
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    sampler: PairSampler
+    rng: np.random.Generator
+    rank: int
+    world: int
+    device: torch.device
+    out_dir: Path
+    validator: Optional[TrackingValidator] = None
+
+
 def build_model(cfg: TrainConfig) -> SiamRPN:
     """The network to train (training parametrisation, see :class:`TrainingNet`): pretrained weights if given,
     else ``build_network``'s seeded random init.
@@ -266,8 +293,8 @@ def train(cfg: TrainConfig, resume: bool = False, sampler: Optional[PairSampler]
     val_batch = to_tensors(sampler.batch(np.random.default_rng(cfg.val_seed), cfg.val_pairs), device)
     if validator is not None and progress.global_step == 0 and progress.best_auc < 0:
         _validate(validator, net, progress, out_dir, lr=0.0)
-    return _run(cfg, model, net, optimizer, sampler, rng, progress, val_batch, rank, world, device, out_dir, max_steps,
-                validator)
+    run = TrainRun(cfg, net, model, optimizer, sampler, rng, rank, world, device, out_dir, validator)
+    return _run(run, progress, val_batch, max_steps)
 
 
 def _validate(validator: TrackingValidator, net: SiamRPN, progress: Progress, out_dir: Path, lr: float) -> None:
@@ -286,57 +313,54 @@ def _validate(validator: TrackingValidator, net: SiamRPN, progress: Progress, ou
                              "best": improved, "lr": lr, "time": time.time()})
 
 
-def _run(cfg: TrainConfig, model: torch.nn.Module, net: SiamRPN, optimizer: torch.optim.Optimizer,
-         sampler: PairSampler, rng: np.random.Generator, progress: Progress, val_batch: Dict[str, torch.Tensor],
-         rank: int, world: int, device: torch.device, out_dir: Path, max_steps: Optional[int],
-         validator: Optional[TrackingValidator] = None) -> Progress:
+def _run(run: TrainRun, progress: Progress, val_batch: Dict[str, torch.Tensor], max_steps: Optional[int]) -> Progress:
+    cfg, net, out_dir = run.cfg, run.net, run.out_dir
     last_save = tick = time.time()
     done, window = 0, []
     while progress.epoch < cfg.epochs:
         lr = cfg.lr_at(progress.epoch)
-        for group in optimizer.param_groups:
+        for group in run.optimizer.param_groups:
             group["lr"] = lr
         set_train_mode(net, cfg)
         while progress.step < cfg.steps_per_epoch:
             if max_steps is not None and done >= max_steps:
-                _checkpoint(cfg, net, optimizer, progress, rng, world, rank, out_dir)
+                _checkpoint(run, progress)
                 return progress
-            batch = to_tensors(sampler.batch(rng, cfg.batch_size), device)
-            window.append(train_step(model, optimizer, batch, cfg))
+            batch = to_tensors(run.sampler.batch(run.rng, cfg.batch_size), run.device)
+            window.append(train_step(run.model, run.optimizer, batch, cfg))
             progress.step += 1
             progress.global_step += 1
             done += 1
-            if rank == 0 and progress.global_step % cfg.log_every == 0:
-                tick = _log(cfg, progress, window, lr, tick, world, out_dir)
+            if run.rank == 0 and progress.global_step % cfg.log_every == 0:
+                tick = _log(cfg, progress, window, lr, tick, run.world, out_dir)
                 window = []
             if time.time() - last_save > cfg.checkpoint_every_s:
-                _checkpoint(cfg, net, optimizer, progress, rng, world, rank, out_dir)
+                _checkpoint(run, progress)
                 last_save = time.time()
         progress.epoch += 1
         progress.step = 0
         val = monitor_loss(net, val_batch, cfg)
         improved = val < progress.best_val
         progress.best_val = min(val, progress.best_val)
-        if rank == 0:
-            if validator is not None and cfg.validation is not None and (
+        if run.rank == 0:
+            if run.validator is not None and cfg.validation is not None and (
                     progress.epoch % cfg.validation.every_epochs == 0 or progress.epoch == cfg.epochs):
-                _validate(validator, net, progress, out_dir, lr)
-            elif improved and validator is None:
+                _validate(run.validator, net, progress, out_dir, lr)
+            elif improved and run.validator is None:
                 save_checkpoint(official_state(net), out_dir / "best.pt", legacy=True)
             log.info("epoch %d/%d done: monitor loss %.4f (best %.4f)", progress.epoch, cfg.epochs, val,
                      progress.best_val)
             _write_metrics(out_dir, {"epoch": progress.epoch, "global_step": progress.global_step, "monitor_loss": val,
                                      "lr": lr, "time": time.time()})
-        _checkpoint(cfg, net, optimizer, progress, rng, world, rank, out_dir)
+        _checkpoint(run, progress)
         last_save = time.time()
     return progress
 
 
-def _checkpoint(cfg: TrainConfig, net: SiamRPN, optimizer: torch.optim.Optimizer, progress: Progress,
-                rng: np.random.Generator, world: int, rank: int, out_dir: Path) -> None:
-    states = _gather_rng(rng, world)
-    if rank == 0:
-        save_state(out_dir / "last.pt", net, optimizer, progress, states, cfg)
+def _checkpoint(run: TrainRun, progress: Progress) -> None:
+    states = _gather_rng(run.rng, run.world)
+    if run.rank == 0:
+        save_state(run.out_dir / "last.pt", run.net, run.optimizer, progress, states, run.cfg)
 
 
 def _log(cfg: TrainConfig, progress: Progress, window: List[Tuple[float, float, float]], lr: float, tick: float,

@@ -25,7 +25,7 @@ from .. import spec
 from ..errors import ConfigError
 from .augment import AugmentConfig, draw_stretch, grayscale, photometric
 from .datasets import Frame, Track
-from .geometry import box_in_rect, context_size, crop_rect, generate_anchors, search_region
+from .geometry import box_in_rect, context_size, crop_rect, generate_anchors, search_side
 from .targets import LabelConfig, anchor_targets
 
 POSITIVE, NEGATIVE_SAME, NEGATIVE_OTHER = "positive", "negative_same", "negative_other"
@@ -134,7 +134,7 @@ class PairSampler:
         """True when no part of ``box`` can fall in any search crop sampled around ``other_box``."""
         aug = self.cfg.augment
         ox, oy, ow, oh = (float(v) for v in other_box)
-        s_x = search_region(context_size((ow, oh), self.cfg.context_amount), self.cfg.instance_size) * aug.scale_max
+        s_x = search_side(context_size((ow, oh), self.cfg.context_amount), self.cfg.instance_size) * aug.scale_max
         if aug.stretch > 0:  # a stretched region is up to sqrt(max_stretch) longer along one axis
             s_x *= float(np.sqrt(aug.max_stretch)) * 2.0
         reach = s_x / 2 + aug.shift * s_x / self.cfg.instance_size
@@ -159,7 +159,7 @@ class PairSampler:
         frame = track.load(j)
         x, y, w, h = (float(v) for v in track.boxes_xywh[j])
         fx, fy = stretch
-        s_x = search_region(context_size((w * fx, h * fy), self.cfg.context_amount), size)
+        s_x = search_side(context_size((w * fx, h * fy), self.cfg.context_amount), size)
         kx = float(rng.uniform(aug.scale_min, aug.scale_max))
         ky = float(rng.uniform(aug.scale_min, aug.scale_max)) if aug.independent_scale else kx
         region = (s_x * kx / fx, s_x * ky / fy)

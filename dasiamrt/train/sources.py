@@ -7,7 +7,6 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import ConfigError
-from .composite import CompositeSequences
 from .datasets import ImageCache, Track, read_coco, read_imagenet, read_photo_folder, read_sequence_folders
 from .real_data import read_real
 
@@ -15,9 +14,12 @@ from .real_data import read_real
 def _composite(cache: ImageCache, photos: str, sequences: int = 500, length: int = 100, seed: int = 1,
                frame_size: Sequence[int] = (400, 300), max_distractors: int = 3, same_category: float = 0.5,
                speed: float = 3.0) -> List[Track]:
+    """Tracks of photo-composite sequences (:mod:`dasiamrt.synthetic.composite`), one per object."""
+    from ..synthetic.composite import CompositeSequences
+
     comp = CompositeSequences(read_photo_folder(photos), sequences, length, seed,
                               (int(frame_size[0]), int(frame_size[1])), max_distractors, same_category, speed)
-    return comp.tracks()
+    return [Track(o.category, o.boxes_xywh, o.load, o.valid, o.video, aligned=True) for o in comp.objects()]
 
 
 def _coco(cache: ImageCache, annotations: str, images: str, min_size: float = 8.0) -> List[Track]:
@@ -36,12 +38,12 @@ def _synthetic(cache: ImageCache,
                presets: Sequence[str] = ("plain", "distractors", "occlusion", "out-of-view", "mixed"),
                first_seed: int = 1000, count: int = 100, num_frames: int = 100, size: Sequence[int] = (480, 360),
                textures: Optional[str] = None, min_visible: float = 0.5) -> List[Track]:
-    """Tracks of ``dasiamrt.eval.synthetic`` sequences (seeds first_seed.. first_seed+count-1, presets in turn).
+    """Tracks of :mod:`dasiamrt.synthetic` sequences (seeds first_seed.. first_seed+count-1, presets in turn).
 
     The target and its look-alikes share a category (the look-alikes are the same-category
     distractors); other objects and occluders get their own.
     """
-    from ..eval.synthetic import make_sequence
+    from ..synthetic.sequences import make_sequence
 
     tracks = []
     for k in range(count):

@@ -62,20 +62,20 @@ class SequenceRun:
 
 
 def run_sequence(tracker: Any, seq: Any, max_frames: Optional[int] = None) -> SequenceRun:
-    """Initialise on frame 0 of ``seq`` (an ``eval.datasets`` Sequence, 0-based) and track to the end."""
+    """Initialise on frame 0 of ``seq`` (an ``eval.datasets`` Sequence, 0-based) and track to the end
+    (:func:`~dasiamrt.runtime.loop.track_frames`)."""
+    from ..runtime.loop import track_frames
+
     n = len(seq) if max_frames is None else min(len(seq), max_frames)
     boxes = np.zeros((n, 4))
     scores = np.ones(n)
     states = ["init"]
-    for t in range(n):
-        frame = seq.frame(t)
-        if t == 0:
-            tracker.init(frame, seq.init_xywh)
+    for step in track_frames(tracker, (seq.frame(t) for t in range(n)), seq.init_xywh):
+        if step.index == 0:
             boxes[0] = seq.init_xywh
             continue
-        result = tracker.track(frame)
-        boxes[t], scores[t] = result.bbox_xywh, result.score
-        states.append(result.state)
+        boxes[step.index], scores[step.index] = step.result.bbox_xywh, step.result.score
+        states.append(step.result.state)
     return SequenceRun(seq.name, boxes, scores, np.asarray(seq.gt[:n], dtype=np.float64), states)
 
 

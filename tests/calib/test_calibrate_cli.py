@@ -7,13 +7,13 @@ import logging
 
 import pytest
 
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP
 from dasiamrt.calib.api import calibrate
 from dasiamrt.calib.progress import ProgressBar, quiet_quantizer
 from dasiamrt.cli import main
 from dasiamrt.errors import ConfigError
-from dasiamrt.fileio import inside_package
-from dasiamrt.runtime.model_dir import read_model_dir, sha256_file
+from dasiamrt.fileio import inside_package, sha256_file
 from tests.calib.conftest import INIT
 
 pytestmark = pytest.mark.skipif(not (BUNDLED_MODEL / "model.json").is_file(), reason="no bundled model")

@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-from dasiamrt.calib.calibset import (
+from dasiamrt.artifacts.calibset import (
     CalibrationSet,
     check_model,
     load_calibration,
@@ -16,11 +15,12 @@ from dasiamrt.calib.calibset import (
     search_key,
     validate,
 )
+from dasiamrt.artifacts.model_folder import read_model_dir
+from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
 from dasiamrt.calib.collect import CollectConfig, Jitter, Trajectory, collect_crops
-from dasiamrt.calib.sources import gt_trajectory, load_trajectories, tracked_trajectory
+from dasiamrt.calib.trajectories import gt_trajectory, load_trajectories, tracked_trajectory
 from dasiamrt.errors import CalibrationError
 from dasiamrt.runtime.backends.ort import OrtBackend
-from dasiamrt.runtime.model_dir import read_model_dir
 from dasiamrt.runtime.tracker import Tracker
 
 

@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
 from dasiamrt.runtime.backends.ort import OrtBackend
-from dasiamrt.runtime.model_dir import read_model_dir
 from tests.test_int8_forms import AVX2_ONLY, EPYC_VNNI, ORIN
 
 

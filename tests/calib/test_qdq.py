@@ -11,16 +11,18 @@ import pytest
 from onnx import numpy_helper
 
 from dasiamrt import spec
+from dasiamrt.artifacts.calibset import load_calibration
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.assets import DEMO_INIT_XYWH
-from dasiamrt.calib.calibset import load_calibration
 from dasiamrt.calib.collect import CollectConfig, collect_crops
-from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement, track_boxes
+from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement
 from dasiamrt.calib.qdq import nodes_to_quantize
-from dasiamrt.calib.sources import gt_trajectory
+from dasiamrt.calib.trajectories import gt_trajectory
 from dasiamrt.calib.variants import int8_graph_paths
 from dasiamrt.errors import ModelError
+from dasiamrt.fileio import sha256_file
 from dasiamrt.runtime.backends.ort import OrtBackend
-from dasiamrt.runtime.model_dir import read_model_dir, sha256_file
+from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dasiamrt import spec
-from dasiamrt.calib.calibset import CalibrationSet
-from dasiamrt.calib.trt_calibrator import CalibrationBatches, entropy_calibrator
+from dasiamrt.artifacts.calibset import CalibrationSet
+from dasiamrt.engine.calibrator import CalibrationBatches, entropy_calibrator
 from dasiamrt.errors import CalibrationError
 
 
@@ -128,8 +128,8 @@ def test_importing_calib_never_imports_tensorrt():
 
     # tensorrt blocked: any module-level 'import tensorrt' in calib/ raises ImportError.
     code = ("import sys; sys.modules['tensorrt'] = None; sys.modules['pycuda'] = None; "
-            "import dasiamrt.calib.trt_calibrator, dasiamrt.calib.qdq, dasiamrt.calib.collect, "
-            "dasiamrt.calib.variants, dasiamrt.calib.api, dasiamrt.calib.sources, dasiamrt.commands.calibrate")
+            "import dasiamrt.engine.calibrator, dasiamrt.calib.qdq, dasiamrt.calib.collect, "
+            "dasiamrt.calib.variants, dasiamrt.calib.api, dasiamrt.calib.trajectories, dasiamrt.commands.calibrate")
     done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
+from dasiamrt.artifacts.engine_manifest import read_manifest
 from dasiamrt.config import get_preset
-from dasiamrt.engine import trt_compat as compat
 from dasiamrt.engine.builder import BuildOptions, build_engines, trtexec_lines
 from dasiamrt.engine.profiles import engine_profiles, read_model_info, search_sizes
-from dasiamrt.runtime.backends.trt_manifest import read_manifest
-from dasiamrt.runtime.cuda_device import GpuInfo
+from dasiamrt.trt import compat
+from dasiamrt.trt.cuda_device import GpuInfo
 from tests.engine.fake_trt import make_fake_trt
 
 
@@ -52,7 +52,7 @@ def fake_env(monkeypatch):
         trt = make_fake_trt(version)
         monkeypatch.setattr(compat, "import_tensorrt", lambda *a: trt)
         monkeypatch.setattr(
-            "dasiamrt.runtime.cuda_device.query_gpu", lambda *a, **k: GpuInfo("Orin", "8.7", "12.2", "12.2", 8000)
+            "dasiamrt.trt.cuda_device.query_gpu", lambda *a, **k: GpuInfo("Orin", "8.7", "12.2", "12.2", 8000)
         )
         return trt
 
@@ -306,6 +306,58 @@ def test_entropy_calibrator_reads_a_set_kept_elsewhere(calibrated_tiny, tmp_path
     assert json.loads((out / "search.plan").read_bytes())["calibration"]["batches"] == 8
     with pytest.raises(ConfigError, match="--calibrator entropy"):
         BuildOptions("int8", calibration=sets)
+
+
+def test_calibrator_route_reads_the_sets_kernels_and_runs_no_onnx_runtime(calibrated_tiny, tmp_path, fake_env,
+                                                                          fake_cuda, monkeypatch):
+    """Issue 15, move 1: ``dasiamrt calibrate`` stores the fp32 search kernels in the set; the build reads them
+    and never imports ONNX Runtime."""
+    import sys
+
+    import numpy as np
+    import onnxruntime
+
+    from dasiamrt.artifacts.calibset import load_calibration
+
+    calib = load_calibration(calibrated_tiny)
+    session = onnxruntime.InferenceSession(str(calibrated_tiny / "template.onnx"), providers=["CPUExecutionProvider"])
+    want = session.run(["cls_kernel", "reg_kernel"], {"template": calib.blobs("kernel_template")})
+    got = calib.search_kernels()
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    fake_env("10.3.0.30")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # any 'import onnxruntime' now fails
+    out = tmp_path / "engines"
+    build_engines(calibrated_tiny, BuildOptions("int8", calibrator="entropy", out_dir=out))
+    assert json.loads((out / "search.plan").read_bytes())["calibration"]["batches"] == 8
+
+
+def test_a_set_without_kernels_is_refused_by_the_build_and_completed_by_calibrate(calibrated_tiny, tmp_path,
+                                                                                 fake_env, fake_cuda):
+    import shutil
+
+    from dasiamrt.artifacts.calibset import KERNEL_CLS, KERNEL_REG, load_calibration, save_calibration
+    from dasiamrt.calib.api import calibrate
+    from dasiamrt.errors import CalibrationError
+
+    model = tmp_path / "model"
+    shutil.copytree(calibrated_tiny, model, ignore=shutil.ignore_patterns("engines"))
+    old = load_calibration(model)
+    kernels = old.arrays.pop(KERNEL_CLS), old.arrays.pop(KERNEL_REG)
+    save_calibration(old, model)  # as an older dasiamrt wrote it
+    fake_env("10.3.0.30")
+    out = tmp_path / "engines"
+    with pytest.raises(CalibrationError, match="dasiamrt calibrate .*--from-set"):
+        build_engines(model, BuildOptions("int8", calibrator="entropy", out_dir=out))
+    assert not out.exists()
+    calibrate(str(model), [], [], from_set=str(model / "calibration.npz"), quantize=False)
+    import numpy as np
+
+    completed = load_calibration(model)
+    np.testing.assert_array_equal(completed.search_kernels()[0], kernels[0])
+    np.testing.assert_array_equal(completed.search_kernels()[1], kernels[1])
+    build_engines(model, BuildOptions("int8", calibrator="entropy", out_dir=out))
+    assert json.loads((out / "search.plan").read_bytes())["calibration"]["batches"] == 8
 
 
 # -- per-engine precision rules on weakly typed builds (issue 13, findings 5-7) -----------------------

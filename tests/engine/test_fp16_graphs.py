@@ -9,7 +9,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
-from dasiamrt.export.fp16 import convert_to_fp16  # noqa: E402
+from dasiamrt.graphs.fp16 import convert_to_fp16  # noqa: E402
 
 
 def _session(model):
@@ -92,7 +92,7 @@ def _explicit_kernel_update(net, features, window_index, window_weight, acc, inv
 def test_kernel_update_graph_equals_explicit_window_sum(tiny_model, size):
     model_dir, net = tiny_model
     from dasiamrt import spec
-    from dasiamrt.runtime.distractor import window_indices
+    from dasiamrt.spec import window_indices
 
     s, fs = spec.score_size(size), spec.search_feature_size(size)
     rng = np.random.default_rng(size)
@@ -123,10 +123,10 @@ def test_fp16_graphs_track_within_one_pixel_of_fp32(tiny_model, tmp_path):
     """The CPU analogue of the GPU test: the tracker on fp16 graphs vs fp32 graphs over a real clip."""
     import shutil
 
+    from dasiamrt.artifacts.model_folder import read_model_dir
     from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-    from dasiamrt.runtime.model_dir import read_model_dir
     from dasiamrt.runtime.tracker import Tracker
-    from dasiamrt.sources import open_source
+    from dasiamrt.videoio import open_source
 
     model_dir, _ = tiny_model
     fp16_dir = tmp_path / "fp16"

@@ -11,10 +11,10 @@ import shutil
 import numpy as np
 import pytest
 
-from dasiamrt.engine import trt_compat as compat
-from dasiamrt.engine.builder import graph_for
+from dasiamrt.artifacts.model_folder import read_model_dir
+from dasiamrt.engine.graphs import graph_for
 from dasiamrt.engine.precision import plan_precision
-from dasiamrt.runtime.model_dir import read_model_dir
+from dasiamrt.trt import compat
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -120,7 +120,7 @@ def test_int8_fp16_graph_computes_what_the_int8_graph_does(int8_forms_model):
     """fp16 rounding only: on calibration crops the two forms agree to a fraction of the INT8 error itself."""
     import onnxruntime as ort
 
-    from dasiamrt.calib.calibset import load_calibration
+    from dasiamrt.artifacts.calibset import load_calibration
 
     calib = load_calibration(int8_forms_model)
     kernels = ort.InferenceSession(str(int8_forms_model / "template.onnx"), providers=["CPUExecutionProvider"]).run(

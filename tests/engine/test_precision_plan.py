@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from dasiamrt.engine import trt_compat as compat
 from dasiamrt.engine.precision import plan_precision
 from dasiamrt.errors import BackendError, ConfigError
+from dasiamrt.trt import compat
 from tests.engine.fake_trt import VERSIONS, make_fake_trt
 
 

@@ -19,7 +19,7 @@ TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2}
 
 @pytest.fixture(scope="module")
 def gpu():
-    from dasiamrt.runtime.cuda_device import query_gpu
+    from dasiamrt.trt.cuda_device import query_gpu
 
     try:
         return query_gpu()
@@ -50,7 +50,7 @@ def test_engines_match_onnxruntime(tiny_model, gpu, tmp_path, precision):
 
 def test_fp16_boxes_within_one_pixel_over_a_clip(tiny_model, gpu, tmp_path):
     tracker_mod = pytest.importorskip("dasiamrt.runtime.tracker")
-    sources = pytest.importorskip("dasiamrt.sources")
+    sources = pytest.importorskip("dasiamrt.videoio")
     model_dir, _ = tiny_model
     build_engines(model_dir, BuildOptions("fp16", out_dir=model_dir / "engines" / "fp16"))
     ref = tracker_mod.Tracker.from_model(model_dir, backend="ort")

@@ -14,7 +14,7 @@ from dasiamrt.errors import DatasetError
 from dasiamrt.eval import results as rio
 from dasiamrt.eval.datasets import load_dataset
 from dasiamrt.eval.evaluation import evaluate
-from dasiamrt.eval.synthetic import make_sequence, write_otb_layout
+from dasiamrt.synthetic.sequences import make_sequence, write_otb_layout
 
 cv2 = pytest.importorskip("cv2")
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from dasiamrt import spec
-from dasiamrt.runtime.model_dir import read_model_dir, sha256_file
+from dasiamrt.artifacts.model_folder import read_model_dir
+from dasiamrt.fileio import sha256_file
 
 
 def test_manifest_and_graph_io(tiny_model_dir, tiny_net):

@@ -22,7 +22,7 @@ from onnx.utils import Extractor  # noqa: E402
 from dasiamrt import spec  # noqa: E402
 from dasiamrt.assets import BUNDLED_MODEL  # noqa: E402
 from dasiamrt.config import DistractorConfig  # noqa: E402
-from dasiamrt.export.fp16 import convert_to_fp16  # noqa: E402
+from dasiamrt.graphs.fp16 import convert_to_fp16  # noqa: E402
 from dasiamrt.runtime import distractor as da  # noqa: E402
 
 STEPS = 5000
@@ -64,7 +64,7 @@ def test_fp16_route_matches_fp32_over_5000_fusion_steps():
     cfg = DistractorConfig()
 
     def term_of(t, fuse_cells, weights):
-        return terms.run(None, {spec.FEATURE_OUTPUT: features[t % 4], spec.WINDOW_INDEX: da.window_indices(
+        return terms.run(None, {spec.FEATURE_OUTPUT: features[t % 4], spec.WINDOW_INDEX: spec.window_indices(
             fuse_cells, s + 5), spec.WINDOW_WEIGHT: weights, spec.ACC: zero, spec.INV_TOTAL: np.ones(1, np.float32)})[0]
 
     total = da.beta(1, cfg.eta)

@@ -47,7 +47,7 @@ def _opencv_tracker(folder):
 
 
 def _frames():
-    from dasiamrt.bench import load_frames
+    from dasiamrt.bench.run import load_frames
 
     return load_frames(None, FRAMES)
 

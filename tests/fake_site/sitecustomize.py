@@ -12,7 +12,7 @@ import sys
 
 _VERSION = os.environ.get("DASIAMRT_FAKE_TRT")
 if _VERSION:
-    from dasiamrt.runtime import cuda_device
+    from dasiamrt.trt import cuda_device
     from tests.engine.fake_trt import make_fake_trt
     from tests.runtime.fake_gpu import FakeDevice
 

@@ -15,7 +15,7 @@ NAMES = {("plain", 1): "Basketball", ("distractors", 2): "Biker", ("occlusion", 
 @pytest.fixture(scope="module")
 def otb_root(tmp_path_factory):
     pytest.importorskip("cv2")
-    from dasiamrt.eval.synthetic import make_sequence, write_otb_layout
+    from dasiamrt.synthetic.sequences import make_sequence, write_otb_layout
 
     root = tmp_path_factory.mktemp("otb")
     for (preset, seed), name in NAMES.items():
@@ -40,8 +40,8 @@ def test_experiment_otb_runs_dasiamrt_and_reports_like_dasiamrt_eval(monkeypatch
     pytest.importorskip("onnxruntime")
     from got10k.trackers import Tracker as Got10kBase
 
-    from dasiamrt.commands._common import default_model
     from dasiamrt.integrations.got10k import GOT10kTracker
+    from dasiamrt.runtime.tracker_options import default_model
 
     tracker = GOT10kTracker.from_model(str(default_model()), name="dasiamrt-tiny")
     assert isinstance(tracker, Got10kBase) and tracker.is_deterministic
@@ -64,8 +64,8 @@ def test_experiment_otb_runs_dasiamrt_and_reports_like_dasiamrt_eval(monkeypatch
 def test_origin_one_gives_dasiamrt_eval_boxes(monkeypatch, otb_root, tmp_path):
     """With origin=1 (OTB's 1-based files), the adapter inside got10k's loop tracks as `dasiamrt eval` does."""
     pytest.importorskip("onnxruntime")
-    from dasiamrt.commands._common import default_model
     from dasiamrt.integrations.got10k import GOT10kTracker
+    from dasiamrt.runtime.tracker_options import default_model
 
     experiment = _experiment(monkeypatch, otb_root, tmp_path)
     tracker = GOT10kTracker.from_model(str(default_model()), name="one-based", origin=1.0)

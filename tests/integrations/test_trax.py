@@ -119,12 +119,12 @@ def test_vot_evaluate_offline_workspace_matches_dasiamrt(toolkit, tmp_path):
     from vot.region.io import read_trajectory
     from vot.region.raster import calculate_overlap
 
-    from dasiamrt.commands._common import default_model
     from dasiamrt.eval.boxes import region_overlap
     from dasiamrt.eval.datasets import load_dataset
     from dasiamrt.eval.runner import run_ope_sequence
     from dasiamrt.integrations.vot_workspace import write_workspace
     from dasiamrt.runtime.tracker import Tracker
+    from dasiamrt.runtime.tracker_options import default_model
 
     ws = write_workspace(tmp_path / "ws", load_dataset("synthetic:distractors:2:3:40"),
                          f"{sys.executable} -m dasiamrt.cli trax")

@@ -134,7 +134,7 @@ class Session:
 
 
 def _server(*args: str) -> List[str]:
-    from dasiamrt.commands._common import default_model
+    from dasiamrt.runtime.tracker_options import default_model
 
     return [sys.executable, "-m", "dasiamrt.cli", "trax", "--model", str(default_model()), *args]
 
@@ -155,9 +155,9 @@ def sequences(tmp_path_factory):
 
 def _one_pass(seq: Any) -> Tuple[np.ndarray, List[float]]:
     """dasiamrt's own run: (T, 4) boxes (row 0 the init box) and the T - 1 tracking scores."""
-    from dasiamrt.commands._common import default_model
     from dasiamrt.eval.runner import run_ope_sequence
     from dasiamrt.runtime.tracker import Tracker
+    from dasiamrt.runtime.tracker_options import default_model
 
     scores: List[float] = []
 

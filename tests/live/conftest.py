@@ -14,7 +14,7 @@ import pytest
 
 from dasiamrt.errors import SourceError
 from dasiamrt.runtime.tracker import TrackResult
-from dasiamrt.sources.frames import FrameSource
+from dasiamrt.videoio.frames import FrameSource
 
 
 def frame_id(frame: np.ndarray) -> int:

@@ -14,8 +14,8 @@ from dasiamrt.live.capture import FramePacket, LatestFrame, ReconnectPolicy
 from dasiamrt.live.control import ControlMessage, UdpControl, parse_message
 from dasiamrt.live.outputs import FileSink, UdpSink, encode, make_record, open_sink
 from dasiamrt.live.session import LiveSource, live_source, run_live
-from dasiamrt.sources.camera import RealtimeSource, csi_pipeline, parse_size
-from dasiamrt.sources.frames import FrameSource
+from dasiamrt.videoio.camera import RealtimeSource, csi_pipeline, parse_size
+from dasiamrt.videoio.frames import FrameSource
 
 KEYS = {"v", "frame", "t_capture", "bbox", "score", "state", "latency_ms", "dropped"}
 
@@ -237,6 +237,6 @@ def test_live_imports_without_torch_and_onnx():
     import sys
 
     code = ("import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None; sys.modules['tensorrt'] = None; "
-            "import dasiamrt.live, dasiamrt.live.session, dasiamrt.commands.live, dasiamrt.sources.camera; print('ok')")
+            "import dasiamrt.live, dasiamrt.live.session, dasiamrt.commands.live, dasiamrt.videoio.camera; print('ok')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

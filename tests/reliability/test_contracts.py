@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from dasiamrt.artifacts.model_folder import precision_graphs, read_model_dir
 from dasiamrt.assets import BUNDLED_MODEL
 from dasiamrt.config import PRESETS, TrackerConfig
 from dasiamrt.errors import ConfigError, DatasetError, ModelError, SourceError
 from dasiamrt.fileio import AtomicFile, check_distinct, confine, remove_stale_temps, safe_name
-from dasiamrt.runtime.model_dir import precision_graphs, read_model_dir
 
 from .runner import REPO, env
 
@@ -175,7 +175,7 @@ def test_udp_control_listens_on_loopback_by_default_and_checks_the_token():
 
 
 def test_bench_merge_labels_each_column_with_its_model(tmp_path):
-    from dasiamrt.bench_merge import merge_reports
+    from dasiamrt.bench.merge import merge_reports
 
     result = {"case": {"backend": "ort", "precision": "fp32", "search_size": 255, "da": False}, "fps": 20.0,
               "loop_ms": {"median": 50.0}}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from dasiamrt.errors import BackendError
-from dasiamrt.runtime.cuda_device import CudaDevice, GpuInfo
+from dasiamrt.trt.cuda_device import CudaDevice, GpuInfo
 
 
 class FakeDevice(CudaDevice):
@@ -143,14 +143,14 @@ def build_fake_engines(model_dir, precision="fp32", version="10.3.0.30", gpu=Non
     from pathlib import Path
     from unittest import mock
 
-    from dasiamrt.engine import trt_compat
     from dasiamrt.engine.builder import BuildOptions, build_engines
+    from dasiamrt.trt import compat as trt_compat
     from tests.engine.fake_trt import make_fake_trt
 
     trt = make_fake_trt(version)
     gpu = gpu or GpuInfo("Orin", "8.7", "12.2", "12.2", 8000)
     out = Path(out_dir) if out_dir else Path(model_dir) / "engines" / precision
     with mock.patch.object(trt_compat, "import_tensorrt", lambda *a: trt), \
-            mock.patch("dasiamrt.runtime.cuda_device.query_gpu", lambda *a, **k: gpu):
+            mock.patch("dasiamrt.trt.cuda_device.query_gpu", lambda *a, **k: gpu):
         build_engines(Path(model_dir), BuildOptions(precision, out_dir=out, **options))
     return out

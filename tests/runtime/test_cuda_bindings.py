@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dasiamrt.errors import BackendError, MissingDependencyError
-from dasiamrt.runtime import cuda_device
+from dasiamrt.trt import cuda_device
 from tests.runtime.fake_cudart import make_cudart, make_pycuda_driver
 
 
@@ -30,7 +30,7 @@ def _install(monkeypatch, cudart=None, pycuda=None):
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(cuda_device.importlib, "import_module", fake_import)
-    from dasiamrt.runtime import cuda_pycuda
+    from dasiamrt.trt import cuda_pycuda
 
     monkeypatch.setattr(cuda_pycuda.importlib, "import_module", fake_import)
 

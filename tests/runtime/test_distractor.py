@@ -6,10 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dasiamrt import spec
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.config import PRESETS, DistractorConfig
 from dasiamrt.runtime import distractor as da
 from dasiamrt.runtime.backends.ort import OrtBackend
-from dasiamrt.runtime.model_dir import read_model_dir
 from dasiamrt.runtime.tracker import Tracker
 
 
@@ -26,7 +27,7 @@ def test_window_identity(tiny_net):
 
 def test_window_indices_gather_the_windows():
     plane = np.arange(22 * 22).reshape(22, 22)
-    idx = da.window_indices([(2, 3), (16, 0)], 22)
+    idx = spec.window_indices([(2, 3), (16, 0)], 22)
     np.testing.assert_array_equal(plane.reshape(-1)[idx[:36]].reshape(6, 6), plane[2:8, 3:9])
     np.testing.assert_array_equal(plane.reshape(-1)[idx[36:]].reshape(6, 6), plane[16:22, 0:6])
 
@@ -57,7 +58,7 @@ def test_kernel_update_graph_equals_kernel_head_on_windows(tiny_model_dir, tiny_
     acc = rng.normal(size=(10, 64, 4, 4)).astype(np.float32)
     acc = da.difference_form(acc)
     cells, weights = [(4, 5), (10, 1), (4, 5)], np.array([1.2, -0.3, -0.3], np.float32)
-    acc_out, fused = backend.kernel_update(features, da.window_indices(cells, 22), weights, acc, 0.25)
+    acc_out, fused = backend.kernel_update(features, spec.window_indices(cells, 22), weights, acc, 0.25)
     with torch.no_grad():
         expected = acc.copy()
         for (r, c), w in zip(cells, weights):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.config import PRESETS
 from dasiamrt.model import load_network, save_checkpoint
 from dasiamrt.runtime.backends.ort import OrtBackend
 from dasiamrt.runtime.backends.torch_backend import TorchBackend
-from dasiamrt.runtime.model_dir import read_model_dir
 from dasiamrt.runtime.tracker import Tracker
 from tests.reference.official_tracker import OfficialTracker
 

@@ -15,11 +15,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from dasiamrt import spec  # noqa: E402
 from dasiamrt.assets import BUNDLED_WEIGHTS, DEMO_INIT_XYWH  # noqa: E402
 from dasiamrt.config import PRESETS, NetworkConfig  # noqa: E402
 from dasiamrt.errors import BackendError, ConfigError  # noqa: E402
 from dasiamrt.runtime import distractor as da  # noqa: E402
-from dasiamrt.runtime.backends.base import Backend, SearchOutput  # noqa: E402
+from dasiamrt.runtime.backends.base import Backend, HostFusion, SearchOutput  # noqa: E402
 from dasiamrt.runtime.backends.torch_backend import (  # noqa: E402
     TorchBackend,
     check_precision,
@@ -61,14 +62,12 @@ class RefusingCapture(FrozenCapture):
 class RebindingBackend(TorchBackend):
     """Mutant: new kernels REBIND the buffers instead of copying into them (fine eagerly, wrong in a graph)."""
 
-    def set_kernels(self, cls_kernel: Any, reg_kernel: Any) -> None:
-        Backend.set_kernels(self, cls_kernel, reg_kernel)
+    def _set_kernels_impl(self, cls_kernel: Any, reg_kernel: Any) -> None:
         self._kernel_bufs = (torch.from_numpy(cls_kernel).clone(), torch.from_numpy(reg_kernel).clone())
         self.steps._kernels = self._kernel_bufs
-        self._have_kernels = True
 
 
-class LegacyTorchBackend(Backend):
+class LegacyTorchBackend(HostFusion, Backend):
     """The torch backend as it was before devices and graphs: host round trips, the base class's fusion."""
 
     name = "legacy"
@@ -80,11 +79,11 @@ class LegacyTorchBackend(Backend):
 
         self.net, self._update = net.eval(), KernelUpdate(net)
 
-    def template(self, crops: Any) -> Any:
+    def _template_impl(self, crops: Any) -> Any:
         with torch.no_grad():
             return tuple(t.numpy() for t in self.net.template(torch.from_numpy(crops)))
 
-    def search(self, crop: Any, want_features: bool = False) -> SearchOutput:
+    def _search_impl(self, crop: Any, want_features: bool = False) -> SearchOutput:
         cls_k, reg_k = self._kernels()
         with torch.no_grad():
             cls, delta, feats = self.net.search(torch.from_numpy(crop), torch.from_numpy(cls_k),
@@ -255,7 +254,7 @@ def test_sizes_share_the_kernel_buffers(tiny_net):
             result = b.search(x)
             out += [result.cls, result.delta]
             s = (size - 127) // 8 + 1
-            b.fuse(da.window_indices([(s // 2, s // 2), (1, 2)], s + 5), np.array([1.0, -0.5], np.float32), 0.5)
+            b.fuse(spec.window_indices([(s // 2, s // 2), (1, 2)], s + 5), np.array([1.0, -0.5], np.float32), 0.5)
     assert all(np.array_equal(a, e) for a, e in zip(*outs))
     assert sorted(capture.captured) == [(1, 3, 255, 255), (1, 3, 767, 767)]
 
@@ -299,7 +298,7 @@ def _fusion_errors(device: str, steps: int, checkpoints: Tuple[int, ...], net: A
     rng = np.random.default_rng(0)
     crop = (rng.random((1, 3, 255, 255)) * 255).astype(np.float32)
     z = (rng.random((1, 3, 127, 127)) * 255).astype(np.float32)
-    idx = da.window_indices([(8, 8), (3, 12), (14, 2)], 22)
+    idx = spec.window_indices([(8, 8), (3, 12), (14, 2)], 22)
     weights = np.array([1.0, -0.25, -0.25], np.float32)
     kernels = {}
     for precision in ("fp32", "fp16"):

@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 from dasiamrt import spec  # noqa: E402
 from dasiamrt.errors import BackendError, DasiamrtError  # noqa: E402
 from dasiamrt.runtime.backends.trt import TensorRTBackend  # noqa: E402
-from dasiamrt.runtime.cuda_device import GpuInfo  # noqa: E402
+from dasiamrt.trt.cuda_device import GpuInfo  # noqa: E402
 from tests.runtime.fake_gpu import FakeDevice, build_fake_engines, make_fake_runtime  # noqa: E402
 
 
@@ -65,7 +65,7 @@ def test_template_and_search_match_onnxruntime_on_both_sizes(engines):
 
 @pytest.mark.parametrize("version", ["10.3.0.30", "8.6.2.3"])  # TensorRT 10+ keeps int64 inputs, 8.x makes them int32
 def test_device_fusion_writes_the_search_kernel_without_host_round_trip(engines, version, tmp_path):
-    from dasiamrt.runtime.distractor import window_indices
+    from dasiamrt.spec import window_indices
 
     rng = np.random.default_rng(1)
     z = (rng.random((1, 3, 127, 127)) * 255).astype(np.float32)
@@ -166,8 +166,8 @@ def test_without_tensorrt_the_backend_fails_in_one_line(engines):
 
 
 def test_factory_creates_the_backend_from_a_model_info(engines):
+    from dasiamrt.artifacts.model_folder import read_model_dir
     from dasiamrt.runtime.backends.factory import create_backend
-    from dasiamrt.runtime.model_dir import read_model_dir
 
     device = FakeDevice()
     be = create_backend("trt", read_model_dir(engines), precision="fp32", trt=make_fake_runtime(device), device=device)

@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 
 from dasiamrt import spec
-from dasiamrt.errors import BackendError, DasiamrtError, ModelError
-from dasiamrt.runtime.backends.trt_buffers import BufferTable, profile_slots, shared_key
-from dasiamrt.runtime.backends.trt_manifest import (
+from dasiamrt.artifacts.engine_manifest import (
     DeviceInfo,
     EngineManifest,
     ProfileInfo,
     ShapeRange,
     check_compatible,
-    parse_version,
     read_manifest,
     write_manifest,
 )
+from dasiamrt.errors import BackendError, DasiamrtError, ModelError
+from dasiamrt.runtime.backends.trt_buffers import BufferTable, profile_slots, shared_key
+from dasiamrt.trt.compat import parse_version
 from tests.runtime.fake_gpu import FakeDevice
 
 
@@ -123,7 +123,7 @@ def test_device_frees_everything_on_close_and_warns_when_leaked():
 
 def test_cuda_python_without_gpu_is_a_one_line_error():
     pytest.importorskip("cuda.bindings.runtime")
-    from dasiamrt.runtime.cuda_device import CudaPythonDevice
+    from dasiamrt.trt.cuda_device import CudaPythonDevice
 
     rt = __import__("cuda.bindings.runtime", fromlist=["x"])
     err, count = rt.cudaGetDeviceCount()
@@ -138,7 +138,7 @@ def test_open_device_without_any_binding_names_the_install(monkeypatch):
     import importlib
 
     from dasiamrt.errors import MissingDependencyError
-    from dasiamrt.runtime import cuda_device
+    from dasiamrt.trt import cuda_device
 
     real = importlib.import_module
 

@@ -60,8 +60,8 @@ def test_tensorrt_provider_gets_every_sessions_profile(monkeypatch, tiny_model_d
     """Without trt_profile_*_shapes ONNX Runtime's TensorRT provider builds for the first shape and
     rebuilds mid-track at the first 767 search (issue 13, finding 13)."""
     ort = pytest.importorskip("onnxruntime")
+    from dasiamrt.artifacts.model_folder import read_model_dir
     from dasiamrt.runtime.backends.ort import OrtBackend
-    from dasiamrt.runtime.model_dir import read_model_dir
 
     seen = {}
     real = ort.InferenceSession

@@ -17,7 +17,7 @@ from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH  # noqa: E402
 from dasiamrt.config import get_preset  # noqa: E402
 from dasiamrt.runtime.backends.trt import TensorRTBackend  # noqa: E402
 from dasiamrt.runtime.tracker import Tracker  # noqa: E402
-from dasiamrt.sources import open_source  # noqa: E402
+from dasiamrt.videoio import open_source  # noqa: E402
 from tests.runtime.fake_gpu import FakeDevice, make_fake_runtime  # noqa: E402
 from tests.runtime.test_trt_backend import engines  # noqa: E402,F401  (module fixture)
 

@@ -94,7 +94,7 @@ class Sequence:
             return item
         import cv2
 
-        from ...sources.frames import image_problem
+        from ...videoio.frames import image_problem
 
         problem = image_problem(Path(item)) if Path(item).is_file() else None
         if problem:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import List
 
 from ...errors import DatasetError
-from ..synthetic import SyntheticSequence, make_sequence
+from ...synthetic.sequences import SyntheticSequence, make_sequence
 from .base import Dataset, Sequence
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Optional
 
+from ...artifacts.model_folder import ModelFolder
 from ...errors import BackendError, ConfigError
-from ..model_dir import ModelInfo
 from .base import Backend
 
 #: name -> (module, class). Modules are imported lazily.
@@ -16,7 +16,7 @@ BACKENDS = {
 }
 
 
-def create_backend(name: str, info: Optional[ModelInfo] = None, **options: Any) -> Backend:
+def create_backend(name: str, info: Optional[ModelFolder] = None, **options: Any) -> Backend:
     """Instantiate backend ``name``.
 
     Args:
@@ -44,6 +44,5 @@ def create_backend(name: str, info: Optional[ModelInfo] = None, **options: Any) 
         return cls(**options)  # type: ignore[no-any-return]
     if info is None:
         raise ConfigError(f"the {name} backend needs an exported model folder (--model DIR)")
-    if hasattr(cls, "from_model"):
-        return cls.from_model(info, **options)  # type: ignore[no-any-return]
-    return cls(info, **options)  # type: ignore[no-any-return]
+    backend: Backend = cls.from_model(info, **options)
+    return backend

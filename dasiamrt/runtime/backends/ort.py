@@ -13,12 +13,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import spec
+from ...artifacts.model_folder import ModelFolder
 from ...cpu_features import CpuFeatures
 from ...errors import BackendError, ConfigError, MissingDependencyError, ModelError
 from ...int8_forms import available_forms, choose_int8_form, log_choice, resolve_int8_form
 from ..graph_io import check_graph_io
-from ..model_dir import ModelInfo, precision_graphs
-from .base import Array, Backend, SearchOutput
+from .base import Array, Backend, HostFusion, SearchOutput
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,14 @@ def default_providers(ort: Any) -> List[str]:
     return ["CPUExecutionProvider"]
 
 
-def _check_session(role: str, path: Path, session: Any, info: ModelInfo) -> None:
+def _check_session(role: str, path: Path, session: Any, info: ModelFolder) -> None:
     """The session's tensors against the role's contract (:mod:`dasiamrt.runtime.graph_io`)."""
     inputs = {arg.name: list(arg.shape) for arg in session.get_inputs()}
     outputs = {arg.name: list(arg.shape) for arg in session.get_outputs()}
     check_graph_io(role, path, inputs, outputs, info.network)
 
 
-def pick_int8_form(info: ModelInfo, providers: Sequence[Any], cpu: Optional[CpuFeatures] = None) -> str:
+def pick_int8_form(info: ModelFolder, providers: Sequence[Any], cpu: Optional[CpuFeatures] = None) -> str:
     """The INT8 form of ``info`` to run on ``providers`` (and this CPU), logged with the reason.
 
     Raises:
@@ -60,7 +60,7 @@ def pick_int8_form(info: ModelInfo, providers: Sequence[Any], cpu: Optional[CpuF
     return form
 
 
-class OrtBackend(Backend):
+class OrtBackend(HostFusion, Backend):
     """Backend on ONNX Runtime sessions.
 
     Args:
@@ -80,9 +80,8 @@ class OrtBackend(Backend):
     """
 
     name = "ort"
-    supports_fusion = True
 
-    def __init__(self, info: ModelInfo, providers: Optional[Sequence[Any]] = None, threads: int = 0,
+    def __init__(self, info: ModelFolder, providers: Optional[Sequence[Any]] = None, threads: int = 0,
                  precision: str = "fp32", cpu: Optional[CpuFeatures] = None, int8_form: Optional[str] = None) -> None:
         super().__init__()
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
@@ -94,7 +93,7 @@ class OrtBackend(Backend):
         if int8_form is not None and precision != "int8":
             raise ConfigError(f"int8_form={int8_form!r} is for precision 'int8', not {precision!r}")
         self.int8_form = (int8_form or pick_int8_form(info, self.providers, cpu)) if precision == "int8" else None
-        graphs = precision_graphs(info, self.int8_form or precision)
+        graphs = info.graphs_for(self.int8_form or precision)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -122,11 +121,11 @@ class OrtBackend(Backend):
             line = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
             raise BackendError(f"ONNX Runtime cannot load {path}: {line}") from None
 
-    def template(self, crops: Array) -> Tuple[Array, Array]:
+    def _template_impl(self, crops: Array) -> Tuple[Array, Array]:
         cls, reg = self._sessions["template"].run([spec.CLS_KERNEL, spec.REG_KERNEL], {spec.TEMPLATE_INPUT: crops})
         return cls, reg
 
-    def search(self, crop: Array, want_features: bool = False) -> SearchOutput:
+    def _search_impl(self, crop: Array, want_features: bool) -> SearchOutput:
         cls_k, reg_k = self._kernels()
         names: List[str] = [spec.CLS_OUTPUT, spec.REG_OUTPUT]
         if want_features:
@@ -135,7 +134,7 @@ class OrtBackend(Backend):
             names, {spec.SEARCH_INPUT: crop, spec.CLS_KERNEL: cls_k, spec.REG_KERNEL: reg_k}
         )
         features = outs[2] if want_features else None
-        self._last_features = features
+        self._keep_features(features)
         return SearchOutput(outs[0], outs[1], features)
 
     def kernel_update(
@@ -155,5 +154,5 @@ class OrtBackend(Backend):
         )
         return acc_out, fused
 
-    def close(self) -> None:
+    def _close_impl(self) -> None:
         self._sessions.clear()

@@ -93,7 +93,7 @@ def tensorrt_profiles(info: Any, role: str) -> Dict[str, ShapeRange3]:
     at the first 767 (lost-mode) search. Ranges cover every size the tracker can ask for.
 
     Args:
-        info: the model folder (:class:`~dasiamrt.runtime.model_dir.ModelInfo`).
+        info: the model folder (:class:`~dasiamrt.artifacts.model_folder.ModelFolder`).
         role: "template", "search" or "kernel_update".
     """
     from ... import spec

@@ -129,7 +129,6 @@ class TorchBackend(Backend):
         from ...model import KernelUpdate
 
         self._torch = torch
-        self._closed = False
         self.device = open_device(torch, device)
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
         if precision == "fp16" and self.device.type == "cpu":
@@ -141,7 +140,6 @@ class TorchBackend(Backend):
                              torch.zeros((4 * anchors, f, k, k), dtype=self.dtype, device=self.device))
         self._acc_device: Any = None  # (10, F, 4, 4) float32 device tensor: the running sum of Eq. 4
         self._features: Any = None  # backbone features of the last search, on the device
-        self._have_kernels = False
         if capture is None and cuda_graph and self.device.type == "cuda":
             from .torch_graphs import CudaGraphCapture
 
@@ -172,8 +170,7 @@ class TorchBackend(Backend):
         """No autograd; on a GPU: the backend's GPU current (graphs replay on the current device's stream)
         and, for fp32, cuDNN without TF32 (torch's default on Ampere and newer rounds conv inputs to a
         10-bit mantissa: fp16-sized errors under an "fp32" label). The global flag is restored after."""
-        if self._closed:
-            raise RuntimeError("the torch backend is closed")
+        self._require_open()
         torch = self._torch
         with torch.no_grad():
             if self.device.type != "cuda":
@@ -197,27 +194,22 @@ class TorchBackend(Backend):
         host = tensor.detach().to(device="cpu", dtype=self._torch.float32, copy=True)
         return host.numpy()  # type: ignore[no-any-return]
 
-    def template(self, crops: Array) -> Tuple[Array, Array]:
+    def _template_impl(self, crops: Array) -> Tuple[Array, Array]:
         with self._on_device():
             cls, reg = self.net.template(self._t(crops))
             return self._np(cls), self._np(reg)
 
-    def set_kernels(self, cls_kernel: Array, reg_kernel: Array) -> None:
+    def _set_kernels_impl(self, cls_kernel: Array, reg_kernel: Array) -> None:
         """Copy the kernels into the static device buffers every search (and graph) reads."""
-        super().set_kernels(cls_kernel, reg_kernel)
         with self._on_device():
-            for buf, value in zip(self._kernel_bufs, (self._cls_kernel, self._reg_kernel)):
+            for buf, value in zip(self._kernel_bufs, (cls_kernel, reg_kernel)):
                 buf.copy_(self._torch.from_numpy(value))
-        self._have_kernels = True
 
-    def search(self, crop: Array, want_features: bool = False) -> SearchOutput:
+    def _search_impl(self, crop: Array, want_features: bool) -> SearchOutput:
         with self._on_device():
-            if not self._have_kernels:
-                raise RuntimeError("search() before set_kernels(): call Tracker.init first")
             cls, delta, features = self.steps.run(crop)
             self._features = features
             feats = self._np(features) if want_features else None
-            self._last_features = feats
             return SearchOutput(self._np(cls), self._np(delta), feats)
 
     def kernel_update(
@@ -238,13 +230,13 @@ class TorchBackend(Backend):
         return self._update(features, index, self._t(window_weight), acc, inv)  # type: ignore[no-any-return]
 
     # -- distractor-aware fusion on the device ----------------------------------------------------
-    def reset_fusion(self, cls_kernel: Array, weight: float) -> None:
+    def _reset_fusion_impl(self, cls_kernel: Array, weight: float) -> None:
         """Running sum A = weight * K(z), kept on the device in fp32."""
         with self._on_device():
             start = np.float32(weight) * np.asarray(cls_kernel, dtype=np.float32)
             self._acc_device = self._t(start, self._torch.float32)
 
-    def fuse(self, window_index: NDArray[np.int64], window_weight: Array, inv_total: float) -> None:
+    def _fuse_impl(self, window_index: NDArray[np.int64], window_weight: Array, inv_total: float) -> None:
         """A += sum_n w_n K(window_n) over the last search's device features; cls kernel := A * inv_total.
 
         Only the (N * 36,) indices, the N weights and ``inv_total`` go host -> device; the fused
@@ -269,9 +261,8 @@ class TorchBackend(Backend):
                 raise RuntimeError("running_sum() needs reset_fusion() first")
             return self._np(self._acc_device)
 
-    def close(self) -> None:
+    def _close_impl(self) -> None:
         """Drop the graphs, buffers and network (their GPU memory returns to torch's allocator). Idempotent."""
-        self._closed = True
         self.steps = None  # type: ignore[assignment]
         self._kernel_bufs = ()  # type: ignore[assignment]
         self._acc_device = self._features = None

@@ -5,14 +5,14 @@
 * One execution context per search size (its optimization profile), each with its own buffers and
   optional CUDA graph: switching 255 <-> 767 is choosing a context. Every context of every engine
   runs on one stream, one after another, so they share ONE activation block (the largest engine's
-  ``device_memory_size``) instead of reserving one each (:mod:`.trt_engine` has the version branches).
+  ``device_memory_size``) instead of reserving one each (:mod:`dasiamrt.trt.compat` has the version branches).
 * Tensor names, dtypes and shapes come from the engine (:mod:`.trt_engine`); the manifest is checked
   against them and otherwise serves compatibility checks and rebuild hints. Every bool TensorRT
   returns is checked.
 * I/O bound by tensor name (``set_tensor_address``, ``execute_async_v3``), pinned host staging, one
   stream, and only cls, delta (and features when asked) copied back.
-* Distractor-aware fusion (:meth:`reset_fusion`, :meth:`fuse`): the search features, the running
-  sum and the fused kernel never leave the device; the fusion engine writes the fused kernel into
+* Distractor-aware fusion (``reset_fusion``, ``fuse``) lives here, on the device: the search features, the
+  running sum and the fused kernel never leave it; the fusion engine writes the fused kernel into
   the very buffer the search contexts read as ``cls_kernel`` (see :mod:`.trt_buffers`). Per fuse
   only the window indices (36 N int), their N weights and ``inv_total`` go host -> device.
 """
@@ -28,30 +28,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ... import spec
+from ...artifacts.engine_manifest import DeviceInfo, EngineManifest, check_compatible, read_manifest, rebuild_command
+from ...artifacts.model_folder import ModelFolder
 from ...errors import BackendError, ModelError
 from ...fileio import sha256_file
-from ..cuda_device import CudaDevice, open_device
+from ...trt.compat import create_context, device_memory_size, import_tensorrt, make_logger, set_context_memory
+from ...trt.cuda_device import CudaDevice, open_device
 from .base import Array, Backend, SearchOutput
 from .trt_buffers import BufferTable, profile_slots, shared_key
-from .trt_engine import (
-    TensorIO,
-    check,
-    compare_profile,
-    create_context,
-    device_memory_size,
-    engine_profile,
-    read_io,
-    set_context_memory,
-)
-from .trt_manifest import (
-    DeviceInfo,
-    EngineManifest,
-    check_compatible,
-    import_tensorrt,
-    make_logger,
-    read_manifest,
-    rebuild_command,
-)
+from .trt_engine import TensorIO, check, compare_profile, engine_profile, read_io
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +68,7 @@ class TensorRTBackend(Backend):
     name = "trt"
     #: the fusion reads the search features on the device: callers need not ask for them on the host.
     fuses_on_device = True
+    precision = "fp16"
 
     def __init__(
         self,
@@ -100,7 +86,7 @@ class TensorRTBackend(Backend):
         self._io: Dict[str, Dict[str, TensorIO]] = {}
         self._template: Optional[_Context] = None
         self._acc_ptrs: List[int] = []
-        self._closed = False
+        self._last_key: Optional[int] = None
         self.activation_bytes = 0
         self._unshared_bytes = 0
         try:
@@ -114,13 +100,12 @@ class TensorRTBackend(Backend):
         """The backend for ``<model>/engines/<precision>``.
 
         Args:
-            model: the model folder, or its :class:`~dasiamrt.runtime.model_dir.ModelInfo` (the factory's).
+            model: the model folder, or its :class:`~dasiamrt.artifacts.model_folder.ModelFolder` (the factory's).
             config: unused (the engines' profiles already follow the tracker settings they were built for).
             precision: which engine folder to load ("fp32", "fp16", "int8").
             opts: ``cuda_graphs``, ``binding`` (and ``trt``/``device`` in tests).
         """
-        # a ModelInfo has .graphs; a Path also has .root (the filesystem root), so test for .graphs
-        root = Path(model.root) if hasattr(model, "graphs") else Path(model)
+        root = model.root if isinstance(model, ModelFolder) else Path(model)
         return cls(root / "engines" / precision, model_dir=root, **opts)
 
     # -- loading -------------------------------------------------------------------------------
@@ -135,6 +120,7 @@ class TensorRTBackend(Backend):
             check_compatible(manifest, here, model_dir)
             self.manifests[name] = manifest
         self._hint = f"rebuild the engines with `{rebuild_command(model_dir, engine_dir.name)}`"
+        self.precision = self.manifests["search"].precision
         self.supports_fusion = "kernel_update" in self.manifests
         self._trt_logger = make_logger(self.trt)  # must outlive the runtime and its engines
         self._runtime = self.trt.Runtime(self._trt_logger)
@@ -159,7 +145,6 @@ class TensorRTBackend(Backend):
         if cuda_graphs:
             for ctx in self._search.values():
                 ctx.graph = self._capture(ctx)
-        self._last_key: Optional[int] = None
         logger.info(
             "TensorRT %s on %s: search contexts %s, %.1f MiB of I/O buffers, %.1f MiB of shared activation "
             "memory (%.1f MiB unshared), CUDA graphs %s",
@@ -251,10 +236,6 @@ class TensorRTBackend(Backend):
         else:
             self._enqueue(ctx.context)
 
-    def _require_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("the TensorRT backend is closed (its buffers are freed): create a new one")
-
     def memory_report(self) -> Dict[str, float]:
         """GPU memory of the loaded engines in MiB: the shared activation block, what the contexts
         would reserve without sharing it, the I/O buffers, and the number of contexts."""
@@ -264,8 +245,7 @@ class TensorRTBackend(Backend):
                 "io_buffers_mib": self.buffers.total_bytes / 2**20, "contexts": float(contexts)}
 
     # -- the protocol ------------------------------------------------------------------------------
-    def template(self, crops: Array) -> Tuple[Array, Array]:
-        self._require_open()
+    def _template_impl(self, crops: Array) -> Tuple[Array, Array]:
         ctx = self._template
         assert ctx is not None
         n = int(crops.shape[0])
@@ -286,18 +266,13 @@ class TensorRTBackend(Backend):
         self.device.synchronize(self.stream)
         return outs[0].copy(), outs[1].copy()
 
-    def set_kernels(self, cls_kernel: Array, reg_kernel: Array) -> None:
-        self._require_open()
-        super().set_kernels(cls_kernel, reg_kernel)
-        self._fused_on_device = False
+    def _set_kernels_impl(self, cls_kernel: Array, reg_kernel: Array) -> None:
         for name, value in ((spec.CLS_KERNEL, cls_kernel), (spec.REG_KERNEL, reg_kernel)):
             np.copyto(self._kernel_host[name], value, casting="same_kind")
             self.device.memcpy_htod_async(self.buffers.ptrs[name], self._kernel_host[name], self.stream)
         self.device.synchronize(self.stream)
 
-    def search(self, crop: Array, want_features: bool = False) -> SearchOutput:
-        self._require_open()
-        self._kernels()  # raises before set_kernels
+    def _search_impl(self, crop: Array, want_features: bool) -> SearchOutput:
         size = int(crop.shape[-1])
         ctx = self._search.get(size)
         if ctx is None:
@@ -322,27 +297,19 @@ class TensorRTBackend(Backend):
         return SearchOutput(outs[spec.CLS_OUTPUT].copy(), outs[spec.REG_OUTPUT].copy(), feats)
 
     # -- distractor-aware fusion on the device ----------------------------------------------------
-    def reset_fusion(self, cls_kernel: Array, weight: float) -> None:
+    def _reset_fusion_impl(self, cls_kernel: Array, weight: float) -> None:
         """Running sum A = weight * K(z), written to the device (one copy per template)."""
-        self._require_open()
-        self._require_fusion()
         host = self._kernel_host[spec.CLS_KERNEL]
         np.multiply(np.float32(weight), cls_kernel, out=host, casting="same_kind")
         self.device.memcpy_htod_async(self._acc_ptrs[0], host, self.stream)
         self.device.synchronize(self.stream)
 
-    def fuse(self, window_index: NDArray[np.int64], window_weight: Array, inv_total: float) -> None:
+    def _fuse_impl(self, window_index: NDArray[np.int64], window_weight: Array, inv_total: float) -> None:
         """A += sum_n w_n K(window_n) over the last search's features; the search's cls kernel := A * inv_total.
 
-        Args:
-            window_index: (N * 36,) flat indices of N 6x6 windows in one (S+5)^2 feature plane.
-            window_weight: (N,) weights.
-            inv_total: 1 / sum of the frame weights.
-
-        Only the indices, the N weights and ``inv_total`` are copied host -> device.
+        The fusion engine writes the fused kernel into the buffer every search context reads as
+        ``cls_kernel``; only the indices, the N weights and ``inv_total`` are copied host -> device.
         """
-        self._require_open()
-        self._require_fusion()
         if self._last_key is None:
             raise RuntimeError("fuse() needs reset_fusion() and a search() first")
         s = spec.score_size(self._last_key)
@@ -371,12 +338,6 @@ class TensorRTBackend(Backend):
         check(ctx.context.set_tensor_address(spec.ACC_OUTPUT, acc_out), "bind acc_out", self._hint)
         self._enqueue(ctx.context)
         self._acc_ptrs = [acc_out, acc_in]  # ping-pong: TensorRT must not read and write one buffer
-        self._fused_on_device = True
-
-    def _kernels(self) -> Tuple[Array, Array]:
-        if getattr(self, "_fused_on_device", False):
-            return np.empty(0, np.float32), np.empty(0, np.float32)
-        return super()._kernels()
 
     def fused_kernel(self) -> Array:
         """The cls kernel the search contexts read now (10, F, 4, 4), copied back (for tests/debugging)."""
@@ -386,15 +347,11 @@ class TensorRTBackend(Backend):
         self.device.synchronize(self.stream)
         return host
 
-    def _require_fusion(self) -> None:
-        if not self.supports_fusion:
-            raise BackendError(
-                "these engines have no kernel_update engine: export with it and rebuild (`dasiamrt build`)"
-            )
+    def _no_fusion_reason(self) -> str:
+        return "these engines have no kernel_update engine: export with it and rebuild (`dasiamrt build`)"
 
-    def close(self) -> None:
+    def _close_impl(self) -> None:
         """Drop contexts and engines, then free every CUDA resource. Idempotent."""
-        self._closed = True
         for attr in ("_search", "_fusion"):
             getattr(self, attr, {}).clear()
         self._template = None

@@ -18,7 +18,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
-from .trt_manifest import ProfileInfo
+from ...artifacts.engine_manifest import ProfileInfo
 
 Shape = Tuple[int, ...]
 

@@ -1,4 +1,4 @@
-"""What the TensorRT backend reads from a deserialized engine, and the runtime's TensorRT version branches.
+"""What the TensorRT backend reads from a deserialized engine: I/O tensors, profiles, checked against the manifest.
 
 The engine, not the JSON manifest, is the truth about its I/O: tensor names, modes, dtypes and, per
 optimization profile, the input shape ranges (``num_io_tensors``, ``get_tensor_name``,
@@ -7,22 +7,7 @@ optimization profile, the input shape ranges (``num_io_tensors``, ``get_tensor_n
 reads them. Buffers are sized from these; the manifest is compared with them, so an edited or stale
 manifest fails with the rebuild command instead of letting TensorRT write past a buffer's end.
 
-Version branches of the runtime side (the runtime may not import :mod:`dasiamrt.engine`, whose
-``trt_compat`` holds the builder's), each detected by feature:
-
-===================================  ==========================================  ====================
-what                                 TensorRT                                    detected by
-===================================  ==========================================  ====================
-context without its own activation   10.0+: ``create_execution_context(           ``trt`` has
-memory                               ExecutionContextAllocationStrategy.          ``ExecutionContext-
-                                     USER_MANAGED)``; 8.x: ``create_execution_    AllocationStrategy``
-                                     context_without_device_memory()``
-activation size of an engine         10.1+: ``device_memory_size_v2``;           attribute present
-                                     8.x/10.0: ``device_memory_size``
-give a context its activation block  10.1+: ``set_device_memory(ptr, size)``     method present
-                                     (pairs with the v2 size); 8.x/10.0:
-                                     ``device_memory = ptr``
-===================================  ==========================================  ====================
+TensorRT's version branches (context memory, activation size) are in :mod:`dasiamrt.trt.compat`.
 """
 
 from __future__ import annotations
@@ -32,8 +17,8 @@ from typing import Any, Dict, Tuple
 
 import numpy as np
 
+from ...artifacts.engine_manifest import ProfileInfo, ShapeRange
 from ...errors import BackendError
-from .trt_manifest import ProfileInfo, ShapeRange
 
 Shape = Tuple[int, ...]
 
@@ -107,41 +92,3 @@ def compare_profile(engine_name: str, built: ProfileInfo, recorded: ProfileInfo,
             if have[name] != want[name]:
                 raise BackendError(f"the {engine_name} engine's {name} is {have[name]} in profile {recorded.key}, "
                                    f"its manifest says {want[name]}: {hint}")
-
-
-def device_memory_size(engine: Any) -> int:
-    """Activation memory the engine needs, over all its profiles (bytes)."""
-    size = getattr(engine, "device_memory_size_v2", None)  # 10.1+
-    if size is None:
-        size = engine.device_memory_size
-    return int(size)
-
-
-def create_context(trt: Any, engine: Any, shared_memory: bool) -> Any:
-    """An execution context; with ``shared_memory``, one without its own activation memory
-    (give it a block with :func:`set_context_memory` before it runs).
-
-    Raises:
-        BackendError: TensorRT returned no context (out of GPU memory, see its log).
-    """
-    if not shared_memory:
-        context = engine.create_execution_context()
-    else:
-        strategy = getattr(trt, "ExecutionContextAllocationStrategy", None)
-        if strategy is not None:  # 10.0+
-            context = engine.create_execution_context(strategy.USER_MANAGED)
-        else:  # 8.x
-            context = engine.create_execution_context_without_device_memory()
-    if context is None:
-        raise BackendError("TensorRT could not create an execution context (out of GPU memory? see its log): "
-                           "close other GPU programs, or use smaller engines")
-    return context
-
-
-def set_context_memory(engine: Any, context: Any, ptr: int, nbytes: int) -> None:
-    """Point ``context`` at the shared activation block ``ptr`` of ``nbytes``."""
-    setter = getattr(context, "set_device_memory", None)
-    if setter is not None and hasattr(engine, "device_memory_size_v2"):  # 10.1+: the size travels with it
-        setter(ptr, nbytes)
-    else:
-        context.device_memory = ptr
