@@ -12,8 +12,10 @@ Layouts read:
                         ``<name>``, ``<bndbox>``, and ``<trackid>`` for VID); images at the same
                         relative path under ``Data/`` with the ``.JPEG`` extension.
     GOT-10k / LaSOT     any folder holding ``groundtruth.txt`` (one ``x,y,w,h`` line per frame) and
-                        its frames (``*.jpg`` beside it, or in ``img/`` for LaSOT); frames flagged in
-                        ``absence.label`` / ``full_occlusion.txt`` / ``out_of_view.txt`` are skipped.
+                        its frames (``*.jpg`` beside it, or in ``img/`` for LaSOT), read by the one
+                        folder reader ``eval.datasets.folder.read_sequence_folder``; boxes are
+                        ``gt - origin`` (LaSOT's are 1-based); frames flagged in ``absence.label``
+                        / ``cover.label`` (0) / ``full_occlusion.txt`` / ``out_of_view.txt`` are invalid.
                         Category: ``object_class`` of ``meta_info.ini`` (GOT-10k), else the
                         ``target`` of a ``manifest.json`` in the root or its parent (this project's
                         real data, whose frames are also a stride of the source: ``frame_step``),
@@ -29,13 +31,18 @@ import xml.etree.ElementTree as ET
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple, cast
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import DatasetError
+from ..eval.datasets.folder import frame_folder, read_sequence_folder
+
+if TYPE_CHECKING:
+    from ..eval.datasets.base import Sequence as FolderSequence
+    from .manifest import SequenceFacts
 
 log = logging.getLogger(__name__)
 Frame = npt.NDArray[np.uint8]
@@ -180,22 +187,28 @@ def read_imagenet(root: str, kind: str, cache: ImageCache, split: str = "train",
     return tracks
 
 
-def _flags(path: Path, n: int) -> npt.NDArray[np.bool_]:
-    if not path.is_file():
-        return np.zeros(n, dtype=bool)
-    values = [v for v in path.read_text().replace(",", " ").split() if v]
-    flags = np.zeros(n, dtype=bool)
-    flags[: min(n, len(values))] = [v.strip() not in ("0", "") for v in values[:n]]
-    return flags
+def _category(seq: "FolderSequence", folder: Path, fact: "Optional[SequenceFacts]", lasot: bool) -> str:
+    """The manifest's category (unless a ``meta_info.ini`` is there), else ``object_class``, else by layout."""
+    has_meta = (folder / "meta_info.ini").is_file()
+    if fact is not None and not has_meta:
+        return fact.category
+    if "object_class" in seq.meta:
+        return str(seq.meta["object_class"])
+    return folder.parent.name if lasot else folder.name
 
 
-def _category(seq_dir: Path, lasot: bool) -> str:
-    meta = seq_dir / "meta_info.ini"
-    if meta.is_file():
-        for line in meta.read_text(errors="replace").splitlines():
-            if line.strip().startswith("object_class:"):
-                return line.split(":", 1)[1].strip()
-    return seq_dir.parent.name if lasot else seq_dir.name
+def sequence_track(seq: "FolderSequence", folder: Path, cache: ImageCache, min_size: float,
+                   fact: "Optional[SequenceFacts]" = None) -> Track:
+    """The training track of one folder's sequence: boxes ``gt - origin`` (0-based), absent frames invalid."""
+    boxes = seq.gt.astype(np.float32)
+    boxes[:, :2] -= np.float32(seq.origin)
+    valid = _valid_boxes(boxes, min_size)
+    if seq.absent is not None:
+        valid &= ~np.asarray(seq.absent, dtype=bool)
+    lasot = frame_folder(folder) != folder
+    return Track(_category(seq, folder, fact, lasot), boxes, _paths_loader([str(p) for p in seq.frames], cache),
+                 valid, str(folder), frame_step=fact.stride if fact is not None else 1,
+                 clip=fact.clip if fact is not None else "")
 
 
 def find_files(base: Path, name: str) -> List[Path]:
@@ -214,7 +227,11 @@ def find_files(base: Path, name: str) -> List[Path]:
 
 
 def read_sequence_folders(root: str, cache: ImageCache, min_size: float = 4.0) -> List[Track]:
-    """Tracks from GOT-10k / LaSOT style folders (every ``groundtruth.txt`` under ``root``)."""
+    """Tracks from GOT-10k / LaSOT style folders (every ``groundtruth.txt`` under ``root``).
+
+    Each folder is read by ``eval.datasets.folder.read_sequence_folder`` (frames and boxes cut to the
+    shorter); a folder it rejects (malformed boxes or labels) is skipped with a warning.
+    """
     from .manifest import find_manifest, read_manifest
 
     base = Path(root)
@@ -224,26 +241,16 @@ def read_sequence_folders(root: str, cache: ImageCache, min_size: float = 4.0) -
     facts = read_manifest(manifest) if manifest is not None else {}
     tracks = []
     for gt in find_files(base, "groundtruth.txt"):
-        seq = gt.parent
-        img_dir = seq / "img" if (seq / "img").is_dir() else seq
-        frames = sorted(str(p) for p in img_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        folder = gt.parent
         try:
-            boxes = np.loadtxt(gt, delimiter=",", dtype=np.float32, ndmin=2)
-        except ValueError:
-            boxes = np.loadtxt(gt, dtype=np.float32, ndmin=2)
-        n = min(len(frames), len(boxes))
-        if n == 0 or boxes.shape[1] != 4:
-            log.warning("skipping %s: no frames or not x,y,w,h boxes", seq)
+            seq = read_sequence_folder(folder, lengths="shorter")
+        except DatasetError as err:
+            log.warning("skipping %s: %s", folder, err)
             continue
-        boxes = boxes[:n]
-        hidden = (_flags(seq / "absence.label", n) | _flags(seq / "full_occlusion.txt", n)
-                  | _flags(seq / "out_of_view.txt", n))
-        valid = _valid_boxes(boxes, min_size) & ~hidden
-        fact = facts.get(seq.name)
-        has_meta = (seq / "meta_info.ini").is_file()
-        category = fact.category if fact is not None and not has_meta else _category(seq, img_dir != seq)
-        tracks.append(Track(category, boxes, _paths_loader(frames[:n], cache), valid, str(seq),
-                            frame_step=fact.stride if fact is not None else 1, clip=fact.clip if fact else ""))
+        if len(seq) == 0:
+            log.warning("skipping %s: no frames", folder)
+            continue
+        tracks.append(sequence_track(seq, folder, cache, min_size, facts.get(folder.name)))
     if not tracks:
         raise DatasetError(f"no groundtruth.txt sequences under {base}: give a GOT-10k or LaSOT root")
     return tracks
@@ -266,4 +273,4 @@ def read_photo_folder(root: str) -> List[Tuple[str, Frame]]:
 
 
 __all__ = ["ImageCache", "Track", "find_files", "read_coco", "read_imagenet", "read_photo_folder",
-           "read_sequence_folders"]
+           "read_sequence_folders", "sequence_track"]

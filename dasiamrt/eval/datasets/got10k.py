@@ -7,56 +7,16 @@ test split gives only the first frame's box), ``absence.label`` (1 = target abse
 """
 from __future__ import annotations
 
-import ast
-import re
 from pathlib import Path
-from typing import Any, Dict
-
-import numpy as np
 
 from ...errors import DatasetError
-from .base import Dataset, Sequence, numbered_frames, read_flags, read_numbers, require_dir
-
-_META = re.compile(r"^\s*([A-Za-z_]+)\s*:\s*(.*?)\s*$")
-
-
-def _meta(path: Path) -> Dict[str, Any]:
-    meta: Dict[str, Any] = {}
-    if not path.is_file():
-        return meta
-    for lineno, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-        match = _META.match(line)
-        if not match:
-            continue
-        key, value = match.groups()
-        if key == "resolution":
-            try:
-                width, height = ast.literal_eval(value)
-                meta["resolution"] = (float(width), float(height))
-            except (ValueError, SyntaxError, TypeError):
-                raise DatasetError(f"{path}:{lineno}: resolution must look like (1280, 720), got {value!r}") from None
-        else:
-            meta[key] = value
-    return meta
+from .base import Dataset, Sequence, require_dir
+from .folder import read_sequence_folder
 
 
 def read_sequence(folder: Path, length: int = 0) -> Sequence:
     """Read one GOT-10k sequence folder; ``length`` is needed when ``groundtruth.txt`` has one line (test)."""
-    gt = read_numbers(folder / "groundtruth.txt", widths=(4,))
-    frames = sorted(p for p in folder.glob("*.jpg"))
-    total = max(len(gt), len(frames), length)
-    if len(gt) < total:  # test split: boxes after the first are unknown
-        gt = np.vstack([gt, np.full((total - len(gt), 4), np.nan)])
-    has_labels = (folder / "absence.label").is_file()
-    absence = read_flags(folder / "absence.label", total, missing_ok=True).astype(bool)
-    cover = read_flags(folder / "cover.label", total, missing_ok=True)
-    meta = _meta(folder / "meta_info.ini")
-    if (folder / "cover.label").is_file():
-        meta["cover"] = cover
-        absence = absence | (cover == 0)
-    attrs = {"absent": absence} if has_labels else {}
-    return Sequence(name=folder.name, gt=gt, frames=numbered_frames(folder, 1, total, 8), origin=0.0,
-                    absent=absence if has_labels else None, attributes=attrs, meta=meta)
+    return read_sequence_folder(folder, origin=0.0, images="", lengths="frames", length=length)
 
 
 def load(root: Path, split: str = "val") -> Dataset:

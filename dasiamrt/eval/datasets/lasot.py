@@ -13,18 +13,16 @@ from pathlib import Path
 from typing import List, Optional
 
 from ...errors import DatasetError
-from .base import Dataset, Sequence, numbered_frames, read_flags, read_numbers, require_dir
+from .base import Dataset, Sequence, require_dir
+from .folder import LASOT_ORIGIN, read_sequence_folder
 
 log = logging.getLogger(__name__)
 
 
 def read_sequence(folder: Path) -> Sequence:
-    """Read one LaSOT sequence folder (``<category>-<n>``)."""
-    gt = read_numbers(folder / "groundtruth.txt", widths=(4,))
-    full = read_flags(folder / "full_occlusion.txt", len(gt), one_line=True).astype(bool)
-    out = read_flags(folder / "out_of_view.txt", len(gt), one_line=True).astype(bool)
-    return Sequence(name=folder.name, gt=gt, frames=numbered_frames(folder / "img", 1, len(gt), 8), origin=1.0,
-                    absent=full | out, attributes={"full_occlusion": full, "out_of_view": out})
+    """Read one LaSOT sequence folder (``<category>-<n>``): 1-based boxes, both flag files required."""
+    return read_sequence_folder(folder, origin=LASOT_ORIGIN, images="img", lengths="frames",
+                                required=("full_occlusion.txt", "out_of_view.txt"))
 
 
 def _split(root: Path) -> Optional[List[str]]:

@@ -11,6 +11,7 @@ Names: ``real`` (every sequence), ``real:<split.json>`` (the split's validation 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -18,9 +19,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ...errors import DatasetError
-from .base import Dataset, Sequence, read_numbers, require_dir
-
-_FRAME_EXT = (".jpg", ".jpeg", ".png")
+from .base import Dataset, Sequence, require_dir
+from .folder import read_sequence_folder
 
 
 def _sequence_root(root: Path) -> Path:
@@ -49,19 +49,14 @@ def _split(path: str) -> Tuple[List[str], List[str]]:
 
 
 def read_sequence(folder: Path, tags: Tuple[str, ...] = ()) -> Sequence:
-    """One sequence folder: frames sorted by name, one ``groundtruth.txt`` row per frame.
+    """One sequence folder: frames sorted by name, one ``groundtruth.txt`` row per frame (0-based).
 
     Raises:
         DatasetError: no frames, or a box count that differs from the frame count.
     """
-    gt = read_numbers(folder / "groundtruth.txt", widths=(4,))
-    frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in _FRAME_EXT)
-    if len(frames) != len(gt):
-        raise DatasetError(f"{folder}: {len(frames)} frames but {len(gt)} boxes in groundtruth.txt: "
-                           f"restore the sequence from the data set")
-    absent = np.isnan(gt).any(axis=1)
-    return Sequence(name=folder.name, gt=gt, frames=frames, origin=0.0, absent=absent,
-                    attributes={"absent": absent} if absent.any() else {}, tags=tags)
+    seq = read_sequence_folder(folder, origin=0.0, images="", lengths="equal")
+    absent = seq.absent if seq.absent is not None else np.zeros(len(seq), dtype=bool)
+    return dataclasses.replace(seq, absent=absent, tags=tags)
 
 
 def load(root: Path, split: Optional[str] = None, part: str = "validation") -> Dataset:
