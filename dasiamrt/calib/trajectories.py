@@ -3,6 +3,8 @@
 Source strings (``dasiamrt calibrate --source``):
     ``synthetic:<preset>[:<count>[:<seed>[:<frames>]]]``  generated sequences with exact boxes
     an OTB-style sequence folder (``img/`` + ``groundtruth_rect.txt``) or a folder of them
+    a GOT-10k / LaSOT / ``../shared/data/real`` sequence folder (``groundtruth.txt`` and its frames,
+    read by :func:`dasiamrt.eval.datasets.folder.read_sequence_folder`) or a folder of them
     anything :func:`dasiamrt.videoio.open_source` opens (video file, image folder, camera) together
     with an initial box: the fp32 tracker is run and its boxes are the trajectory.
 Frames are chosen by a seeded generator, at most ``max_samples`` per sequence.
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 Box = Tuple[float, float, float, float]
 GT_FILE = "groundtruth_rect.txt"
+#: the ground-truth file of GOT-10k, LaSOT and the real-data layout
+FOLDER_GT_FILE = "groundtruth.txt"
 
 
 class _DatasetFrames:
@@ -113,18 +117,37 @@ def _dataset_sequences(source: str) -> Optional[List[Tuple[str, Any, NDArray[np.
             from ..eval.datasets.otb import read_sequence
 
             seq = read_sequence(path, path.name, path / GT_FILE)
-            return [(seq.name, _DatasetFrames(seq), seq.gt - seq.origin)]
+            return [(seq.name, _DatasetFrames(seq), _zero_based(seq))]
         elif path.is_dir() and any((p / GT_FILE).is_file() for p in path.iterdir() if p.is_dir()):
             from ..eval.datasets import load_dataset
 
             dataset = load_dataset("otb", path)
+        elif path.is_dir() and (path / FOLDER_GT_FILE).is_file():
+            return [_folder_sequence(path)]
+        elif path.is_dir() and any((p / FOLDER_GT_FILE).is_file() for p in path.iterdir() if p.is_dir()):
+            return [_folder_sequence(p) for p in sorted(path.iterdir()) if (p / FOLDER_GT_FILE).is_file()]
         else:
             return None
     except ImportError:
         raise CalibrationError(f"{source} is a dataset, which needs dasiamrt.eval (not in this install)") from None
     except DatasetError as err:
         raise CalibrationError(f"cannot read {source}: {err}") from None
-    return [(s.name, _DatasetFrames(s), s.gt - s.origin) for s in dataset.sequences]
+    return [(s.name, _DatasetFrames(s), _zero_based(s)) for s in dataset.sequences]
+
+
+def _zero_based(seq: Any) -> NDArray[np.float64]:
+    """(T, 4) 0-based x, y, w, h of a dataset sequence: its origin (1 for OTB and LaSOT) off x and y only."""
+    boxes = np.array(seq.gt, dtype=np.float64)
+    boxes[:, :2] -= seq.origin
+    return boxes
+
+
+def _folder_sequence(folder: Path) -> Tuple[str, Any, NDArray[np.float64]]:
+    """(name, frames, 0-based boxes) of one ``groundtruth.txt`` folder (origin by layout: ``img/`` = LaSOT)."""
+    from ..eval.datasets.folder import read_sequence_folder
+
+    seq = read_sequence_folder(folder, lengths="shorter")
+    return seq.name, _DatasetFrames(seq), _zero_based(seq)
 
 
 def load_trajectories(sources: Sequence[str], inits: Sequence[Optional[Box]], model_dir: str, max_samples: int,

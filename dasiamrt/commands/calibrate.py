@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "typed TensorRT). --precision int8 picks the right one.")
     p.add_argument("--model", required=True, metavar="DIR", help="exported model folder (fp32 graphs)")
     p.add_argument("--source", action="append", default=[], metavar="SRC",
-                   help="clip, image folder, OTB-style folder or synthetic:<preset>:<count>:<seed> (repeatable)")
+                   help="clip, image folder, OTB-style folder, GOT-10k/LaSOT-style folder (groundtruth.txt) "
+                        "or a folder of them, or synthetic:<preset>:<count>:<seed> (repeatable)")
     p.add_argument("--init", action="append", default=[], metavar="X,Y,W,H",
                    help="first-frame box of each clip without ground truth, in --source order ('-' for a dataset)")
     p.add_argument("--out", metavar="DIR",

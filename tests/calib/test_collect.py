@@ -164,3 +164,37 @@ def test_set_for_another_model_is_refused(int8_model, tmp_path):
     with pytest.raises(CalibrationError, match="another model"):
         write_int8_variant(other, calib)
     assert not (other / "search.int8.onnx").exists()
+
+
+def _write_sequence_folder(folder, boxes, layout: str) -> None:
+    """Frames t filled with 10 * t (so a sample names its frame) and the layout's ground truth: "real"
+    (GOT-10k / ../shared/data/real: ``groundtruth.txt`` 0-based beside the frames), "lasot" (1-based,
+    frames in ``img/``), "otb" (``groundtruth_rect.txt`` 1-based, ``img/0001.jpg``)."""
+    import cv2
+
+    frames = folder if layout == "real" else folder / "img"
+    frames.mkdir(parents=True)
+    for t in range(len(boxes)):
+        name = f"{t + 1:04d}.jpg" if layout == "otb" else f"{t + 1:08d}.png"
+        cv2.imwrite(str(frames / name), np.full((120, 160, 3), 10 * t, np.uint8))
+    written = boxes if layout == "real" else boxes + np.array([1.0, 1.0, 0.0, 0.0])
+    gt = "groundtruth_rect.txt" if layout == "otb" else "groundtruth.txt"
+    (folder / gt).write_text("\n".join(",".join(f"{v:g}" for v in b) for b in written) + "\n")
+
+
+@pytest.mark.parametrize("layout", ["real", "lasot", "otb"])
+def test_groundtruth_folders_calibrate_on_their_0_based_boxes(tmp_path, tiny_model_dir, layout):
+    # before: a groundtruth.txt folder (GOT-10k, LaSOT, ../shared/data/real) was taken for an image
+    # folder and refused without --init; and OTB's origin came off w and h too (1 px small boxes)
+    boxes = np.array([[40 + 3 * t, 30 + 2 * t, 30, 50] for t in range(6)], np.float64)
+    _write_sequence_folder(tmp_path / "seqs" / "a", boxes, layout)
+    _write_sequence_folder(tmp_path / "seqs" / "b", boxes + [5, 5, 0, 0], layout)
+    one = load_trajectories([str(tmp_path / "seqs" / "a")], [None], str(tiny_model_dir), 10, 0, 0.5)
+    both = load_trajectories([str(tmp_path / "seqs")], [None], str(tiny_model_dir), 10, 0, 0.5)
+    assert [t.name for t in one] == ["a"] and [t.name for t in both] == ["a", "b"]
+    for traj, shift in ((one[0], 0), (both[0], 0), (both[1], 5)):
+        assert traj.boxes_from == "ground truth" and len(traj.samples) == 5  # frames 1..5: prior and target known
+        for sample in traj.samples:
+            t = int(sample.frame[0, 0, 0]) // 10
+            np.testing.assert_allclose(sample.target_xywh, boxes[t] + [shift, shift, 0, 0])
+            np.testing.assert_allclose(sample.prior_xywh, boxes[t - 1] + [shift, shift, 0, 0])
