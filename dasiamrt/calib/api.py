@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .. import spec
-from ..artifacts.calibset import (CalibrationSet, check_model, copy_calibration, load_calibration, save_calibration,
-                                  validate)
+from ..artifacts.calibset import (
+    CalibrationSet,
+    check_model,
+    copy_calibration,
+    load_calibration,
+    save_calibration,
+    validate,
+)
 from ..artifacts.model_folder import ModelFolder
 from ..errors import ConfigError
 from ..fileio import inside_package
