@@ -135,8 +135,13 @@ def main() -> int:
     parser.add_argument("--label", default=None)
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.json")
     args = parser.parse_args()
+    spelled = {name.replace(" ", ""): name for name in VARIANTS}  # '+DA+LT' as the usage line writes it
+    variants = [spelled.get(v.strip().replace(" ", ""), v.strip()) for v in args.variants.split(",") if v.strip()]
+    for variant in variants:
+        if variant not in VARIANTS:
+            parser.error(f"unknown variant {variant!r}: choose from {', '.join(spelled)}")
     if not args.weights and not args.model:
-        from dasiamrt.commands._common import default_model
+        from dasiamrt.runtime.tracker_options import default_model
 
         args.model = str(default_model())
     dataset = load(Path(args.root), args.split, "validation")
@@ -144,7 +149,7 @@ def main() -> int:
     names = [s.name for s in dataset]
     base = _base_config(args)
     results = {}
-    for variant in args.variants.split(","):
+    for variant in variants:
         config = base.replace(**{k: dict(v) for k, v in VARIANTS[variant].items()})
         results[variant] = evaluate_variant(args, config, dataset, thin)
         print(f"{variant:8s} AUC {results[variant]['auc']:.3f} P@20 {results[variant]['precision_20']:.3f} "

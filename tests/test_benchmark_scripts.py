@@ -45,3 +45,43 @@ def test_gpu_check_on_a_cpu_skips_with_reasons_and_exits_0(tmp_path):
         assert all(s["status"] == "skipped" and s["result"] for s in gpu_sections)
     assert (tmp_path / "gpu_check.md").read_text().startswith("| section | status | result |")
     assert "gpu_check: TensorRT" in run.stderr  # progress lines
+
+
+def test_real_validation_runs_the_bundled_model_by_default(tmp_path):
+    """benchmarks/real_validation.py without --model/--weights tracks with the bundled model (its default)
+    on a real-data layout: here three painted 8-frame sequences, two on the validation side."""
+    import json
+
+    cv2 = pytest.importorskip("cv2")
+    np = pytest.importorskip("numpy")
+    root = tmp_path / "real"
+    for name in ("SeqA", "SeqB", "SeqC"):
+        folder = root / "sequences" / name
+        folder.mkdir(parents=True)
+        rows = []
+        for i in range(8):
+            frame = np.full((120, 160, 3), 60, np.uint8)
+            cv2.rectangle(frame, (40 + i, 40), (70 + i, 90), (30, 200, 230), -1)
+            cv2.imwrite(str(folder / f"{i + 1:08d}.jpg"), frame)
+            rows.append(f"{40 + i},40,31,51")
+        (folder / "groundtruth.txt").write_text("\n".join(rows) + "\n")
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"validation": ["SeqA", "SeqB"], "thin_targets": ["SeqA"]}))
+    out = tmp_path / "report"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "real_validation.py"), "--root", str(root),
+                           "--split", str(split), "--variants", "plain", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert list(report["results"]["plain"]["per_sequence"]) == ["SeqA", "SeqB"]
+    assert report["results"]["plain"]["auc"] > 0.5  # a painted box that moves 1 px a frame
+
+
+def test_real_validation_refuses_an_unknown_variant_in_one_line():
+    """The usage line's spelling '+DA+LT' (the table's is '+DA +LT') is accepted; a variant that does not exist is
+    a one-line argparse error, exit 2, before any model is loaded."""
+    script = str(REPO / "benchmarks" / "real_validation.py")
+    proc = subprocess.run([sys.executable, script, "--variants", "plain,+DA+LT,+XY", "--root", "/nonexistent"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "unknown variant '+XY'" in proc.stderr and "unknown variant '+DA+LT'" not in proc.stderr

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .. import spec
-from ..artifacts.calibset import CalibrationSet, copy_calibration, load_calibration, save_calibration, validate
+from ..artifacts.calibset import (
+    CalibrationSet,
+    check_model,
+    copy_calibration,
+    load_calibration,
+    save_calibration,
+    validate,
+)
 from ..artifacts.model_folder import ModelFolder
 from ..errors import ConfigError
 from ..fileio import inside_package
@@ -147,7 +154,8 @@ def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[B
         progress: a :class:`~dasiamrt.calib.progress.ProgressBar` (or None).
 
     Raises:
-        CalibrationError: too few crops, wrong sizes, a set made for another model, a clip without --init.
+        CalibrationError: too few crops, wrong sizes, a set made for another model (refused before anything is
+            written), a clip without --init.
         ConfigError: nothing to calibrate from, the destination is inside the installed package, or ``out_dir``
             holds another model.
         ModelError: ``model_dir`` is not a model folder.
@@ -160,6 +168,7 @@ def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[B
     folder = ModelFolder.open(model_dir)  # a bad --model fails before anything is copied
     if opts.from_set:
         calib = load_calibration(opts.from_set)
+        check_model(calib, folder)  # a set made for other graphs: refused before anything is copied or written
     else:
         calib = collect(model_dir, sources, inits, opts.collect_config(folder), opts.max_frames)
         validate(calib)

@@ -34,10 +34,10 @@ BINS = np.linspace(0.0, 1.0, 21)
 
 def on_off_scores(scores: np.ndarray, ious: np.ndarray, absent: Optional[np.ndarray] = None,
                   on_iou: float = ON_IOU, off_iou: float = OFF_IOU) -> Tuple[np.ndarray, np.ndarray]:
-    """Scores of on-target and off-target frames (frame 0 excluded).
+    """Scores of on-target and off-target frames (frame 0 and frames of unknown, NaN, score excluded).
 
     Args:
-        scores: (T,) the tracker's score per frame.
+        scores: (T,) the tracker's score per frame (NaN where unknown: counted on neither side).
         ious: (T,) IoU of the box with the ground truth; negative or NaN where the ground truth is
             invalid (``eval.metrics.ope_sequence`` writes -1 there).
         absent: (T,) bool, frames without the target (counted off target), or None: invalid ground
@@ -47,8 +47,9 @@ def on_off_scores(scores: np.ndarray, ious: np.ndarray, absent: Optional[np.ndar
     ious = np.asarray(ious, dtype=np.float64)
     invalid = ~np.isfinite(ious) | (ious < 0)
     gone = invalid if absent is None else np.asarray(absent, dtype=bool) | invalid
-    on = ~gone & (ious >= on_iou)
-    off = gone | (~gone & (ious < off_iou))
+    known = np.isfinite(scores)
+    on = known & ~gone & (ious >= on_iou)
+    off = known & (gone | (ious < off_iou))
     on[0] = off[0] = False
     return scores[on], scores[off]
 
@@ -68,12 +69,14 @@ def histogram(on: np.ndarray, off: np.ndarray, bins: np.ndarray = BINS) -> Dict[
 
 def derive_thresholds(on: Union[Sequence[float], np.ndarray], off: Union[Sequence[float], np.ndarray],
                       enter_quantile: float = 0.02, leave_quantile: float = 0.95) -> Dict[str, float]:
-    """``enter``, ``leave`` and ``distractor`` thresholds from on/off-target scores (see module doc).
+    """``enter``, ``leave`` and ``distractor`` thresholds from on/off-target scores (see module doc); NaN
+    (unknown) scores are left out.
 
     Raises:
-        ValueError: either set is empty (nothing to separate).
+        ValueError: either set has no known score (nothing to separate).
     """
-    on_a, off_a = np.sort(np.asarray(on, dtype=np.float64)), np.sort(np.asarray(off, dtype=np.float64))
+    on_a, off_a = (np.asarray(v, dtype=np.float64) for v in (on, off))
+    on_a, off_a = np.sort(on_a[np.isfinite(on_a)]), np.sort(off_a[np.isfinite(off_a)])
     if not len(on_a) or not len(off_a):
         raise ValueError("thresholds need on-target and off-target frames: track more validation sequences")
     enter = float(np.quantile(on_a, enter_quantile))

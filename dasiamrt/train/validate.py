@@ -26,7 +26,7 @@ class ValidationConfig:
         split: split file (``configs/real_split.json``); its validation sequences are never trained on.
         root: real-data root (default: the split file's ``root``).
         every_epochs: validate after every this many epochs (and after the last).
-        max_frames: track at most this many frames per sequence (None: all).
+        max_frames: track at most this many frames per sequence, init frame included (>= 2; None: all).
     """
 
     split: str
@@ -37,6 +37,9 @@ class ValidationConfig:
     def __post_init__(self) -> None:
         if self.every_epochs < 1:
             raise ConfigError("validation every_epochs must be at least 1")
+        if self.max_frames is not None and self.max_frames < 2:  # frame 0 is the init box: nothing to score
+            raise ConfigError(f"validation max_frames must be at least 2 (the init frame and one tracked), "
+                              f"or null for every frame; got {self.max_frames}")
 
     def data_root(self) -> str:
         """The real-data root: ``root``, else the split file's ``root`` entry."""

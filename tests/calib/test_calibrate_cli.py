@@ -100,3 +100,26 @@ def test_progress_bar_draws_on_a_terminal_only():
     text = tty.getvalue()
     assert text.endswith("\n") and "\r" in text and "4/4 search 767" in text and "[##########]" in text
     assert text.count("\n") == 1  # one line, redrawn in place
+
+
+@pytest.mark.parametrize("extra", [[], ["--collect-only"], ["--out", "OUT"]])
+def test_a_set_made_for_another_model_is_refused_before_anything_is_written(int8_model, tmp_path, capsys, extra):
+    """--from-set with a set collected for other graphs: exit 2, and neither the model folder (its own set and
+    INT8 graphs) nor --out is touched."""
+    import shutil
+
+    from dasiamrt.artifacts.calibset import load_calibration, save_calibration
+
+    model = tmp_path / "model"
+    shutil.copytree(int8_model, model)
+    foreign = load_calibration(model)
+    foreign.manifest["model"]["sha256"] = {role: "0" * 64 for role in ("template", "search")}
+    foreign_npz = save_calibration(foreign, tmp_path / "other-model-set")
+    before = {p.name: sha256_file(p) for p in model.iterdir() if p.is_file()}
+    out = tmp_path / "out"
+    args = [str(out) if a == "OUT" else a for a in extra]
+    assert main(["calibrate", "--model", str(model), "--from-set", str(foreign_npz), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "made for another model" in err[0]
+    assert {p.name: sha256_file(p) for p in model.iterdir() if p.is_file()} == before
+    assert not out.exists()

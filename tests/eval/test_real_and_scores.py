@@ -65,6 +65,20 @@ def test_on_off_split_by_iou_and_absence():
     assert sum(h["on"]) == 2 and sum(h["off"]) == 2 and h["on_median"] == pytest.approx(0.8)
 
 
+def test_unknown_scores_are_neither_on_nor_off_target():
+    """A frame whose score is unknown (NaN in a scores file: a tracker result without ``score``) counts on
+    neither side, so the histogram and the thresholds are those of the known frames."""
+    scores = np.array([1.0, 0.9, np.nan, 0.8, 0.3, np.nan, 0.2])
+    ious = np.array([1.0, 0.8, 0.9, 0.7, 0.05, 0.0, -1.0])
+    on, off = on_off_scores(scores, ious)
+    assert on.tolist() == [0.9, 0.8] and off.tolist() == [0.3, 0.2]
+    known = derive_thresholds([0.9, 0.8], [0.3, 0.2])
+    assert derive_thresholds([0.9, np.nan, 0.8], [np.nan, 0.3, 0.2]) == known
+    assert all(np.isfinite(v) for v in known.values())
+    with pytest.raises(ValueError, match="on-target and off-target"):
+        derive_thresholds([np.nan], [0.2])
+
+
 def test_thresholds_follow_the_quantiles_of_known_distributions():
     rng = np.random.default_rng(0)
     on = rng.uniform(0.5, 1.0, 50000)  # P(on < t) = (t - 0.5) / 0.5: the 2% quantile is 0.51

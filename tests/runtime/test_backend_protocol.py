@@ -109,3 +109,26 @@ def test_nothing_probes_a_backend_with_getattr_or_hasattr():
                     and "backend" in ast.unparse(node.args[0]).lower()):
                 found.append(f"{path.relative_to(package)}:{node.lineno} {ast.unparse(node)}")
     assert not found, "\n".join(found)
+
+
+def test_new_kernels_end_the_fusion_and_fuse_needs_a_search_of_them():
+    """A fused sum belongs to the kernels it started from: after set_kernels (a new target) fuse() must not fold
+    windows into the previous target's sum, nor read features of a search made before those kernels."""
+    crop = np.zeros((1, 3, 255, 255), np.float32)
+    window = (np.zeros(36, np.int64), np.ones(1, np.float32), 1.0)
+    backend = FusingFake([0.5] * 3, on_device=True)
+    backend.set_kernels(*K)
+    backend.reset_fusion(K[0], 1.0)
+    with pytest.raises(RuntimeError, match="needs reset_fusion"):
+        backend.fuse(*window)  # no search with these kernels yet
+    backend.search(crop)
+    backend.fuse(*window)
+    assert backend.fused == 1
+    backend.set_kernels(*K)  # a new target
+    backend.search(crop)
+    with pytest.raises(RuntimeError, match="needs reset_fusion"):
+        backend.fuse(*window)
+    backend.reset_fusion(K[0], 1.0)
+    backend.search(crop)
+    backend.fuse(*window)
+    assert backend.fused == 2

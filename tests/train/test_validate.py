@@ -120,3 +120,12 @@ def test_validator_reads_the_project_split():
     names = json.loads((ROOT / "configs" / "real_split.json").read_text())["validation"]
     assert validator.names() == tuple(names)
     assert [len(s) for s in validator.dataset] == [len(s.gt) for s in validator.dataset]
+
+
+@pytest.mark.parametrize("max_frames", [0, 1, -5])
+def test_validation_needs_a_tracked_frame_after_the_init(max_frames):
+    """max_frames 0 made summarize() fail with an IndexError at the first validation; 1 scored the init box alone
+    (AUC ~0.95 for any weights), so best.pt would be chosen on nothing."""
+    with pytest.raises(ConfigError, match="max_frames"):
+        ValidationConfig(split="configs/real_split.json", max_frames=max_frames)
+    assert ValidationConfig(split="configs/real_split.json", max_frames=2).max_frames == 2

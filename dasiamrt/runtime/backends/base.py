@@ -87,7 +87,8 @@ class Backend(abc.ABC):
     def __init__(self) -> None:
         self._cls_kernel: Optional[Array] = None
         self._reg_kernel: Optional[Array] = None
-        self._fusion_started = False
+        self._fusion_started = False  # reset_fusion() since the last set_kernels()
+        self._searched = False  # search() since the last set_kernels(): the features a fuse() reads
         self._closed = False
 
     # -- the protocol: checks, then the backend's implementation ---------------------------------
@@ -110,6 +111,7 @@ class Backend(abc.ABC):
             raise BackendError(f"kernels must be cls (10, F, 4, 4) and reg (20, F, 4, 4) float32 arrays, got "
                                f"{cls_k.shape} and {reg_k.shape}")
         self._cls_kernel, self._reg_kernel = cls_k, reg_k
+        self._fusion_started = self._searched = False  # a running sum belongs to the kernels it began with
         self._set_kernels_impl(cls_k, reg_k)
 
     def search(self, crop: Array, want_features: bool = False) -> SearchOutput:
@@ -121,7 +123,9 @@ class Backend(abc.ABC):
             raise _shape_error("search crops", "(1, 3, H, H)", crop)
         if self._reg_kernel is None:
             raise RuntimeError("search() before set_kernels(): call Tracker.init first")
-        return self._search_impl(crop, want_features)
+        out = self._search_impl(crop, want_features)
+        self._searched = True
+        return out
 
     def reset_fusion(self, cls_kernel: Array, weight: float) -> None:
         """Start the running kernel sum at ``weight * cls_kernel`` (10, F, 4, 4)."""
@@ -144,8 +148,8 @@ class Backend(abc.ABC):
         if n < 1 or tuple(np.shape(window_index)) != (spec.TEMPLATE_FEATURE_SIZE ** 2 * n,):
             raise BackendError(f"fuse() takes N >= 1 weights and 36 N window indices, got {np.shape(window_weight)} "
                                f"and {np.shape(window_index)}")
-        if not self._fusion_started:
-            raise RuntimeError("fuse() needs reset_fusion() and a search() first")
+        if not (self._fusion_started and self._searched):
+            raise RuntimeError("fuse() needs reset_fusion() and a search() since the last set_kernels()")
         self._fuse_impl(window_index, window_weight, inv_total)
 
     def memory_report(self) -> Dict[str, float]:
