@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .tracker import Tracker
 
 BACKENDS = ("ort", "torch", "trt")
+PRECISIONS = ("fp32", "fp16", "int8")
 
 #: why ``device`` does not apply to a backend, and how that backend picks the GPU.
 _DEVICE_ELSEWHERE = {
@@ -70,13 +71,16 @@ class TrackerOptions:
         """``backend``, else torch for ``weights`` or ``device``, else ``default``.
 
         Raises:
-            ConfigError: an unknown backend, a malformed ``device``, or ``device`` with the ort/trt backend.
+            ConfigError: an unknown backend or precision, a malformed ``device``, or ``device`` with the ort/trt
+                backend.
         """
         from .backends.torch_backend import parse_device
 
         backend = self.backend or ("torch" if self.weights or self.device else default)
         if backend not in BACKENDS:
             raise ConfigError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if self.device is not None:
             parse_device(self.device)
             if backend != "torch":

@@ -39,6 +39,7 @@ def test_preset_with_a_model_takes_the_presets_settings():
     (TrackerOptions(device="gpu"), "--device takes cpu, cuda or cuda:N"),
     (TrackerOptions(model=str(BUNDLED_MODEL), backend="torch"), "not a model folder"),
     (TrackerOptions(backend="onnx"), "unknown backend"),
+    (TrackerOptions(precision="int4"), "unknown precision 'int4': choose one of fp32, fp16, int8"),
 ])
 def test_contradictions_are_refused_by_the_library(options, message):
     with pytest.raises(ConfigError, match=message):
