@@ -4,7 +4,8 @@ A tracker is any object with ``init(frame, bbox_xywh)`` and ``track(frame)`` ret
 with ``bbox_xywh`` (0-based x, y, w, h): :class:`dasiamrt.runtime.tracker.Tracker` or a test double.
 Runs are resumable: a sequence whose result file exists is skipped. Files are written atomically,
 so an interrupted run never leaves a half-written result behind. One-pass runs also keep the
-tracker's per-frame score (``scores/<name>_score.txt``) for the on/off-target score histograms.
+tracker's per-frame score (``scores/<name>_score.txt``; not GOT-10k, whose folder is the server submission)
+for the on/off-target score histograms.
 """
 from __future__ import annotations
 
@@ -162,6 +163,6 @@ def write_sequence(kind: str, results_dir: Path, name: str, output: Any, times: 
         return rio.write_vot(path, output)
     time_path = path.parent / f"{name}_time.txt" if kind == "got10k" else results_dir / "times" / f"{name}_time.txt"
     rio.write_times(time_path, times)
-    if scores:
+    if scores and kind != "got10k":  # a GOT-10k folder is the server submission: nothing beyond its files
         rio.write_scores(rio.scores_path(results_dir, name), scores)
     return rio.write_boxes(path, output)  # last: its presence marks the sequence done

@@ -203,6 +203,10 @@ def test_got10k_test_split_runs_for_submission(tmp_path):
     result = tmp_path / "out" / "results" / "shift" / "GOT-10k_Test_000001" / "GOT-10k_Test_000001_001.txt"
     assert report["trackers"] == {} and report["submit"] == str(result.parent.parent)
     np.testing.assert_allclose(np.loadtxt(result, delimiter=","), [[4, 5, 20, 10]] * 5)
+    # the folder is the submission: one folder per sequence with its _001.txt and _time.txt, nothing else
+    assert [p.name for p in result.parent.parent.iterdir()] == ["GOT-10k_Test_000001"]
+    assert sorted(p.name for p in result.parent.iterdir()) == ["GOT-10k_Test_000001_001.txt",
+                                                               "GOT-10k_Test_000001_time.txt"]
     with pytest.raises(DatasetError, match="submitted to the GOT-10k server"):
         evaluate("got10k-test", root=tmp_path, results=[result.parent.parent])
 
