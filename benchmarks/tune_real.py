@@ -17,31 +17,16 @@ import itertools
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from dasiamrt.artifacts.model_folder import read_model_dir
-from dasiamrt.eval.datasets.base import Sequence
 from dasiamrt.eval.datasets.real import load
 from dasiamrt.runtime.tracker import Tracker
-from dasiamrt.train.validate import run_sequence, summarize
+from dasiamrt.train.validate import later_starts, run_sequence, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _floats(text: str) -> list:
     return [float(v) for v in text.split(",")]
-
-
-def later_starts(seq: Sequence, starts: int) -> list:
-    """``seq`` cut to begin at ``starts - 1`` evenly spaced later frames (moved to the next visible one)."""
-    out = []
-    for k in range(1, starts):
-        t0 = int(len(seq) * k / starts)
-        while t0 < len(seq) - 10 and not np.isfinite(seq.gt[t0]).all():
-            t0 += 1
-        if t0 < len(seq) - 10:
-            out.append(Sequence(name=f"{seq.name}@{t0}", gt=seq.gt[t0:], frames=list(seq.frames)[t0:]))
-    return out
 
 
 def main() -> int:

@@ -15,8 +15,9 @@ JSON layout (every key optional except ``data``; see ``configs/train_tiny.json``
       "checkpoint_every_s": 300,        also at the end of every epoch
       "val_pairs": 64, "val_seed": 999, fixed monitor batch (logged; picks best.pt without "validation")
       "validation": {"split": "configs/real_split.json", "root": "../shared/data/real",
-                     "every_epochs": 1, "max_frames": null},
-                                        held-out tracking: best.pt has the highest validation AUC,
+                     "every_epochs": 1, "max_frames": null, "starts": 1},
+                                        held-out tracking: best.pt has the highest validation AUC
+                                        (starts: start points per sequence, see train/validate.py),
                                         and no training track may come from a validation sequence
       "log_every": 20, "num_threads": 2,
       "sampler": {"instance_size": 255, "context_amount": 0.5, "max_gap": 99,

@@ -27,16 +27,21 @@ class ValidationConfig:
         root: real-data root (default: the split file's ``root``).
         every_epochs: validate after every this many epochs (and after the last).
         max_frames: track at most this many frames per sequence, init frame included (>= 2; None: all).
+        starts: start points per sequence: frame 0 and ``starts - 1`` evenly spaced later frames
+            (:func:`later_starts`); more starts, less noise in the AUC that chooses ``best.pt``.
     """
 
     split: str
     root: Optional[str] = None
     every_epochs: int = 1
     max_frames: Optional[int] = None
+    starts: int = 1
 
     def __post_init__(self) -> None:
         if self.every_epochs < 1:
             raise ConfigError("validation every_epochs must be at least 1")
+        if self.starts < 1:
+            raise ConfigError(f"validation starts must be at least 1 (frame 0 only), not {self.starts}")
         if self.max_frames is not None and self.max_frames < 2:  # frame 0 is the init box: nothing to score
             raise ConfigError(f"validation max_frames must be at least 2 (the init frame and one tracked), "
                               f"or null for every frame; got {self.max_frames}")
@@ -82,6 +87,29 @@ def run_sequence(tracker: Any, seq: Any, max_frames: Optional[int] = None) -> Se
     return SequenceRun(seq.name, boxes, scores, np.asarray(seq.gt[:n], dtype=np.float64), states)
 
 
+def later_starts(seq: Any, starts: int, min_frames: int = 10) -> List[Any]:
+    """``seq`` cut to begin at ``starts - 1`` evenly spaced later frames (frame ``len * k / starts``, moved
+    on to the next frame with a known box); cuts of ``min_frames`` frames or fewer are left out.
+
+    Args:
+        seq: an ``eval.datasets`` Sequence with 0-based x, y, w, h ground truth (origin 0).
+
+    Returns:
+        Sequences named ``<name>@<first frame>`` whose frame 0 is that frame and whose init box is its
+        ground truth.
+    """
+    from ..eval.datasets.base import Sequence as EvalSequence
+
+    out = []
+    for k in range(1, starts):
+        t0 = int(len(seq) * k / starts)
+        while t0 < len(seq) - min_frames and not np.isfinite(seq.gt[t0]).all():
+            t0 += 1
+        if t0 < len(seq) - min_frames:
+            out.append(EvalSequence(name=f"{seq.name}@{t0}", gt=seq.gt[t0:], frames=list(seq.frames)[t0:]))
+    return out
+
+
 def summarize(runs: Sequence[SequenceRun]) -> Dict[str, Any]:
     """Mean OPE AUC / precision@20 and the per-sequence values."""
     from ..eval.metrics import ope_sequence, ope_summary
@@ -108,8 +136,11 @@ class TrackingValidator:
         self.preset = get_preset(preset)
         self.tracker_config = tracker_config or self.preset.tracker
         self.dataset = load(Path(cfg.data_root()), cfg.split, "validation")
+        #: what is tracked: every validation sequence from frame 0, then its later starts
+        self.sequences = list(self.dataset) + [cut for seq in self.dataset for cut in later_starts(seq, cfg.starts)]
 
     def names(self) -> Tuple[str, ...]:
+        """The validation sequences' names (later starts are ``<name>@<frame>`` runs of these)."""
         return tuple(s.name for s in self.dataset)
 
     def runs(self, state_dict: Dict[str, Any], config: Optional[TrackerConfig] = None) -> List[SequenceRun]:
@@ -121,10 +152,10 @@ class TrackingValidator:
         net = SiamRPN(self.preset.network)
         net.load_state_dict(state_dict)
         tracker = Tracker(TorchBackend(net=net), config or self.tracker_config)
-        return [run_sequence(tracker, seq, self.cfg.max_frames) for seq in self.dataset]
+        return [run_sequence(tracker, seq, self.cfg.max_frames) for seq in self.sequences]
 
     def __call__(self, state_dict: Dict[str, Any]) -> Dict[str, Any]:
         return summarize(self.runs(state_dict))
 
 
-__all__ = ["SequenceRun", "TrackingValidator", "ValidationConfig", "run_sequence", "summarize"]
+__all__ = ["SequenceRun", "TrackingValidator", "ValidationConfig", "later_starts", "run_sequence", "summarize"]

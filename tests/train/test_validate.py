@@ -129,3 +129,36 @@ def test_validation_needs_a_tracked_frame_after_the_init(max_frames):
     with pytest.raises(ConfigError, match="max_frames"):
         ValidationConfig(split="configs/real_split.json", max_frames=max_frames)
     assert ValidationConfig(split="configs/real_split.json", max_frames=2).max_frames == 2
+
+
+def test_later_starts_begin_at_evenly_spaced_frames_with_a_known_box():
+    from dasiamrt.train.validate import later_starts
+
+    n = 41  # starts at int(41 k / 4) = 10, 20, 30; a cut must keep more than 10 frames
+    gt = np.array([[10.0 + i, 20.0, 40.0, 20.0] for i in range(n)])
+    gt[20] = np.nan  # the target is not annotated at the second cut's frame: the cut moves on to 21
+    seq = Sequence(name="s", gt=gt, frames=[np.full((80, 120, 3), i, np.uint8) for i in range(n)])
+    cuts = later_starts(seq, 4)
+    assert [c.name for c in cuts] == ["s@10", "s@21", "s@30"]
+    for cut, t0 in zip(cuts, (10, 21, 30)):
+        assert len(cut) == n - t0 and int(cut.frame(0)[0, 0, 0]) == t0
+        np.testing.assert_array_equal(cut.init_xywh, gt[t0])
+        run = run_sequence(_Oracle(cut.gt, 0.0), cut)  # frame 0 of the cut is the init: the oracle stays on it
+        known = np.isfinite(cut.gt).all(axis=1).mean()  # s@10 holds the unannotated frame 20: it fails success
+        assert summarize([run])["auc"] == pytest.approx(20 / 21 * known)
+    assert later_starts(seq, 1) == [] and [c.name for c in later_starts(seq, 2)] == ["s@21"]
+    assert [c.name for c in later_starts(seq, 4, min_frames=11)] == ["s@10", "s@21"]  # s@30 keeps 11 frames
+    with pytest.raises(ConfigError, match="starts must be at least 1"):
+        ValidationConfig(split="x.json", starts=0)
+
+
+def test_validator_tracks_every_sequence_from_each_start(tmp_path):
+    from dasiamrt.train.validate import TrackingValidator
+
+    from .test_real_data import _sequence
+
+    root = _real_root(tmp_path)
+    _sequence(root / "sequences" / "Dog", frames=31)  # long enough for two later starts; group1_1 (4) is not
+    validator = TrackingValidator(ValidationConfig(split=str(_split(tmp_path, root)), root=str(root), starts=3), "tiny")
+    assert validator.names() == ("group1_1", "Dog")
+    assert [s.name for s in validator.sequences] == ["group1_1", "Dog", "Dog@10", "Dog@20"]
