@@ -39,10 +39,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from ..artifacts.model_schema import PRECISIONS
 from ..errors import ConfigError
 from ..trt.compat import TrtFeatures
-
-PRECISIONS = ("fp32", "fp16", "int8")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
 
+from ..artifacts.model_schema import PRECISIONS
 from ..config import TrackerConfig, get_preset
 from ..errors import ConfigError, ModelError
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from .tracker import Tracker
 
 BACKENDS = ("ort", "torch", "trt")
-PRECISIONS = ("fp32", "fp16", "int8")
 
 #: why ``device`` does not apply to a backend, and how that backend picks the GPU.
 _DEVICE_ELSEWHERE = {
