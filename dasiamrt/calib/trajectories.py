@@ -117,7 +117,7 @@ def _dataset_sequences(source: str) -> Optional[List[Tuple[str, Any, NDArray[np.
             from ..eval.datasets.otb import read_sequence
 
             seq = read_sequence(path, path.name, path / GT_FILE)
-            return [(seq.name, _DatasetFrames(seq), _zero_based(seq))]
+            return [(seq.name, _DatasetFrames(seq), seq.gt_xywh())]
         elif path.is_dir() and any((p / GT_FILE).is_file() for p in path.iterdir() if p.is_dir()):
             from ..eval.datasets import load_dataset
 
@@ -132,14 +132,7 @@ def _dataset_sequences(source: str) -> Optional[List[Tuple[str, Any, NDArray[np.
         raise CalibrationError(f"{source} is a dataset, which needs dasiamrt.eval (not in this install)") from None
     except DatasetError as err:
         raise CalibrationError(f"cannot read {source}: {err}") from None
-    return [(s.name, _DatasetFrames(s), _zero_based(s)) for s in dataset.sequences]
-
-
-def _zero_based(seq: Any) -> NDArray[np.float64]:
-    """(T, 4) 0-based x, y, w, h of a dataset sequence: its origin (1 for OTB and LaSOT) off x and y only."""
-    boxes = np.array(seq.gt, dtype=np.float64)
-    boxes[:, :2] -= seq.origin
-    return boxes
+    return [(s.name, _DatasetFrames(s), s.gt_xywh()) for s in dataset.sequences]
 
 
 def _folder_sequence(folder: Path) -> Tuple[str, Any, NDArray[np.float64]]:
@@ -147,7 +140,7 @@ def _folder_sequence(folder: Path) -> Tuple[str, Any, NDArray[np.float64]]:
     from ..eval.datasets.folder import read_sequence_folder
 
     seq = read_sequence_folder(folder, lengths="shorter")
-    return seq.name, _DatasetFrames(seq), _zero_based(seq)
+    return seq.name, _DatasetFrames(seq), seq.gt_xywh()
 
 
 def load_trajectories(sources: Sequence[str], inits: Sequence[Optional[Box]], model_dir: str, max_samples: int,

@@ -200,8 +200,7 @@ def _category(seq: "FolderSequence", folder: Path, fact: "Optional[SequenceFacts
 def sequence_track(seq: "FolderSequence", folder: Path, cache: ImageCache, min_size: float,
                    fact: "Optional[SequenceFacts]" = None) -> Track:
     """The training track of one folder's sequence: boxes ``gt - origin`` (0-based), absent frames invalid."""
-    boxes = seq.gt.astype(np.float32)
-    boxes[:, :2] -= np.float32(seq.origin)
+    boxes = seq.gt_xywh().astype(np.float32)
     valid = _valid_boxes(boxes, min_size)
     if seq.absent is not None:
         valid &= ~np.asarray(seq.absent, dtype=bool)

@@ -76,6 +76,12 @@ class Sequence:
             raise DatasetError(f"sequence {self.name} has no box in its first frame: it cannot be initialised")
         return (float(box[0] - self.origin), float(box[1] - self.origin), float(box[2]), float(box[3]))
 
+    def gt_xywh(self) -> np.ndarray:
+        """(T, 4) float64 0-based boxes (x, y, w, h): the origin comes off x and y only; NaN rows stay NaN."""
+        boxes = np.array(self.gt, dtype=np.float64)
+        boxes[:, :2] -= self.origin
+        return boxes
+
     def regions(self) -> np.ndarray:
         """(T, 8) VOT regions: the polygons, or the boxes as 4-corner polygons."""
         if self.polygons is not None:
