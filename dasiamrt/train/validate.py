@@ -60,7 +60,8 @@ class ValidationConfig:
 
 @dataclass
 class SequenceRun:
-    """One tracked sequence: boxes (T, 4) 0-based xywh (frame 0 = init box), scores (T,), ground truth (T, 4)."""
+    """One tracked sequence: boxes (T, 4) 0-based xywh (frame 0 = init box), scores (T,), ground truth (T, 4)
+    0-based (the sequence's origin removed, so boxes and ground truth share one frame)."""
 
     name: str
     boxes: np.ndarray
@@ -84,7 +85,7 @@ def run_sequence(tracker: Any, seq: Any, max_frames: Optional[int] = None) -> Se
             continue
         boxes[step.index], scores[step.index] = step.result.bbox_xywh, step.result.score
         states.append(step.result.state)
-    return SequenceRun(seq.name, boxes, scores, np.asarray(seq.gt[:n], dtype=np.float64), states)
+    return SequenceRun(seq.name, boxes, scores, seq.gt_xywh()[:n], states)
 
 
 def later_starts(seq: Any, starts: int, min_frames: int = 10) -> List[Any]:
@@ -92,11 +93,11 @@ def later_starts(seq: Any, starts: int, min_frames: int = 10) -> List[Any]:
     on to the next frame with a known box); cuts of ``min_frames`` frames or fewer are left out.
 
     Args:
-        seq: an ``eval.datasets`` Sequence with 0-based x, y, w, h ground truth (origin 0).
+        seq: an ``eval.datasets`` Sequence.
 
     Returns:
-        Sequences named ``<name>@<first frame>`` whose frame 0 is that frame and whose init box is its
-        ground truth.
+        Sequences named ``<name>@<first frame>`` (same origin) whose frame 0 is that frame and whose init
+        box is its ground truth.
     """
     from ..eval.datasets.base import Sequence as EvalSequence
 
@@ -106,7 +107,8 @@ def later_starts(seq: Any, starts: int, min_frames: int = 10) -> List[Any]:
         while t0 < len(seq) - min_frames and not np.isfinite(seq.gt[t0]).all():
             t0 += 1
         if t0 < len(seq) - min_frames:
-            out.append(EvalSequence(name=f"{seq.name}@{t0}", gt=seq.gt[t0:], frames=list(seq.frames)[t0:]))
+            out.append(EvalSequence(name=f"{seq.name}@{t0}", gt=seq.gt[t0:], frames=list(seq.frames)[t0:],
+                                    origin=seq.origin))
     return out
 
 

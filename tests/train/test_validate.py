@@ -162,3 +162,13 @@ def test_validator_tracks_every_sequence_from_each_start(tmp_path):
     validator = TrackingValidator(ValidationConfig(split=str(_split(tmp_path, root)), root=str(root), starts=3), "tiny")
     assert validator.names() == ("group1_1", "Dog")
     assert [s.name for s in validator.sequences] == ["group1_1", "Dog", "Dog@10", "Dog@20"]
+
+
+def test_runs_score_0_based_boxes_against_0_based_ground_truth():
+    # a 1-based sequence (OTB, LaSOT): the tracker's boxes are 0-based, so the ground truth they are
+    # scored against must be too (before: the file's numbers, 1 px off in x and y)
+    base = _seq(8)
+    one_based = Sequence(name="s1", gt=base.gt + [1.0, 1.0, 0.0, 0.0], frames=base.frames, origin=1.0)
+    run = run_sequence(_Oracle(one_based.gt_xywh(), 0.0), one_based)
+    np.testing.assert_array_equal(run.gt, base.gt)
+    assert summarize([run])["auc"] == pytest.approx(20 / 21)
