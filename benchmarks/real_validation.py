@@ -22,9 +22,11 @@ from typing import Any, Dict, List
 import numpy as np
 
 from dasiamrt.config import TrackerConfig
+from dasiamrt.errors import ConfigError
 from dasiamrt.eval.datasets.real import load
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.score_stats import derive_thresholds, histogram, on_off_scores
+from dasiamrt.eval.sweep import parse_sweep
 from dasiamrt.runtime.tracker import Tracker
 from dasiamrt.train.validate import SequenceRun, run_sequence
 
@@ -45,14 +47,6 @@ def aspect_error(run: SequenceRun, frames: int = 30) -> float:
     return float(np.mean(np.maximum(ratio, 1.0 / ratio)))
 
 
-def _setting(config: TrackerConfig, assignment: str) -> TrackerConfig:
-    key, value = assignment.split("=", 1)
-    parts = key.split(".")
-    if len(parts) == 2:
-        return config.replace(**{parts[0]: {parts[1]: float(value)}})
-    return config.replace(**{key: float(value)})
-
-
 def _tracker(args: argparse.Namespace, config: TrackerConfig) -> Tracker:
     if args.weights:
         return Tracker.from_weights(args.weights, preset=args.preset, backend="torch", config=config)
@@ -68,8 +62,11 @@ def _base_config(args: argparse.Namespace) -> TrackerConfig:
         from dasiamrt.artifacts.model_folder import read_model_dir
 
         config = read_model_dir(args.model).tracker
-    for assignment in args.set or ():
-        config = _setting(config, assignment)
+    if args.set:  # each --set is a one-value sweep axis: the sweep's parser types and checks it
+        combos = parse_sweep(";".join(args.set), config)
+        if len(combos) != 1:
+            raise ConfigError(f"--set takes one value per setting, got {len(combos)} combinations")
+        config = combos[0][1]
     return config
 
 
@@ -128,7 +125,9 @@ def main() -> int:
     parser.add_argument("--split", default=str(ROOT / "configs" / "real_split.json"))
     parser.add_argument("--root", default=str(ROOT.parent / "shared" / "data" / "real"))
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--set", action="append", help="tracker setting, e.g. long_term.enter_threshold=0.5")
+    parser.add_argument("--set", action="append",
+                        help="tracker setting, e.g. long_term.enter_threshold=0.5 "
+                             "(dasiamrt eval --sweep's syntax, one value)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"),
                         help="ONNX Runtime graphs of the model folder (int8: its INT8 form for this CPU)")
@@ -147,7 +146,10 @@ def main() -> int:
     dataset = load(Path(args.root), args.split, "validation")
     thin = json.loads(Path(args.split).read_text()).get("thin_targets", [])
     names = [s.name for s in dataset]
-    base = _base_config(args)
+    try:
+        base = _base_config(args)
+    except ConfigError as err:
+        parser.error(str(err))
     results = {}
     for variant in variants:
         config = base.replace(**{k: dict(v) for k, v in VARIANTS[variant].items()})
