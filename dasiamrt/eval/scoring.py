@@ -73,8 +73,8 @@ def score_ope(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:
         frame_scores = rio.read_scores(results_dir, seq.name, len(seq))
         if frame_scores is not None:
             a, b = score_stats.on_off_scores(frame_scores, c["iou"], seq.absent)
-            on.append(a[np.isfinite(a)])
-            off.append(b[np.isfinite(b)])
+            on.append(a)  # unknown (NaN) scores are neither on nor off target
+            off.append(b)
         per_sequence[seq.name] = {"auc": float(c["success"].mean()), "precision_20": float(c["precision"][20]),
                                   "frames": len(seq)}
     summary = metrics.ope_summary(curves)
