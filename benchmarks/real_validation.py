@@ -28,7 +28,7 @@ from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.score_stats import derive_thresholds, histogram, on_off_scores
 from dasiamrt.eval.sweep import parse_sweep
 from dasiamrt.runtime.tracker import Tracker
-from dasiamrt.train.validate import SequenceRun, run_sequence
+from dasiamrt.train.validate import SequenceRun, later_starts, run_sequence
 
 VARIANTS = {
     "plain": {"distractor": {"enabled": False}, "long_term": {"enabled": False}},
@@ -124,6 +124,12 @@ def main() -> int:
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--split", default=str(ROOT / "configs" / "real_split.json"))
     parser.add_argument("--root", default=str(ROOT.parent / "shared" / "data" / "real"))
+    parser.add_argument("--part", default="validation", choices=("validation", "train"),
+                        help="side of the split to track (train: a development set for tracker rules; the model "
+                             "was trained on it)")
+    parser.add_argument("--starts", type=int, default=1,
+                        help="start points per sequence: frame 0 and N-1 evenly spaced later frames "
+                             "(train.validate.later_starts); the one-pass table is N=1")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--set", action="append",
                         help="tracker setting, e.g. long_term.enter_threshold=0.5 "
@@ -143,8 +149,11 @@ def main() -> int:
         from dasiamrt.runtime.tracker_options import default_model
 
         args.model = str(default_model())
-    dataset = load(Path(args.root), args.split, "validation")
-    thin = json.loads(Path(args.split).read_text()).get("thin_targets", [])
+    if args.starts < 1:
+        parser.error(f"--starts must be at least 1, not {args.starts}")
+    dataset = list(load(Path(args.root), args.split, args.part))
+    dataset += [cut for seq in list(dataset) for cut in later_starts(seq, args.starts)]
+    thin = json.loads(Path(args.split).read_text()).get("thin_targets", []) if args.part == "validation" else []
     names = [s.name for s in dataset]
     try:
         base = _base_config(args)

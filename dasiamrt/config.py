@@ -117,6 +117,8 @@ class LongTermConfig:
         enter_threshold: best score below this enters ``lost`` (0.8).
         leave_threshold: best score above this leaves ``lost`` (0.95).
         lost_window_influence: motion-window weight while lost (almost off).
+        patience: consecutive frames scoring below ``enter_threshold`` that enter ``lost`` (1: the
+            first such frame, the paper's rule). Frames of a shorter dip are tracked as in plain mode.
     """
 
     enabled: bool = False
@@ -124,6 +126,7 @@ class LongTermConfig:
     enter_threshold: float = 0.8
     leave_threshold: float = 0.95
     lost_window_influence: float = 0.001
+    patience: int = 1
 
     def __post_init__(self) -> None:
         _flag("long_term.enabled", self.enabled)
@@ -133,6 +136,7 @@ class LongTermConfig:
         _number("long_term.enter_threshold", self.enter_threshold, 0.0, 1.0)
         _number("long_term.leave_threshold", self.leave_threshold, 0.0, 1.0)
         _number("long_term.lost_window_influence", self.lost_window_influence, 0.0, 1.0)
+        _number("long_term.patience", self.patience, 1, 1000, integer=True)
         if self.enter_threshold > self.leave_threshold:
             raise ConfigError("long-term thresholds need 0 <= enter_threshold <= leave_threshold <= 1")
 

@@ -47,9 +47,9 @@ def test_gpu_check_on_a_cpu_skips_with_reasons_and_exits_0(tmp_path):
     assert "gpu_check: TensorRT" in run.stderr  # progress lines
 
 
-def test_real_validation_runs_the_bundled_model_by_default(tmp_path):
-    """benchmarks/real_validation.py without --model/--weights tracks with the bundled model (its default)
-    on a real-data layout: here three painted 8-frame sequences, two on the validation side."""
+def _painted_real_data(tmp_path, frames):
+    """A real-data layout of three painted sequences (a box moving 1 px a frame); SeqA, SeqB on the
+    validation side of the returned split, SeqC on its training side."""
     import json
 
     cv2 = pytest.importorskip("cv2")
@@ -59,7 +59,7 @@ def test_real_validation_runs_the_bundled_model_by_default(tmp_path):
         folder = root / "sequences" / name
         folder.mkdir(parents=True)
         rows = []
-        for i in range(8):
+        for i in range(frames):
             frame = np.full((120, 160, 3), 60, np.uint8)
             cv2.rectangle(frame, (40 + i, 40), (70 + i, 90), (30, 200, 230), -1)
             cv2.imwrite(str(folder / f"{i + 1:08d}.jpg"), frame)
@@ -67,6 +67,15 @@ def test_real_validation_runs_the_bundled_model_by_default(tmp_path):
         (folder / "groundtruth.txt").write_text("\n".join(rows) + "\n")
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"validation": ["SeqA", "SeqB"], "thin_targets": ["SeqA"]}))
+    return root, split
+
+
+def test_real_validation_runs_the_bundled_model_by_default(tmp_path):
+    """benchmarks/real_validation.py without --model/--weights tracks with the bundled model (its default)
+    on a real-data layout: here three painted 8-frame sequences, two on the validation side."""
+    import json
+
+    root, split = _painted_real_data(tmp_path, frames=8)
     out = tmp_path / "report"
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "real_validation.py"), "--root", str(root),
                            "--split", str(split), "--variants", "plain", "--out", str(out)],
@@ -75,6 +84,21 @@ def test_real_validation_runs_the_bundled_model_by_default(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert list(report["results"]["plain"]["per_sequence"]) == ["SeqA", "SeqB"]
     assert report["results"]["plain"]["auc"] > 0.5  # a painted box that moves 1 px a frame
+
+
+def test_real_validation_tracks_the_training_side_from_later_starts(tmp_path):
+    """--part train tracks only the split's training side (SeqC); --starts 2 adds the run from the middle
+    frame (24 frames: frame 12), named as train.validate.later_starts names it."""
+    import json
+
+    root, split = _painted_real_data(tmp_path, frames=24)
+    out = tmp_path / "report"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "real_validation.py"), "--root", str(root),
+                           "--split", str(split), "--variants", "plain", "--part", "train", "--starts", "2",
+                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert list(report["results"]["plain"]["per_sequence"]) == ["SeqC", "SeqC@12"]
 
 
 def test_real_validation_refuses_an_unknown_variant_in_one_line():

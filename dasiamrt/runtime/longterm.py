@@ -4,6 +4,9 @@ Two states: ``tracking`` (search the normal region, e.g. 255) and ``lost`` (sear
 region, 767 in the paper, around the last position, motion window almost off). Hysteresis:
 enter ``lost`` when the best score drops below ``enter_threshold`` (0.8), leave it when the best
 score rises above ``leave_threshold`` (0.95). The paper found one step of growth sufficient.
+``patience`` > 1 asks for that many consecutive low-score frames before ``lost``: a short dip on
+target (a lighting change, a blur) then does not open the global search, where a look-alike that
+scores above ``leave_threshold`` would take the box.
 """
 from __future__ import annotations
 
@@ -30,24 +33,34 @@ def plan_search(state: str, base_instance_size: int, config: TrackerConfig) -> S
     return SearchPlan(base_instance_size, config.window_influence)
 
 
-def next_state(state: str, score: float, config: LongTermConfig) -> str:
-    """Hysteresis transition on the best raw score of the frame just searched."""
+def low_run(previous: int, score: float, config: LongTermConfig) -> int:
+    """Consecutive frames scoring below ``enter_threshold``, this frame included."""
+    return previous + 1 if score < config.enter_threshold else 0
+
+
+def next_state(state: str, score: float, config: LongTermConfig, previous_low_run: int = 0) -> str:
+    """Hysteresis transition on the best raw score of the frame just searched.
+
+    Args:
+        previous_low_run: consecutive low-score frames before this one (see :func:`low_run`).
+    """
     if not config.enabled:
         return TRACKING
-    if state == TRACKING and score < config.enter_threshold:
+    if state == TRACKING and low_run(previous_low_run, score, config) >= config.patience:
         return LOST
     if state == LOST and score > config.leave_threshold:
         return TRACKING
     return state
 
 
-def accept_result(state: str, score: float, config: LongTermConfig) -> bool:
+def accept_result(state: str, score: float, config: LongTermConfig, previous_low_run: int = 0) -> bool:
     """Whether a frame's result may move the box.
 
     In plain tracking every result is applied (official behaviour). With long-term tracking a
     result that sends the tracker into ``lost``, or that comes while lost without re-detecting the
-    target (score <= leave_threshold), leaves the box where it was.
+    target (score <= leave_threshold), leaves the box where it was. Low-score frames within the
+    ``patience`` move it as plain tracking does.
     """
     if not config.enabled:
         return True
-    return next_state(state, score, config) == TRACKING
+    return next_state(state, score, config, previous_low_run) == TRACKING

@@ -63,6 +63,7 @@ class TrackState:
         instance_size: normal search side for this sequence (271, 287 for small BIG targets, 255...).
         mode: long-term state.
         score: last best score.
+        low_run: consecutive frames whose best score was below the long-term enter threshold.
     """
 
     center_xy: NDArray[np.float64]
@@ -72,6 +73,7 @@ class TrackState:
     instance_size: int
     mode: str = lt.TRACKING
     score: float = 1.0
+    low_run: int = 0
 
 
 class Tracker:
@@ -209,9 +211,10 @@ class Tracker:
     def _update_state(self, state: TrackState, sel: Selection, scale_z: float) -> None:
         """Apply the frame's winner (unless long-term tracking holds the box) and step the long-term state."""
         cfg = self.config
-        if lt.accept_result(state.mode, sel.score, cfg.long_term):
+        if lt.accept_result(state.mode, sel.score, cfg.long_term, state.low_run):
             self._update_box(state, sel.box_crop, sel.score * sel.penalty * cfg.lr, scale_z)
-        state.mode = lt.next_state(state.mode, sel.score, cfg.long_term)
+        state.mode = lt.next_state(state.mode, sel.score, cfg.long_term, state.low_run)
+        state.low_run = lt.low_run(state.low_run, sel.score, cfg.long_term)
         state.score = sel.score
 
     def _update_box(self, state: TrackState, box_crop: NDArray[np.float32], lr: float, scale_z: float) -> None:

@@ -64,3 +64,46 @@ def test_tracker_switches_search_region_and_holds_the_box():
 def test_grids_are_built_once_per_size():
     tracker = Tracker(ScriptedBackend([0.5]), PRESETS["paper"].tracker.replace(distractor={"enabled": False}))
     assert sorted(tracker.grids) == [255, 767]
+
+
+def test_patience_counts_consecutive_low_frames():
+    cfg = LongTermConfig(enabled=True, patience=3)
+    state, run, states = lt.TRACKING, 0, []
+    #         low  low  high (resets) low  low  low -> lost  high but < leave: stays lost
+    for s in (0.5, 0.5, 0.9, 0.5, 0.5, 0.5, 0.9):
+        state, run = lt.next_state(state, s, cfg, run), lt.low_run(run, s, cfg)
+        states.append(state)
+    assert states == ["tracking"] * 5 + ["lost", "lost"]
+
+
+def test_patience_one_is_the_paper_rule():
+    scores = [0.9, 0.79, 0.9, 0.94, 0.96, 0.85, 0.5]
+    cfg = LongTermConfig(enabled=True, patience=1)
+    state, run, states = lt.TRACKING, 0, []
+    for s in scores:
+        state, run = lt.next_state(state, s, cfg, run), lt.low_run(run, s, cfg)
+        states.append(state)
+    assert states == _walk(scores)
+
+
+@pytest.mark.parametrize("patience", [0, 2.5, True])
+def test_bad_patience(patience):
+    from dasiamrt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="patience"):
+        LongTermConfig(enabled=True, patience=patience)
+
+
+def test_tracker_moves_the_box_through_a_dip_shorter_than_patience():
+    scores = [0.9, 0.5, 0.5, 0.9, 0.5, 0.5, 0.5, 0.97]
+    backend = ScriptedBackend(scores)
+    cfg = PRESETS["paper"].tracker.replace(distractor={"enabled": False}, long_term={"patience": 3})
+    tracker = Tracker(backend, cfg)
+    frame = np.full((360, 480, 3), 90, np.uint8)
+    tracker.init(frame, (200, 150, 60, 40))
+    results = [tracker.track(frame) for _ in scores]
+    assert [r.state for r in results] == ["tracking"] * 6 + ["lost", "tracking"]
+    assert backend.search_sizes == [255] * 7 + [767]
+    # The two-frame dips move the box as plain tracking does; the third low frame in a row holds it.
+    moved = [results[i].bbox_xywh != results[i - 1].bbox_xywh for i in range(1, len(results))]
+    assert moved == [True, True, True, True, True, False, True]
