@@ -172,3 +172,22 @@ def test_runs_score_0_based_boxes_against_0_based_ground_truth():
     run = run_sequence(_Oracle(one_based.gt_xywh(), 0.0), one_based)
     np.testing.assert_array_equal(run.gt, base.gt)
     assert summarize([run])["auc"] == pytest.approx(20 / 21)
+
+
+def test_reproduce_script_chains_its_training_configs():
+    """train_logs/real/reproduce.sh: every config it trains with loads, and each stage starts from the
+    best.pt the stage before it writes (stage 1 from the synthetic model the script extracts)."""
+    import re
+
+    script = (ROOT / "train_logs" / "real" / "reproduce.sh").read_text()
+    configs = re.findall(r"train --config (\S+)", script)
+    assert configs[:2] == ["configs/train_real_part1.json", "configs/train_real.json"] and len(configs) >= 3
+    cfgs = [TrainConfig.from_dict(json.loads((ROOT / c).read_text())) for c in configs]
+    assert cfgs[0].out_dir == cfgs[1].out_dir  # part 2 resumes part 1
+    assert cfgs[0].init_weights == "runs/tiny_synthetic.pt" and "> runs/tiny_synthetic.pt" in script
+    for before, after in zip(cfgs[1:], cfgs[2:]):
+        assert after.init_weights == f"{before.out_dir}/best.pt"
+    bundled = re.search(r"cp (\S+) dasiamrt/assets/tiny.pt", script)
+    assert bundled and bundled.group(1) == f"{cfgs[-1].out_dir}/best.pt"
+    for cfg in cfgs:
+        assert cfg.validation is not None and cfg.validation.split == "configs/real_split.json"

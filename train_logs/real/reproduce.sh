@@ -1,14 +1,16 @@
 #!/bin/sh
 # Rebuilds the bundled tiny model of issue #18 from the synthetic-trained model it was fine-tuned from.
-# Run from the repository root with ../shared/data/real present and torch installed (~2.8 h on 2 cores).
-# See train_logs/real/README.md for what each step did in the recorded run.
+# Run from the repository root with ../shared/data/real present and torch installed (~3.7 h on 2 cores).
+# See train_logs/real/README.md for what each step did in the recorded runs.
 set -e
 mkdir -p runs
 git show f9bb8a3:dasiamrt/assets/tiny.pt > runs/tiny_synthetic.pt            # the model before #18
-python -m dasiamrt.cli train --config configs/train_real_part1.json --max-steps 1321   # part 1 (schedule of 40 epochs)
-python -m dasiamrt.cli train --config configs/train_real.json --resume        # part 2 (16 epochs), to step 4000
-cp runs/real/best.pt dasiamrt/assets/tiny.pt                                  # chosen on validation AUC (step 3500)
-python benchmarks/real_validation.py --weights dasiamrt/assets/tiny.pt --variants plain \
-    --label "thresholds of the new weights" --out runs/real/thresholds       # prints enter/leave/h: into configs/tiny_tracker.json
+python -m dasiamrt.cli train --config configs/train_real_part1.json --max-steps 1321   # stage 1 part 1 (schedule of 40 epochs)
+python -m dasiamrt.cli train --config configs/train_real.json --resume        # stage 1 part 2 (16 epochs), to step 4000; best: 3500
+python -m dasiamrt.cli train --config configs/train_real_stage2.json         # stage 2 (2500 steps, max_gap 2000); best: step 2000
+python -m dasiamrt.cli train --config configs/train_real_stage3.json         # stage 3 (2500 steps, shift 64, 5-start validation); best: 1500
+cp runs/real-stage3/best.pt dasiamrt/assets/tiny.pt                           # chosen on 5-start validation AUC
+python benchmarks/real_validation.py --weights dasiamrt/assets/tiny.pt --variants plain --set window_influence=0.33 \
+    --label "thresholds of the new weights" --out runs/real-stage3/thresholds # prints enter/leave/h: into configs/tiny_tracker.json
 python -m dasiamrt.cli export --weights dasiamrt/assets/tiny.pt --preset tiny \
     --tracker configs/tiny_tracker.json --out dasiamrt/assets/models/tiny
