@@ -28,7 +28,7 @@ from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.score_stats import derive_thresholds, histogram, on_off_scores
 from dasiamrt.eval.sweep import parse_sweep
 from dasiamrt.runtime.tracker import Tracker
-from dasiamrt.train.validate import SequenceRun, later_starts, run_sequence
+from dasiamrt.train.validate import SequenceRun, run_sequence, with_later_starts
 
 VARIANTS = {
     "plain": {"distractor": {"enabled": False}, "long_term": {"enabled": False}},
@@ -151,8 +151,7 @@ def main() -> int:
         args.model = str(default_model())
     if args.starts < 1:
         parser.error(f"--starts must be at least 1, not {args.starts}")
-    dataset = list(load(Path(args.root), args.split, args.part))
-    dataset += [cut for seq in list(dataset) for cut in later_starts(seq, args.starts)]
+    dataset = with_later_starts(load(Path(args.root), args.split, args.part), args.starts)
     thin = json.loads(Path(args.split).read_text()).get("thin_targets", []) if args.part == "validation" else []
     names = [s.name for s in dataset]
     try:

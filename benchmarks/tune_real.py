@@ -22,7 +22,7 @@ from pathlib import Path
 from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.eval.datasets.real import load
 from dasiamrt.runtime.tracker import Tracker
-from dasiamrt.train.validate import later_starts, run_sequence, summarize
+from dasiamrt.train.validate import run_sequence, summarize, with_later_starts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,7 @@ def main() -> int:
     parser.add_argument("--out")
     args = parser.parse_args()
     dataset = load(Path(args.root), args.split, args.part)
-    extra = [cut for seq in dataset for cut in later_starts(seq, args.starts)]
+    sequences = with_later_starts(dataset, args.starts)  # the first len(dataset) are the one-pass runs
     base = read_model_dir(args.model).tracker.replace(distractor={"enabled": False}, long_term={"enabled": False})
     rows = []
     grid = itertools.product([int(v) for v in args.instance_size.split(",")], _floats(args.penalty_k),
@@ -54,9 +54,8 @@ def main() -> int:
     for size, k, window, lr in grid:
         config = base.replace(instance_size=size, penalty_k=k, window_influence=window, lr=lr)
         with Tracker.from_model(args.model, config=config, threads=args.threads) as tracker:
-            runs = [run_sequence(tracker, seq) for seq in dataset]
-            result = summarize(runs)
-            every = summarize(runs + [run_sequence(tracker, seq) for seq in extra]) if extra else result
+            runs = [run_sequence(tracker, seq) for seq in sequences]
+            result, every = summarize(runs[:len(dataset)]), summarize(runs)
         rows.append((every["auc"], result["auc"], result["precision_20"], size, k, window, lr))
         print(f"size {size} penalty_k {k} window {window} lr {lr}: AUC {result['auc']:.3f} "
               f"P@20 {result['precision_20']:.3f} all starts {every['auc']:.3f}", file=sys.stderr)

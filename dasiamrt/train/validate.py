@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -112,6 +112,13 @@ def later_starts(seq: Any, starts: int, min_frames: int = 10) -> List[Any]:
     return out
 
 
+def with_later_starts(sequences: Iterable[Any], starts: int) -> List[Any]:
+    """``sequences`` from frame 0, then every sequence's :func:`later_starts` (in that order, so the first
+    ``len(sequences)`` runs are the one-pass protocol)."""
+    whole = list(sequences)
+    return whole + [cut for seq in whole for cut in later_starts(seq, starts)]
+
+
 def summarize(runs: Sequence[SequenceRun]) -> Dict[str, Any]:
     """Mean OPE AUC / precision@20 and the per-sequence values."""
     from ..eval.metrics import ope_sequence, ope_summary
@@ -139,7 +146,7 @@ class TrackingValidator:
         self.tracker_config = tracker_config or self.preset.tracker
         self.dataset = load(Path(cfg.data_root()), cfg.split, "validation")
         #: what is tracked: every validation sequence from frame 0, then its later starts
-        self.sequences = list(self.dataset) + [cut for seq in self.dataset for cut in later_starts(seq, cfg.starts)]
+        self.sequences = with_later_starts(self.dataset, cfg.starts)
 
     def names(self) -> Tuple[str, ...]:
         """The validation sequences' names (later starts are ``<name>@<frame>`` runs of these)."""
@@ -160,4 +167,5 @@ class TrackingValidator:
         return summarize(self.runs(state_dict))
 
 
-__all__ = ["SequenceRun", "TrackingValidator", "ValidationConfig", "later_starts", "run_sequence", "summarize"]
+__all__ = ["SequenceRun", "TrackingValidator", "ValidationConfig", "later_starts", "run_sequence", "summarize",
+           "with_later_starts"]

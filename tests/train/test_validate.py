@@ -152,6 +152,20 @@ def test_later_starts_begin_at_evenly_spaced_frames_with_a_known_box():
         ValidationConfig(split="x.json", starts=0)
 
 
+def test_with_later_starts_keeps_the_one_pass_runs_first():
+    """The first len(sequences) entries are the sequences themselves (the one-pass protocol), then every
+    sequence's later starts in sequence order; a generator is read once."""
+    from dasiamrt.train.validate import later_starts, with_later_starts
+
+    seqs = [Sequence(name=name, gt=np.tile([5.0, 5.0, 10.0, 10.0], (n, 1)), frames=[None] * n)
+            for name, n in (("a", 40), ("b", 30))]
+    out = with_later_starts(iter(seqs), 3)
+    assert out[:2] == seqs
+    assert [s.name for s in out[2:]] == [c.name for seq in seqs for c in later_starts(seq, 3)] == \
+        ["a@13", "a@26", "b@10"]
+    assert with_later_starts(seqs, 1) == seqs
+
+
 def test_validator_tracks_every_sequence_from_each_start(tmp_path):
     from dasiamrt.train.validate import TrackingValidator
 
