@@ -53,14 +53,12 @@ def next_state(state: str, score: float, config: LongTermConfig, previous_low_ru
     return state
 
 
-def accept_result(state: str, score: float, config: LongTermConfig, previous_low_run: int = 0) -> bool:
-    """Whether a frame's result may move the box.
+def accept_result(next_mode: str) -> bool:
+    """Whether a frame's result may move the box, given the state :func:`next_state` returned for it.
 
-    In plain tracking every result is applied (official behaviour). With long-term tracking a
-    result that sends the tracker into ``lost``, or that comes while lost without re-detecting the
-    target (score <= leave_threshold), leaves the box where it was. Low-score frames within the
-    ``patience`` move it as plain tracking does.
+    In plain tracking every result is applied (official behaviour: :func:`next_state` stays
+    ``tracking``). With long-term tracking a result that sends the tracker into ``lost``, or that
+    comes while lost without re-detecting the target (score <= leave_threshold), leaves the box where
+    it was. Low-score frames within the ``patience`` move it as plain tracking does.
     """
-    if not config.enabled:
-        return True
-    return next_state(state, score, config, previous_low_run) == TRACKING
+    return next_mode == TRACKING

@@ -211,9 +211,10 @@ class Tracker:
     def _update_state(self, state: TrackState, sel: Selection, scale_z: float) -> None:
         """Apply the frame's winner (unless long-term tracking holds the box) and step the long-term state."""
         cfg = self.config
-        if lt.accept_result(state.mode, sel.score, cfg.long_term, state.low_run):
+        mode = lt.next_state(state.mode, sel.score, cfg.long_term, state.low_run)
+        if lt.accept_result(mode):
             self._update_box(state, sel.box_crop, sel.score * sel.penalty * cfg.lr, scale_z)
-        state.mode = lt.next_state(state.mode, sel.score, cfg.long_term, state.low_run)
+        state.mode = mode
         state.low_run = lt.low_run(state.low_run, sel.score, cfg.long_term)
         state.score = sel.score
 

@@ -33,7 +33,8 @@ def test_thresholds_are_strict():
 
 def test_disabled_never_lost():
     off = LongTermConfig(enabled=False)
-    assert lt.next_state(lt.TRACKING, 0.01, off) == lt.TRACKING and lt.accept_result(lt.TRACKING, 0.01, off)
+    assert lt.next_state(lt.TRACKING, 0.01, off) == lt.TRACKING
+    assert lt.next_state(lt.LOST, 0.01, off) == lt.TRACKING
 
 
 @pytest.mark.parametrize("enter, leave", [(0.9, 0.5), (-0.1, 0.5)])
