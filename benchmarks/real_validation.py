@@ -151,8 +151,9 @@ def main() -> int:
         args.model = str(default_model())
     if args.starts < 1:
         parser.error(f"--starts must be at least 1, not {args.starts}")
-    dataset = with_later_starts(load(Path(args.root), args.split, args.part), args.starts)
-    thin = json.loads(Path(args.split).read_text()).get("thin_targets", []) if args.part == "validation" else []
+    one_pass = load(Path(args.root), args.split, args.part)
+    thin = [s.name for s in one_pass if "thin" in s.tags]  # the split's thin_targets on this side, as load tags them
+    dataset = with_later_starts(one_pass, args.starts)
     names = [s.name for s in dataset]
     try:
         base = _base_config(args)

@@ -84,6 +84,7 @@ def test_real_validation_runs_the_bundled_model_by_default(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert list(report["results"]["plain"]["per_sequence"]) == ["SeqA", "SeqB"]
     assert report["results"]["plain"]["auc"] > 0.5  # a painted box that moves 1 px a frame
+    assert list(report["results"]["plain"]["aspect_error_1_30"]) == ["SeqA"]  # the split's thin_targets
 
 
 def test_real_validation_tracks_the_training_side_from_later_starts(tmp_path):
@@ -99,6 +100,7 @@ def test_real_validation_tracks_the_training_side_from_later_starts(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert list(report["results"]["plain"]["per_sequence"]) == ["SeqC", "SeqC@12"]
+    assert report["results"]["plain"]["aspect_error_1_30"] == {}  # thin targets are validation sequences
 
 
 def test_real_validation_refuses_an_unknown_variant_in_one_line():
