@@ -42,7 +42,7 @@ from ..eval.datasets.folder import frame_folder, read_sequence_folder
 
 if TYPE_CHECKING:
     from ..eval.datasets.base import Sequence as FolderSequence
-    from .manifest import SequenceFacts
+    from ..eval.datasets.real_manifest import SequenceFacts
 
 log = logging.getLogger(__name__)
 Frame = npt.NDArray[np.uint8]
@@ -231,7 +231,7 @@ def read_sequence_folders(root: str, cache: ImageCache, min_size: float = 4.0) -
     Each folder is read by ``eval.datasets.folder.read_sequence_folder`` (frames and boxes cut to the
     shorter); a folder it rejects (malformed boxes or labels) is skipped with a warning.
     """
-    from .manifest import find_manifest, read_manifest
+    from ..eval.datasets.real_manifest import find_manifest, read_manifest
 
     base = Path(root)
     if not base.is_dir():

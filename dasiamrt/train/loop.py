@@ -27,10 +27,11 @@ import torch
 
 from ..config import NETWORKS
 from ..errors import CheckpointError
+from ..eval.datasets.real_split import read_split
 from ..model import SiamRPN, build_network, load_network, save_checkpoint
 from .config import TrainConfig
 from .datasets import ImageCache
-from .real_data import check_not_validation, read_split
+from .real_data import check_not_validation
 from .sampler import PairSampler
 from .sources import build_sources
 from .targets import siamrpn_loss
@@ -267,7 +268,7 @@ def train(cfg: TrainConfig, resume: bool = False, sampler: Optional[PairSampler]
         (out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     validator = None
     if cfg.validation is not None:
-        from .manifest import find_manifest
+        from ..eval.datasets.real_manifest import find_manifest
 
         split = read_split(cfg.validation.split, find_manifest(Path(cfg.validation.data_root())))
         sources = build_sources(cfg.data, ImageCache()) if sampler is None else sampler.sources

@@ -11,70 +11,19 @@ Layout read (see that folder's README): ``sequences/<name>/00000001.jpg ..`` + `
 * ``dataset`` and ``img_dir_in_repo``: the source clip (``group1_1``/``group1_3``/``group1_4`` are
   parts of one clip and must stay on one side of a split).
 
-The split file (``configs/real_split.json``) lists validation sequences; :func:`check_not_validation`
-refuses any training track that belongs to a validation sequence or to its source clip.
+The split file (``configs/real_split.json``, read by :mod:`dasiamrt.eval.datasets.real_split`) lists
+validation sequences; :func:`check_not_validation` refuses any training track that belongs to a
+validation sequence or to its source clip.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import Iterable, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError, DatasetError
+from ..eval.datasets.real_manifest import SequenceFacts, find_manifest
+from ..eval.datasets.real_split import RealSplit, read_split
 from .datasets import ImageCache, Track, read_coco, read_sequence_folders
-from .manifest import SequenceFacts, find_manifest, read_manifest
-
-
-@dataclass(frozen=True)
-class RealSplit:
-    """A validation split of real sequences (``configs/real_split.json``).
-
-    Attributes:
-        validation: names of the validation sequences.
-        thin_targets: the validation sequences with thin/tall targets (aspect-ratio checks).
-        clips: source clip of every validation sequence (from the manifest, when known).
-        path: the file it was read from.
-    """
-
-    validation: Tuple[str, ...]
-    thin_targets: Tuple[str, ...] = ()
-    clips: FrozenSet[str] = field(default_factory=frozenset)
-    path: str = ""
-
-    def holds(self, name: str, clip: str = "") -> bool:
-        """True when sequence ``name`` (or its source clip) is on the validation side."""
-        return name in self.validation or bool(clip and clip in self.clips)
-
-
-def read_split(path: str, manifest: Optional[Path] = None) -> RealSplit:
-    """Read a split file; ``manifest`` (default: the split's ``root``/manifest.json if present) gives clips.
-
-    Raises:
-        ConfigError: missing file, no ``validation`` list, or a validation name the manifest lacks.
-    """
-    file = Path(path)
-    try:
-        data = json.loads(file.read_text())
-        validation = tuple(str(n) for n in data["validation"])
-        thin = tuple(str(n) for n in data.get("thin_targets", ()))
-    except OSError:
-        raise ConfigError(f"split file {file} not found: give the path of e.g. configs/real_split.json") from None
-    except (KeyError, TypeError, ValueError) as err:
-        raise ConfigError(f"{file} is not a split file with a 'validation' list "
-                          f"({type(err).__name__}: {err})") from None
-    if not validation:
-        raise ConfigError(f"{file}: the 'validation' list is empty")
-    if manifest is None and "root" in data:
-        manifest = find_manifest(Path(str(data["root"])))
-    clips: FrozenSet[str] = frozenset()
-    if manifest is not None:
-        facts = read_manifest(manifest)
-        unknown = [n for n in validation if n not in facts]
-        if unknown:
-            raise ConfigError(f"{file}: validation sequence(s) {', '.join(unknown)} are not in {manifest}")
-        clips = frozenset(facts[n].clip for n in validation)
-    return RealSplit(validation, thin, clips, str(file))
 
 
 def track_sequence(track: Track) -> str:
@@ -129,4 +78,4 @@ def read_real(root: str, cache: ImageCache, split: Optional[str] = None, sequenc
     return tracks
 
 
-__all__ = ["RealSplit", "check_not_validation", "read_real", "read_split", "track_sequence"]
+__all__ = ["check_not_validation", "read_real", "track_sequence"]

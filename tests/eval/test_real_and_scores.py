@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dasiamrt.errors import DatasetError
+from dasiamrt.errors import ConfigError, DatasetError
 from dasiamrt.eval.datasets import load_dataset
 from dasiamrt.eval.evaluation import evaluate
 from dasiamrt.eval.report import markdown
@@ -52,7 +52,7 @@ def test_real_reader_sides_of_a_split_tags_and_absent_frames(tmp_path):
         load_dataset("real")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"validation": ["Nope"]}))
-    with pytest.raises(DatasetError, match="Nope"):
+    with pytest.raises(ConfigError, match="Nope"):
         load_dataset(f"real:{bad}", root)
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from dasiamrt.errors import ConfigError
+from dasiamrt.eval.datasets.real_manifest import read_manifest, target_category
+from dasiamrt.eval.datasets.real_split import read_split
 from dasiamrt.train.datasets import ImageCache, Track, read_sequence_folders
-from dasiamrt.train.manifest import read_manifest, target_category
-from dasiamrt.train.real_data import check_not_validation, read_real, read_split
+from dasiamrt.train.real_data import check_not_validation, read_real
 from dasiamrt.train.sampler import PairSampler, SamplerConfig
 
 from ..conftest import DATA, ROOT
@@ -56,7 +57,8 @@ def _real_root(tmp_path: Path) -> Path:
 
 def _split(tmp_path: Path, root: Path, validation=("group1_1", "Dog")) -> Path:
     path = tmp_path / "split.json"
-    path.write_text(json.dumps({"root": str(root), "validation": list(validation), "thin_targets": ["group1_1"]}))
+    thin = [n for n in validation if n == "group1_1"]
+    path.write_text(json.dumps({"root": str(root), "validation": list(validation), "thin_targets": thin}))
     return path
 
 
@@ -132,6 +134,21 @@ def test_split_naming_an_unknown_sequence_is_a_config_error(tmp_path):
     root = _real_root(tmp_path)
     with pytest.raises(ConfigError, match="nope"):
         read_split(str(_split(tmp_path, root, ("nope",))))
+    stray = tmp_path / "stray.json"
+    stray.write_text(json.dumps({"validation": ["Dog"], "thin_targets": ["group1_3"]}))
+    with pytest.raises(ConfigError, match="thin target.*group1_3.*not in its 'validation'"):
+        read_split(str(stray))
+
+
+def test_both_sides_of_the_split_agree_on_source_clips(tmp_path):
+    """The evaluation reader's train side leaves out a validation sequence's clip-mates, as training does."""
+    from dasiamrt.eval.datasets.real import load
+
+    root = _real_root(tmp_path)
+    split = _split(tmp_path, root)  # validation: group1_1 (group1_3 is part of its clip) and Dog
+    trainable = sorted({Path(t.video).name for t in read_real(str(root), ImageCache(), str(split), stills=False)})
+    assert trainable == ["car10"]
+    assert [s.name for s in load(root, str(split), "train")] == trainable
 
 
 def test_project_split_is_by_source_clip_and_covers_both_kinds():

@@ -6,46 +6,27 @@ Layout: ``<root>/sequences/<name>/00000001.jpg ..`` + ``groundtruth.txt`` (0-bas
 (symlinks are followed).
 
 Names: ``real`` (every sequence), ``real:<split.json>`` (the split's validation sequences) and
-``real:<split.json>:train`` (the others). Sequence tags: ``thin`` (the split's thin targets),
+``real:<split.json>:train`` (the others, less any part of a validation sequence's source clip; the
+split file is read by :mod:`.real_split`). Sequence tags: ``thin`` (the split's thin targets),
 ``drone`` or ``ground`` (from the manifest's dataset: OTB clips are ground-level).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
 from ...errors import DatasetError
 from .base import Dataset, Sequence, require_dir
 from .folder import read_sequence_folder
+from .real_manifest import find_manifest, read_manifest
+from .real_split import read_split
 
 
 def _sequence_root(root: Path) -> Path:
     return root / "sequences" if (root / "sequences").is_dir() else root
-
-
-def _manifest_datasets(root: Path) -> Dict[str, str]:
-    for candidate in (root / "manifest.json", root.parent / "manifest.json"):
-        if candidate.is_file():
-            try:
-                entries = json.loads(candidate.read_text())["sequences"]
-                return {str(e["name"]): str(e.get("dataset", "")) for e in entries}
-            except (OSError, KeyError, TypeError, ValueError):
-                raise DatasetError(f"{candidate} is not a real-data manifest: restore it from the data set") from None
-    return {}
-
-
-def _split(path: str) -> Tuple[List[str], List[str]]:
-    try:
-        data = json.loads(Path(path).read_text())
-        return [str(n) for n in data["validation"]], [str(n) for n in data.get("thin_targets", [])]
-    except OSError:
-        raise DatasetError(f"split file {path} not found: give e.g. real:configs/real_split.json") from None
-    except (KeyError, TypeError, ValueError):
-        raise DatasetError(f"{path} is not a split file with a 'validation' list") from None
 
 
 def read_sequence(folder: Path, tags: Tuple[str, ...] = ()) -> Sequence:
@@ -68,7 +49,8 @@ def load(root: Path, split: Optional[str] = None, part: str = "validation") -> D
         part: "validation" or "train" (with ``split``).
 
     Raises:
-        DatasetError: missing root, a split name without a folder, or malformed files.
+        DatasetError: missing root, a split name without a folder, or a malformed manifest.
+        ConfigError: a malformed split file (see :func:`~.real_split.read_split`).
     """
     if part not in ("validation", "train"):
         raise DatasetError(f"split part must be 'validation' or 'train', not {part!r}")
@@ -76,20 +58,22 @@ def load(root: Path, split: Optional[str] = None, part: str = "validation") -> D
     folders = {p.name: p for p in sorted(base.iterdir()) if p.is_dir() and (p / "groundtruth.txt").is_file()}
     if not folders:
         raise DatasetError(f"no sequence folder with groundtruth.txt in {base}: give the real-data root")
-    datasets = _manifest_datasets(base)
-    validation, thin = _split(split) if split else ([], [])
+    manifest = find_manifest(base)
+    facts = read_manifest(manifest) if manifest else {}
+    chosen = read_split(split, manifest) if split else None
+    validation, thin = (chosen.validation, chosen.thin_targets) if chosen else ((), ())
     missing = [n for n in validation if n not in folders]
     if missing:
         raise DatasetError(f"split {split} names {', '.join(missing)}, missing in {base}")
     if split is None:
         names = list(folders)
     elif part == "validation":
-        names = validation
+        names = list(validation)
     else:
-        names = [n for n in folders if n not in validation]
+        names = [n for n in folders if not chosen.holds(n, facts[n].clip if n in facts else "")]  # type: ignore[union-attr]
     sequences = []
     for name in names:
-        kind = datasets.get(name, "")
+        kind = facts[name].dataset if name in facts else ""
         tags = tuple(t for t, on in (("thin", name in thin), ("ground", kind.startswith("OTB")),
                                      ("drone", bool(kind) and not kind.startswith("OTB"))) if on)
         sequences.append(read_sequence(folders[name], tags))

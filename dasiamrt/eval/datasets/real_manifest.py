@@ -3,7 +3,8 @@
 Per sequence: ``target`` (the object kind; its first word is the category for semantic negative
 pairs, comparable to COCO's names), ``selection.stride`` (kept frames are that many source frames
 apart) and the source clip (``dataset`` + ``img_dir_in_repo``: ``group1_1``/``group1_3``/``group1_4``
-are parts of one clip). Read by the sequence-folder reader and the validation split.
+are parts of one clip), ``dataset`` (drone or ground-level tags). Read by the real-sequence readers of
+evaluation and training and by the validation split.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-from ..errors import DatasetError
+from ...errors import DatasetError
 
 
 @dataclass(frozen=True)
@@ -25,12 +26,14 @@ class SequenceFacts:
         category: first word of the manifest's ``target`` ("person", "car", ...).
         stride: source frames between consecutive kept frames (>= 1).
         clip: source clip key "<dataset>/<clip folder>" shared by the parts of one clip.
+        dataset: the benchmark it comes from ("OTB100", "UAV123@10fps", "DTB70", ...; "" if not given).
     """
 
     name: str
     category: str
     stride: int = 1
     clip: str = ""
+    dataset: str = ""
 
 
 def target_category(target: str) -> str:
@@ -59,7 +62,7 @@ def read_manifest(path: Path) -> Dict[str, SequenceFacts]:
             stride = int(entry.get("selection", {}).get("stride", 1) or 1)
             name = str(entry["name"])
             facts[name] = SequenceFacts(name, target_category(str(entry.get("target", name))), max(1, stride),
-                                        _clip_key(entry))
+                                        _clip_key(entry), str(entry.get("dataset", "")))
     except OSError:
         raise DatasetError(f"manifest {path} is missing or unreadable: give the real-data root") from None
     except (KeyError, TypeError, ValueError) as err:
