@@ -5,7 +5,10 @@ Per variant: mean OPE success AUC and precision@20 (OTB/UAV toolkit, ``eval.metr
 AUC, frames spent ``lost``, FPS; on the split's thin-target sequences the aspect-ratio error over
 frames 1-30 (``max(r, 1/r)`` with r = predicted w/h over true w/h, averaged over frames, then over
 sequences); for the plain variant the on/off-target score histogram and the thresholds derived from
-it (``eval.score_stats``). Usage:
+it (``eval.score_stats``). Each mean AUC carries a 95% bootstrap interval over the source sequences
+(a sequence's later starts are drawn with it), and each variant after the first its paired
+difference from the first with its interval (``eval.confidence``): a difference whose interval
+holds 0 is not shown by this split. Usage:
 
     python benchmarks/real_validation.py [--model DIR [--precision int8] | --weights PT --preset tiny] [--threads 1]
         [--variants plain,+DA,+LT,+DA+LT] [--set long_term.enter_threshold=0.5 ...] --out train_logs/real/x
@@ -23,12 +26,13 @@ import numpy as np
 
 from dasiamrt.config import TrackerConfig
 from dasiamrt.errors import ConfigError
+from dasiamrt.eval.confidence import bootstrap_mean, paired_difference
 from dasiamrt.eval.datasets.real import load
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.score_stats import derive_thresholds, histogram, on_off_scores
 from dasiamrt.eval.sweep import parse_sweep
 from dasiamrt.runtime.tracker import Tracker
-from dasiamrt.train.validate import SequenceRun, run_sequence, with_later_starts
+from dasiamrt.train.validate import SequenceRun, run_sequence, start_source, with_later_starts
 
 VARIANTS = {
     "plain": {"distractor": {"enabled": False}, "long_term": {"enabled": False}},
@@ -84,8 +88,10 @@ def evaluate_variant(args: argparse.Namespace, config: TrackerConfig, dataset: A
         off.append(b)
     on_all, off_all = np.concatenate(on), np.concatenate(off)
     frames = sum(len(r.boxes) for r in runs)
+    aucs = [float(c["success"].mean()) for c in curves]
     return {
         "auc": summary["auc"], "precision_20": summary["precision_20"],
+        "auc_interval": bootstrap_mean(aucs, [start_source(r.name) for r in runs]).to_dict(),
         "per_sequence": {r.name: round(float(c["success"].mean()), 4) for r, c in zip(runs, curves)},
         "aspect_error_1_30": {r.name: round(aspect_error(r), 3) for r in runs if r.name in thin},
         "lost_share": float(np.mean([s == "lost" for r in runs for s in r.states[1:]])),
@@ -94,13 +100,31 @@ def evaluate_variant(args: argparse.Namespace, config: TrackerConfig, dataset: A
     }
 
 
+def compare_to_first(results: Dict[str, Dict[str, Any]]) -> None:
+    """Add ``vs_first``: each later variant's paired AUC difference from the first, with its interval."""
+    first_name = next(iter(results))
+    first = results[first_name]["per_sequence"]
+    for r in list(results.values())[1:]:
+        diff = paired_difference(r["per_sequence"], first, {n: start_source(n) for n in first})
+        r["vs_first"] = {"variant": first_name, **diff.to_dict()}
+
+
+def _interval(iv: Dict[str, Any], signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    return f"{iv['estimate']:{sign}.3f} [{iv['low']:{sign}.3f}, {iv['high']:{sign}.3f}]"
+
+
 def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], thin: List[str]) -> str:
-    lines = [f"### {label}", "", "| variant | mean AUC | precision@20 | lost frames | FPS | thin-target aspect "
-             "error, frames 1-30 |", "|---|---|---|---|---|---|"]
+    first_name = next(iter(results))
+    clusters = next(iter(results.values()))["auc_interval"]["clusters"]
+    lines = [f"### {label}", "", f"| variant | mean AUC [95% interval, {clusters} sequences] | vs {first_name} "
+             "(paired) | precision@20 | lost frames | FPS | thin-target aspect error, frames 1-30 |",
+             "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         ar = np.mean(list(r["aspect_error_1_30"].values())) if r["aspect_error_1_30"] else float("nan")
-        lines.append(f"| {name} | {r['auc']:.3f} | {r['precision_20']:.3f} | {100 * r['lost_share']:.0f}% | "
-                     f"{r['fps']:.0f} | {ar:.2f}x |")
+        vs = _interval(r["vs_first"], signed=True) if "vs_first" in r else "-"
+        lines.append(f"| {name} | {_interval(r['auc_interval'])} | {vs} | {r['precision_20']:.3f} | "
+                     f"{100 * r['lost_share']:.0f}% | {r['fps']:.0f} | {ar:.2f}x |")
     lines += ["", "Per sequence (success AUC):", "", "| variant | " + " | ".join(names) + " |",
               "|---|" + "---|" * len(names)]
     for name, r in results.items():
@@ -162,9 +186,10 @@ def main() -> int:
     results = {}
     for variant in variants:
         config = base.replace(**{k: dict(v) for k, v in VARIANTS[variant].items()})
-        results[variant] = evaluate_variant(args, config, dataset, thin)
-        print(f"{variant:8s} AUC {results[variant]['auc']:.3f} P@20 {results[variant]['precision_20']:.3f} "
-              f"lost {results[variant]['lost_share']:.2f} {results[variant]['fps']:.0f} FPS", file=sys.stderr)
+        r = results[variant] = evaluate_variant(args, config, dataset, thin)
+        print(f"{variant:8s} AUC {_interval(r['auc_interval'])} P@20 {r['precision_20']:.3f} "
+              f"lost {r['lost_share']:.2f} {r['fps']:.0f} FPS", file=sys.stderr)
+    compare_to_first(results)
     from dasiamrt.cpu_features import detect
 
     label = args.label or (args.weights or args.model)

@@ -78,13 +78,21 @@ def test_real_validation_runs_the_bundled_model_by_default(tmp_path):
     root, split = _painted_real_data(tmp_path, frames=8)
     out = tmp_path / "report"
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "real_validation.py"), "--root", str(root),
-                           "--split", str(split), "--variants", "plain", "--out", str(out)],
+                           "--split", str(split), "--variants", "plain,+DA", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    assert list(report["results"]["plain"]["per_sequence"]) == ["SeqA", "SeqB"]
-    assert report["results"]["plain"]["auc"] > 0.5  # a painted box that moves 1 px a frame
-    assert list(report["results"]["plain"]["aspect_error_1_30"]) == ["SeqA"]  # the split's thin_targets
+    plain, da = report["results"]["plain"], report["results"]["+DA"]
+    assert list(plain["per_sequence"]) == ["SeqA", "SeqB"]
+    assert plain["auc"] > 0.5  # a painted box that moves 1 px a frame
+    assert list(plain["aspect_error_1_30"]) == ["SeqA"]  # the split's thin_targets
+    interval = plain["auc_interval"]
+    assert interval["clusters"] == 2 and interval["low"] <= plain["auc"] <= interval["high"]
+    assert interval["low"] >= min(plain["per_sequence"].values()) - 1e-4  # resampled means stay within the runs
+    vs = da["vs_first"]  # the paired difference, recomputed from the per-sequence table
+    assert vs["variant"] == "plain" and "vs_first" not in plain
+    assert vs["estimate"] == pytest.approx(sum(da["per_sequence"][n] - plain["per_sequence"][n] for n in
+                                               ("SeqA", "SeqB")) / 2, abs=1e-9)
 
 
 def test_real_validation_tracks_the_training_side_from_later_starts(tmp_path):
@@ -100,6 +108,7 @@ def test_real_validation_tracks_the_training_side_from_later_starts(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert list(report["results"]["plain"]["per_sequence"]) == ["SeqC", "SeqC@12"]
+    assert report["results"]["plain"]["auc_interval"]["clusters"] == 1  # a later start is drawn with its sequence
     assert report["results"]["plain"]["aspect_error_1_30"] == {}  # thin targets are validation sequences
 
 

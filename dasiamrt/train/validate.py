@@ -112,6 +112,12 @@ def later_starts(seq: Any, starts: int, min_frames: int = 10) -> List[Any]:
     return out
 
 
+def start_source(name: str) -> str:
+    """The sequence a :func:`later_starts` cut came from (``"Dog@25"`` -> ``"Dog"``; other names unchanged)."""
+    head, at, frame = name.rpartition("@")
+    return head if at and head and frame.isdigit() else name
+
+
 def with_later_starts(sequences: Iterable[Any], starts: int) -> List[Any]:
     """``sequences`` from frame 0, then every sequence's :func:`later_starts` (in that order, so the first
     ``len(sequences)`` runs are the one-pass protocol)."""
@@ -167,5 +173,5 @@ class TrackingValidator:
         return summarize(self.runs(state_dict))
 
 
-__all__ = ["SequenceRun", "TrackingValidator", "ValidationConfig", "later_starts", "run_sequence", "summarize",
-           "with_later_starts"]
+__all__ = ["SequenceRun", "TrackingValidator", "ValidationConfig", "later_starts", "run_sequence", "start_source",
+           "summarize", "with_later_starts"]

@@ -148,6 +148,17 @@ def test_later_starts_begin_at_evenly_spaced_frames_with_a_known_box():
         assert summarize([run])["auc"] == pytest.approx(20 / 21 * known)
     assert later_starts(seq, 1) == [] and [c.name for c in later_starts(seq, 2)] == ["s@21"]
     assert [c.name for c in later_starts(seq, 4, min_frames=11)] == ["s@10", "s@21"]  # s@30 keeps 11 frames
+
+
+def test_start_source_inverts_the_cut_names():
+    from dasiamrt.train.validate import later_starts, start_source
+
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 40
+    seq = Sequence(name="car@home", gt=np.tile([1.0, 2.0, 3.0, 4.0], (40, 1)), frames=frames)
+    cuts = later_starts(seq, 3)
+    assert [c.name for c in cuts] == ["car@home@13", "car@home@26"]
+    assert [start_source(c.name) for c in cuts] == ["car@home", "car@home"]
+    assert [start_source(n) for n in ("Dog", "car@home", "@5", "x@")] == ["Dog", "car@home", "@5", "x@"]
     with pytest.raises(ConfigError, match="starts must be at least 1"):
         ValidationConfig(split="x.json", starts=0)
 
