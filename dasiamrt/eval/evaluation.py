@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..fileio import atomic_write_text, safe_name
+from .confidence import paired_difference
 from .datasets import Dataset, load_dataset
 from .report import write_report
 from .runner import Progress, run_dataset
@@ -58,6 +59,17 @@ def _check_runnable(ds: Dataset) -> None:
                                    f"(first: {missing[0]}): check --root, or re-download the sequence")
 
 
+def _paired_auc(trackers: Dict[str, Any]) -> Dict[str, Any]:
+    """Each later tracker's mean per-sequence AUC difference from the first, with its paired 95% interval."""
+    labels = list(trackers)
+    first = {n: v["auc"] for n, v in trackers[labels[0]]["per_sequence"].items()}
+    out = {}
+    for label in labels[1:]:
+        other = {n: v["auc"] for n, v in trackers[label]["per_sequence"].items()}
+        out[label] = {"baseline": labels[0], "auc_difference": paired_difference(other, first).to_dict()}
+    return out
+
+
 def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, tracker: Any = None,
              tracker_name: str = "dasiamrt", results: Sequence[PathLike] = (), out_dir: Optional[PathLike] = None,
              progress: Optional[Progress] = None, plots: bool = True) -> Dict[str, Any]:
@@ -77,7 +89,9 @@ def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, trac
 
     Returns:
         The report: {"dataset", "protocol", "convention", "trackers": {label: {"summary",
-        "per_sequence", "attributes"}}}; NaN values become None.
+        "per_sequence", "attributes"}}, and for OPE with several trackers "comparisons": {label:
+        {"baseline", "auc_difference"}}} (paired bootstrap intervals, :mod:`.confidence`); NaN values
+        become None.
 
     Raises:
         DatasetError: dataset or result files missing or malformed; nothing to evaluate.
@@ -113,6 +127,8 @@ def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, trac
                 "submit": str(folders[tracker_name])}
     report = {"dataset": ds.name, "protocol": ds.kind, "convention": CONVENTIONS[ds.kind], "sequences": len(ds),
               "trackers": {label: score(ds, folder) for label, folder in folders.items()}}
+    if ds.kind == "ope" and len(folders) > 1:
+        report["comparisons"] = _paired_auc(report["trackers"])
     report = _clean(report)
     if out_dir is not None:
         write_report(report, Path(out_dir), plots=plots)

@@ -49,6 +49,7 @@ def markdown(report: Dict[str, Any]) -> str:
     for label, result in trackers.items():
         cells = [_cell(result["summary"].get(k), 1 if k in ("fps", "robustness") else 4) for _, k in cols]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += _interval_lines(report)
     attrs = sorted({a for r in trackers.values() for a in r["attributes"]})
     if attrs:
         key = "accuracy" if kind == "vot" else "auc"
@@ -60,6 +61,26 @@ def markdown(report: Dict[str, Any]) -> str:
             lines.append(f"| {attr} | " + " | ".join(cells) + " |")
     lines += _score_lines(trackers)
     return "\n".join(lines) + "\n"
+
+
+def _interval(iv: Dict[str, Any], sign: str = "") -> str:
+    return f"{iv['estimate']:{sign}.4f} [{iv['low']:{sign}.4f}, {iv['high']:{sign}.4f}]"
+
+
+def _interval_lines(report: Dict[str, Any]) -> List[str]:
+    """OPE: each tracker's mean AUC with its 95% bootstrap interval over sequences, and paired differences."""
+    trackers = report["trackers"]
+    if report["protocol"] != "ope" or not all("auc_interval" in r["summary"] for r in trackers.values()):
+        return []
+    lines = ["", "Mean AUC with its 95% interval (percentile bootstrap over sequences)"
+             + (", and the paired difference from the first tracker (an interval holding 0: not shown by these "
+                "sequences):" if report.get("comparisons") else ":"), ""]
+    comparisons = report.get("comparisons") or {}
+    for label, r in trackers.items():
+        vs = comparisons.get(label)
+        lines.append(f"- {label}: AUC {_interval(r['summary']['auc_interval'])}"
+                     + (f"; vs {vs['baseline']}: {_interval(vs['auc_difference'], '+')}" if vs else ""))
+    return lines
 
 
 def _score_lines(trackers: Dict[str, Any]) -> List[str]:

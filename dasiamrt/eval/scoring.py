@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import DatasetError
 from . import metrics, score_stats
 from . import results as rio
+from .confidence import bootstrap_mean
 from .datasets.base import Dataset, Sequence
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 CONVENTIONS = {
     "ope": "OTB/UAV toolkit OPE: 21 IoU thresholds 0..1 (strict >), per-sequence curves averaged; AUC = mean; "
            "precision at 20 px; invalid-GT frames fail success and pass precision; LaSOT drops absent frames "
-           "from numerators only",
+           "from numerators only; AUC interval: 95% percentile bootstrap over sequences",
     "got10k": "GOT-10k toolkit: IoU pooled over frames, first and absent (cover 0) frames dropped, boxes clipped "
               "to the image; AO, SR0.5, SR0.75",
     "vot": "VOT2016-2019 baseline as pysot-toolkit: failure at zero overlap, re-init 5 frames later, 10-frame "
@@ -78,6 +79,7 @@ def score_ope(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:
         per_sequence[seq.name] = {"auc": float(c["success"].mean()), "precision_20": float(c["precision"][20]),
                                   "frames": len(seq)}
     summary = metrics.ope_summary(curves)
+    summary["auc_interval"] = bootstrap_mean([v["auc"] for v in per_sequence.values()]).to_dict()
     attributes: Dict[str, Any] = {}
     for tag in sorted({t for seq in dataset for t in seq.tags}):
         chosen = [c for c, seq in zip(curves, dataset) if tag in seq.tags]

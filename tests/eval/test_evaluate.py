@@ -94,6 +94,15 @@ def test_cli_scores_otb_results_like_got10k(otb_fixture, tmp_path, capsys):
         assert float(row.group(1)) == pytest.approx(ref["success_score"], abs=1e-4)
         assert float(row.group(2)) == pytest.approx(ref["precision_score"], abs=1e-4)
     assert report["trackers"]["good"]["summary"]["auc"] > report["trackers"]["bad"]["summary"]["auc"]
+    # intervals: each around its tracker's AUC; the paired difference is the difference of got10k's scores
+    refs = {name: _got10k_reference(otb_fixture, name, tmp_path)["success_score"] for name in ("good", "bad")}
+    for name in ("good", "bad"):
+        iv = report["trackers"][name]["summary"]["auc_interval"]
+        assert iv["low"] <= iv["estimate"] <= iv["high"] and iv["estimate"] == pytest.approx(refs[name], abs=1e-4)
+    diff = report["comparisons"]["bad"]
+    assert diff["baseline"] == "good" and "good" not in report["comparisons"]
+    assert diff["auc_difference"]["estimate"] == pytest.approx(refs["bad"] - refs["good"], abs=1e-4)
+    assert f"- bad: AUC {report['trackers']['bad']['summary']['auc']:.4f} [" in printed and "; vs good: -" in printed
     assert {p.name for p in out.iterdir()} >= {"report.json", "report.md", "success.png", "precision.png",
                                               "attributes.png"}
 
