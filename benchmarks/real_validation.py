@@ -121,19 +121,20 @@ def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], t
              "(paired) | precision@20 | lost frames | FPS | thin-target aspect error, frames 1-30 |",
              "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
-        ar = np.mean(list(r["aspect_error_1_30"].values())) if r["aspect_error_1_30"] else float("nan")
+        ar = f"{np.mean(list(r['aspect_error_1_30'].values())):.2f}x" if r["aspect_error_1_30"] else "-"
         vs = _interval(r["vs_first"], signed=True) if "vs_first" in r else "-"
         lines.append(f"| {name} | {_interval(r['auc_interval'])} | {vs} | {r['precision_20']:.3f} | "
-                     f"{100 * r['lost_share']:.0f}% | {r['fps']:.0f} | {ar:.2f}x |")
+                     f"{100 * r['lost_share']:.0f}% | {r['fps']:.0f} | {ar} |")
     lines += ["", "Per sequence (success AUC):", "", "| variant | " + " | ".join(names) + " |",
               "|---|" + "---|" * len(names)]
     for name, r in results.items():
         lines.append(f"| {name} | " + " | ".join(f"{r['per_sequence'][n]:.3f}" for n in names) + " |")
     first = next(iter(results.values()))
-    lines += ["", "Aspect-ratio error over frames 1-30, thin targets (" + first.get("variant_note", "per variant")
-              + "):", "", "| variant | " + " | ".join(thin) + " |", "|---|" + "---|" * len(thin)]
-    for name, r in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{r['aspect_error_1_30'][n]:.2f}x" for n in thin) + " |")
+    if thin:
+        lines += ["", "Aspect-ratio error over frames 1-30, thin targets (per variant):", "",
+                  "| variant | " + " | ".join(thin) + " |", "|---|" + "---|" * len(thin)]
+        for name, r in results.items():
+            lines.append(f"| {name} | " + " | ".join(f"{r['aspect_error_1_30'][n]:.2f}x" for n in thin) + " |")
     h = first["histogram"]
     lines += ["", f"Score on target (IoU >= 0.5, {h['on_frames']} frames) vs off target (IoU < 0.1 or absent, "
               f"{h['off_frames']} frames), first variant: median {h['on_median']} vs {h['off_median']}; "

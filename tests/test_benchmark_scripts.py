@@ -110,6 +110,8 @@ def test_real_validation_tracks_the_training_side_from_later_starts(tmp_path):
     assert list(report["results"]["plain"]["per_sequence"]) == ["SeqC", "SeqC@12"]
     assert report["results"]["plain"]["auc_interval"]["clusters"] == 1  # a later start is drawn with its sequence
     assert report["results"]["plain"]["aspect_error_1_30"] == {}  # thin targets are validation sequences
+    text = (tmp_path / "report.md").read_text()
+    assert "nan" not in text and "thin targets (per variant)" not in text  # no empty aspect-error table
 
 
 def test_real_validation_refuses_an_unknown_variant_in_one_line():
