@@ -50,12 +50,12 @@ class ValidationConfig:
         """The real-data root: ``root``, else the split file's ``root`` entry."""
         if self.root:
             return self.root
-        import json
+        from ..eval.datasets.real_split import read_split
 
-        try:
-            return str(json.loads(Path(self.split).read_text())["root"])
-        except (OSError, KeyError, TypeError, ValueError):
-            raise ConfigError(f"validation needs a 'root' (the real-data folder): {self.split} gives none") from None
+        root = read_split(self.split, manifest=None).root
+        if not root:
+            raise ConfigError(f"validation needs a 'root' (the real-data folder): {self.split} gives none")
+        return root
 
 
 @dataclass

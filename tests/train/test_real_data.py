@@ -164,3 +164,17 @@ def test_project_split_is_by_source_clip_and_covers_both_kinds():
     assert not any(facts[n].clip in val_clips for n in train)  # no clip on both sides
     kinds = {"ground" if facts[n].clip.startswith("OTB") else "drone" for n in data["validation"]}
     assert kinds == {"ground", "drone"}
+
+
+def test_validation_root_comes_from_the_split_file_unless_given(tmp_path):
+    from dasiamrt.train.validate import ValidationConfig
+
+    root = _real_root(tmp_path)
+    split = _split(tmp_path, root)
+    assert read_split(str(split)).root == str(root)
+    assert ValidationConfig(split=str(split)).data_root() == str(root)
+    assert ValidationConfig(split=str(split), root="elsewhere").data_root() == "elsewhere"
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"validation": ["Dog"]}))
+    with pytest.raises(ConfigError, match="needs a 'root'"):
+        ValidationConfig(split=str(bare)).data_root()

@@ -26,12 +26,14 @@ class RealSplit:
         thin_targets: the validation sequences with thin/tall targets (aspect-ratio checks).
         clips: source clip of every validation sequence (from the manifest, when known).
         path: the file it was read from.
+        root: the file's ``root`` entry (the real-data folder it was made for; "" if none).
     """
 
     validation: Tuple[str, ...]
     thin_targets: Tuple[str, ...] = ()
     clips: FrozenSet[str] = field(default_factory=frozenset)
     path: str = ""
+    root: str = ""
 
     def holds(self, name: str, clip: str = "") -> bool:
         """True when sequence ``name`` (or its source clip) is on the validation side."""
@@ -60,8 +62,9 @@ def read_split(path: str, manifest: Optional[Path] = None) -> RealSplit:
     stray = [n for n in thin if n not in validation]
     if stray:
         raise ConfigError(f"{file}: thin target(s) {', '.join(stray)} are not in its 'validation' list")
-    if manifest is None and "root" in data:
-        manifest = find_manifest(Path(str(data["root"])))
+    root = str(data.get("root", "") or "")
+    if manifest is None and root:
+        manifest = find_manifest(Path(root))
     clips: FrozenSet[str] = frozenset()
     if manifest is not None:
         facts = read_manifest(manifest)
@@ -69,7 +72,7 @@ def read_split(path: str, manifest: Optional[Path] = None) -> RealSplit:
         if unknown:
             raise ConfigError(f"{file}: validation sequence(s) {', '.join(unknown)} are not in {manifest}")
         clips = frozenset(facts[n].clip for n in validation)
-    return RealSplit(validation, thin, clips, str(file))
+    return RealSplit(validation, thin, clips, str(file), root)
 
 
 __all__ = ["RealSplit", "read_split"]
