@@ -125,10 +125,11 @@ def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, trac
                  folders[tracker_name])
         return {"dataset": ds.name, "protocol": ds.kind, "sequences": len(ds), "trackers": {},
                 "submit": str(folders[tracker_name])}
-    report = {"dataset": ds.name, "protocol": ds.kind, "convention": CONVENTIONS[ds.kind], "sequences": len(ds),
-              "trackers": {label: score(ds, folder) for label, folder in folders.items()}}
+    trackers = {label: score(ds, folder) for label, folder in folders.items()}
+    report: Dict[str, Any] = {"dataset": ds.name, "protocol": ds.kind, "convention": CONVENTIONS[ds.kind],
+                              "sequences": len(ds), "trackers": trackers}
     if ds.kind == "ope" and len(folders) > 1:
-        report["comparisons"] = _paired_auc(report["trackers"])
+        report["comparisons"] = _paired_auc(trackers)
     report = _clean(report)
     if out_dir is not None:
         write_report(report, Path(out_dir), plots=plots)
