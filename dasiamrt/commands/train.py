@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -28,16 +27,10 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError, MissingDependencyError
 
     MissingDependencyError.require(("torch",), "train", "pip install 'dasiamrt[train]'")
-    from ..train.config import TrainConfig
+    from ..train.config import TrainConfig, read_config_file
     from ..train.loop import train
 
-    path = Path(args.config)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except ValueError as err:
-        raise ConfigError(f"{path} is not valid JSON ({err})") from None
+    data = read_config_file(Path(args.config))
     if args.out:
         data["out_dir"] = args.out
     if args.epochs:

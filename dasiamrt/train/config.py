@@ -3,6 +3,9 @@
 JSON layout (every key optional except ``data``; see ``configs/train_tiny.json``)::
 
     {
+      "base": null,                     another config file this one changes: its settings, then
+                                        these on top (objects merge key by key, lists and values
+                                        replace); chains allowed, e.g. one training stage per file
       "preset": "tiny",                 network layout (config.NETWORKS) and tracker preset
       "seed": 0,                        weights init, sampling (rank r uses [seed, r])
       "out_dir": "runs/tiny",           checkpoints last.pt / best.pt, metrics.jsonl, config.json
@@ -36,12 +39,15 @@ JSON layout (every key optional except ``data``; see ``configs/train_tiny.json``
                  "sequences": true, "stills": false} ]
     }
 
-Relative paths are relative to the directory ``dasiamrt train`` runs in.
+Relative paths (``base`` included) are relative to the directory ``dasiamrt train`` runs in.
+:func:`read_config_file` reads such a file (resolving ``base``); :meth:`TrainConfig.from_dict` checks it.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, cast
 
 from ..config import NETWORKS
@@ -119,6 +125,49 @@ class TrainConfig:
             raise ConfigError("'data' must be a list of source objects, each with a 'type'")
         values["data"] = tuple(dict(d) for d in values["data"])
         return cls(**values)
+
+
+#: how many ``base`` files one config may stack (a longer chain is a loop or a mistake)
+MAX_BASE_DEPTH = 16
+
+
+def merge_settings(base: Mapping[str, Any], changes: Mapping[str, Any]) -> Dict[str, Any]:
+    """``base`` with ``changes`` on top: JSON objects merge key by key (recursively); anything else replaces."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_settings(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_config_file(path: Path, _chain: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    """A training config file as settings, its ``base`` chain resolved (not yet checked: see
+    :meth:`TrainConfig.from_dict`).
+
+    Raises:
+        ConfigError: a missing or non-JSON file, a ``base`` that is not a path, or a loop of bases.
+    """
+    file = Path(path)
+    key = str(file.resolve())
+    if key in _chain or len(_chain) >= MAX_BASE_DEPTH:
+        raise ConfigError(f"config {file}: its 'base' chain loops or is deeper than {MAX_BASE_DEPTH} files")
+    if not file.is_file():
+        where = f" (the 'base' of {Path(_chain[-1]).name})" if _chain else ""
+        raise ConfigError(f"config file not found: {file}{where}")
+    try:
+        data = json.loads(file.read_text())
+    except ValueError as err:
+        raise ConfigError(f"{file} is not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file} must hold a JSON object of training settings")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{file}: 'base' must be the path of another training config, not {base!r}")
+    return merge_settings(read_config_file(Path(base), _chain + (key,)), data)
 
 
 def _checked(kind: Any, data: Any, what: str) -> Mapping[str, Any]:

@@ -199,7 +199,7 @@ def test_runs_score_0_based_boxes_against_0_based_ground_truth():
     assert summarize([run])["auc"] == pytest.approx(20 / 21)
 
 
-def test_reproduce_script_chains_its_training_configs():
+def test_reproduce_script_chains_its_training_configs(monkeypatch):
     """train_logs/real/reproduce.sh: every config it trains with loads, and each stage starts from the
     best.pt the stage before it writes (stage 1 from the synthetic model the script extracts)."""
     import re
@@ -207,7 +207,10 @@ def test_reproduce_script_chains_its_training_configs():
     script = (ROOT / "train_logs" / "real" / "reproduce.sh").read_text()
     configs = re.findall(r"train --config (\S+)", script)
     assert configs[:2] == ["configs/train_real_part1.json", "configs/train_real.json"] and len(configs) >= 3
-    cfgs = [TrainConfig.from_dict(json.loads((ROOT / c).read_text())) for c in configs]
+    from dasiamrt.train.config import read_config_file
+
+    monkeypatch.chdir(ROOT)  # the script runs from the repository root: 'base' paths are relative to it
+    cfgs = [TrainConfig.from_dict(read_config_file(ROOT / c)) for c in configs]
     assert cfgs[0].out_dir == cfgs[1].out_dir  # part 2 resumes part 1
     assert cfgs[0].init_weights == "runs/tiny_synthetic.pt" and "> runs/tiny_synthetic.pt" in script
     for before, after in zip(cfgs[1:], cfgs[2:]):
