@@ -65,12 +65,12 @@ def load(root: Path, split: Optional[str] = None, part: str = "validation") -> D
     missing = [n for n in validation if n not in folders]
     if missing:
         raise DatasetError(f"split {split} names {', '.join(missing)}, missing in {base}")
-    if split is None:
+    if chosen is None:
         names = list(folders)
     elif part == "validation":
         names = list(validation)
     else:
-        names = [n for n in folders if not chosen.holds(n, facts[n].clip if n in facts else "")]  # type: ignore[union-attr]
+        names = [n for n in folders if not chosen.holds(n, facts[n].clip if n in facts else "")]
     sequences = []
     for name in names:
         kind = facts[name].dataset if name in facts else ""
