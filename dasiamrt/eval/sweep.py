@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..config import TrackerConfig
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
+from .confidence import paired_difference
 from .datasets.base import Dataset
 from .report import _COLUMNS
 from .runner import Progress, run_dataset
@@ -105,7 +106,9 @@ def parse_sweep(spec: str, base: TrackerConfig) -> List[Tuple[str, TrackerConfig
 
 
 def ranking(report: Dict[str, Any], labels: Dict[str, str]) -> List[Dict[str, Any]]:
-    """Rows of the sweep, best first: {"rank", "name", "settings", <summary scores>}."""
+    """Rows of the sweep, best first: {"rank", "name", "settings", <summary scores>}; for OPE, rows after the
+    first also carry ``auc_vs_best``: their paired AUC difference from the first row, with its 95% bootstrap
+    interval over the sequences (:mod:`.confidence`)."""
     _, key = RANK_BY[report["protocol"]]
     rows = [{"name": name, "settings": labels[name], **{k: report["trackers"][name]["summary"].get(k)
                                                         for _, k in _COLUMNS[report["protocol"]] + [("FPS", "fps")]}}
@@ -113,6 +116,12 @@ def ranking(report: Dict[str, Any], labels: Dict[str, str]) -> List[Dict[str, An
     rows.sort(key=lambda r: -(r[key] if r[key] is not None else float("-inf")))
     for i, row in enumerate(rows, 1):
         row["rank"] = i
+    if report["protocol"] == "ope" and len(rows) > 1:  # is the winner better than the others, or within noise?
+        per_sequence = {name: {n: v["auc"] for n, v in report["trackers"][name]["per_sequence"].items()}
+                        for name in labels}
+        best = per_sequence[rows[0]["name"]]
+        for row in rows[1:]:
+            row["auc_vs_best"] = paired_difference(per_sequence[row["name"]], best).to_dict()
     return rows
 
 
@@ -121,13 +130,21 @@ def sweep_markdown(report: Dict[str, Any], rows: List[Dict[str, Any]]) -> str:
     title, _ = RANK_BY[report["protocol"]]
     keys = [kv.split("=")[0] for kv in rows[0]["settings"].split(",")]
     cols = _COLUMNS[report["protocol"]] + [("FPS", "fps")]
+    paired = any("auc_vs_best" in row for row in rows)
+    extra = ["AUC vs rank 1, paired [95%]"] if paired else []
     lines = [f"# Sweep on {report['dataset']} ({report['sequences']} sequences), ranked by {title}", "",
-             "| Rank | " + " | ".join(keys + [c for c, _ in cols]) + " |", "|---" * (len(keys) + len(cols) + 1) + "|"]
+             "| Rank | " + " | ".join(keys + [c for c, _ in cols] + extra) + " |",
+             "|---" * (len(keys) + len(cols) + len(extra) + 1) + "|"]
     for row in rows:
         values = [kv.split("=", 1)[1] for kv in row["settings"].split(",")]
         cells = ["-" if row[k] is None else f"{row[k]:.1f}" if k in ("fps", "robustness") else
                  str(row[k]) if k == "failures" else f"{row[k]:.4f}" for _, k in cols]
+        if paired:
+            iv = row.get("auc_vs_best")
+            cells.append(f"{iv['estimate']:+.4f} [{iv['low']:+.4f}, {iv['high']:+.4f}]" if iv else "-")
         lines.append(f"| {row['rank']} | " + " | ".join(values + cells) + " |")
+    if paired:
+        lines += ["", "An interval that holds 0: these sequences do not tell that setting from rank 1."]
     return "\n".join(lines) + "\n"
 
 

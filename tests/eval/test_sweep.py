@@ -72,6 +72,12 @@ def test_sweep_runs_each_combination_and_ranks_them(tmp_path, capsys):
         summary = json.loads((one / "report.json").read_text())["trackers"][row["name"]]["summary"]
         assert summary["auc"] == pytest.approx(row["auc"], abs=1e-12)
     assert len({r["auc"] for r in rows}) > 1  # the settings matter on this set, so the ranking means something
+    assert "auc_vs_best" not in rows[0]  # each later row: its paired difference from rank 1 (same sequences,
+    for row in rows[1:]:                 # so the mean difference is the difference of the means)
+        iv = row["auc_vs_best"]
+        assert iv["estimate"] == pytest.approx(row["auc"] - rows[0]["auc"], abs=1e-12) and iv["clusters"] == 2
+        assert iv["low"] <= iv["estimate"] <= 1e-12 and iv["estimate"] <= iv["high"]  # rank 1 is best on average
+    assert "| AUC vs rank 1, paired [95%] |" in printed
     assert printed.startswith("# Sweep on synthetic-distractors (2 sequences), ranked by AUC")
     assert (out / "sweep.md").read_text() in printed
 
