@@ -122,3 +122,21 @@ def test_real_validation_refuses_an_unknown_variant_in_one_line():
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "unknown variant '+XY'" in proc.stderr and "unknown variant '+DA+LT'" not in proc.stderr
+
+
+def test_tune_real_ranks_settings_with_paired_intervals_against_the_best(tmp_path):
+    """benchmarks/tune_real.py: one row per setting, best first; later rows carry their paired difference from
+    the best (on painted sequences where the box moves 1 px a frame)."""
+    root, split = _painted_real_data(tmp_path, frames=12)
+    out = tmp_path / "tune.md"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "tune_real.py"), "--model",
+                           str(REPO / "dasiamrt" / "assets" / "models" / "tiny"), "--root", str(root), "--split",
+                           str(split), "--window", "0.2,0.5", "--starts", "2", "--threads", "1", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line.split(" | ") for line in out.read_text().splitlines() if line.startswith("| 0.") or
+            line.startswith("| 1.")]
+    assert len(rows) == 2 and float(rows[0][0][2:]) >= float(rows[1][0][2:])
+    assert rows[0][1] == "-" and "[" in rows[1][1]
+    diff = float(rows[1][1].split(" ")[0])  # cells have 3 decimals
+    assert diff <= 0 and diff == pytest.approx(float(rows[1][0][2:]) - float(rows[0][0][2:]), abs=2e-3)
