@@ -26,7 +26,7 @@ import numpy as np
 
 from dasiamrt.config import TrackerConfig
 from dasiamrt.errors import ConfigError
-from dasiamrt.eval.confidence import bootstrap_mean, paired_difference
+from dasiamrt.eval.confidence import bootstrap_mean, format_interval, paired_difference
 from dasiamrt.eval.datasets.real import load
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.score_stats import derive_thresholds, histogram, on_off_scores
@@ -109,11 +109,6 @@ def compare_to_first(results: Dict[str, Dict[str, Any]]) -> None:
         r["vs_first"] = {"variant": first_name, **diff.to_dict()}
 
 
-def _interval(iv: Dict[str, Any], signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    return f"{iv['estimate']:{sign}.3f} [{iv['low']:{sign}.3f}, {iv['high']:{sign}.3f}]"
-
-
 def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], thin: List[str]) -> str:
     first_name = next(iter(results))
     clusters = next(iter(results.values()))["auc_interval"]["clusters"]
@@ -122,8 +117,8 @@ def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], t
              "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         ar = f"{np.mean(list(r['aspect_error_1_30'].values())):.2f}x" if r["aspect_error_1_30"] else "-"
-        vs = _interval(r["vs_first"], signed=True) if "vs_first" in r else "-"
-        lines.append(f"| {name} | {_interval(r['auc_interval'])} | {vs} | {r['precision_20']:.3f} | "
+        vs = format_interval(r["vs_first"], signed=True) if "vs_first" in r else "-"
+        lines.append(f"| {name} | {format_interval(r['auc_interval'])} | {vs} | {r['precision_20']:.3f} | "
                      f"{100 * r['lost_share']:.0f}% | {r['fps']:.0f} | {ar} |")
     lines += ["", "Per sequence (success AUC):", "", "| variant | " + " | ".join(names) + " |",
               "|---|" + "---|" * len(names)]
@@ -188,7 +183,7 @@ def main() -> int:
     for variant in variants:
         config = base.replace(**{k: dict(v) for k, v in VARIANTS[variant].items()})
         r = results[variant] = evaluate_variant(args, config, dataset, thin)
-        print(f"{variant:8s} AUC {_interval(r['auc_interval'])} P@20 {r['precision_20']:.3f} "
+        print(f"{variant:8s} AUC {format_interval(r['auc_interval'])} P@20 {r['precision_20']:.3f} "
               f"lost {r['lost_share']:.2f} {r['fps']:.0f} FPS", file=sys.stderr)
     compare_to_first(results)
     from dasiamrt.cpu_features import detect

@@ -72,7 +72,8 @@ def main() -> int:
     ranked = sorted(rows, key=lambda r: r[:7], reverse=True)
     best = ranked[0][7]
     for every_auc, auc, p20, size, k, window, lr, per_run in ranked:
-        vs = "-" if per_run is best else paired_difference(per_run, best, {n: start_source(n) for n in best}).text()
+        clusters = {n: start_source(n) for n in best}
+        vs = "-" if per_run is best else paired_difference(per_run, best, clusters).text(signed=True)
         lines.append(f"| {every_auc:.3f} | {vs} | {auc:.3f} | {p20:.3f} | {size} | {k} | {window} | {lr} |")
     text = "\n".join(lines) + "\n"
     print(text)

@@ -41,13 +41,20 @@ class Interval:
         """True when ``value`` lies within the interval (ends included)."""
         return self.low <= value <= self.high
 
-    def text(self, digits: int = 3) -> str:
-        """``0.488 [0.431, 0.546]``."""
-        return f"{self.estimate:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+    def text(self, digits: int = 3, signed: bool = False) -> str:
+        """``0.488 [0.431, 0.546]`` (``signed``: ``+0.012 [-0.004, +0.030]``, for differences)."""
+        return format_interval(self.to_dict(), digits, signed)
 
     def to_dict(self) -> Dict[str, float]:
         return {"estimate": self.estimate, "low": self.low, "high": self.high, "level": self.level,
                 "clusters": self.clusters, "runs": self.runs}
+
+
+def format_interval(interval: Mapping[str, float], digits: int = 3, signed: bool = False) -> str:
+    """An :meth:`Interval.to_dict` as ``estimate [low, high]`` (as stored in report JSON files)."""
+    sign = "+" if signed else ""
+    return (f"{interval['estimate']:{sign}.{digits}f} [{interval['low']:{sign}.{digits}f}, "
+            f"{interval['high']:{sign}.{digits}f}]")
 
 
 def bootstrap_mean(values: Sequence[float], clusters: Optional[Sequence[str]] = None, *, resamples: int = 10000,
@@ -108,4 +115,4 @@ def paired_difference(a: Mapping[str, float], b: Mapping[str, float], clusters: 
     return bootstrap_mean(diff, groups, resamples=resamples, level=level, seed=seed)
 
 
-__all__ = ["Interval", "bootstrap_mean", "paired_difference"]
+__all__ = ["Interval", "bootstrap_mean", "format_interval", "paired_difference"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..fileio import atomic_write_bytes, atomic_write_text
 from . import metrics
+from .confidence import format_interval
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,6 @@ def markdown(report: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _interval(iv: Dict[str, Any], sign: str = "") -> str:
-    return f"{iv['estimate']:{sign}.4f} [{iv['low']:{sign}.4f}, {iv['high']:{sign}.4f}]"
-
-
 def _interval_lines(report: Dict[str, Any]) -> List[str]:
     """OPE: each tracker's mean AUC with its 95% bootstrap interval over sequences, and paired differences."""
     trackers = report["trackers"]
@@ -78,8 +75,8 @@ def _interval_lines(report: Dict[str, Any]) -> List[str]:
     comparisons = report.get("comparisons") or {}
     for label, r in trackers.items():
         vs = comparisons.get(label)
-        lines.append(f"- {label}: AUC {_interval(r['summary']['auc_interval'])}"
-                     + (f"; vs {vs['baseline']}: {_interval(vs['auc_difference'], '+')}" if vs else ""))
+        lines.append(f"- {label}: AUC {format_interval(r['summary']['auc_interval'], 4)}"
+                     + (f"; vs {vs['baseline']}: {format_interval(vs['auc_difference'], 4, True)}" if vs else ""))
     return lines
 
 

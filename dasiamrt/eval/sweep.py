@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..config import TrackerConfig
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
-from .confidence import paired_difference
+from .confidence import format_interval, paired_difference
 from .datasets.base import Dataset
 from .report import _COLUMNS
 from .runner import Progress, run_dataset
@@ -141,7 +141,7 @@ def sweep_markdown(report: Dict[str, Any], rows: List[Dict[str, Any]]) -> str:
                  str(row[k]) if k == "failures" else f"{row[k]:.4f}" for _, k in cols]
         if paired:
             iv = row.get("auc_vs_best")
-            cells.append(f"{iv['estimate']:+.4f} [{iv['low']:+.4f}, {iv['high']:+.4f}]" if iv else "-")
+            cells.append(format_interval(iv, 4, signed=True) if iv else "-")
         lines.append(f"| {row['rank']} | " + " | ".join(values + cells) + " |")
     if paired:
         lines += ["", "An interval that holds 0: these sequences do not tell that setting from rank 1."]

@@ -11,6 +11,7 @@ def test_constant_values_give_a_point_interval():
     iv = bootstrap_mean([0.42] * 7, resamples=500)
     assert iv.estimate == pytest.approx(0.42) and iv.low == pytest.approx(0.42) and iv.high == pytest.approx(0.42)
     assert iv.clusters == 7 and iv.runs == 7 and iv.holds(0.42) and not iv.holds(0.43)
+    assert iv.text() == "0.420 [0.420, 0.420]" and iv.text(2, signed=True) == "+0.42 [+0.42, +0.42]"
 
 
 def test_width_matches_the_normal_theory_interval_for_independent_runs():
