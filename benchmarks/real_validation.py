@@ -92,7 +92,7 @@ def evaluate_variant(args: argparse.Namespace, config: TrackerConfig, dataset: A
     return {
         "auc": summary["auc"], "precision_20": summary["precision_20"],
         "auc_interval": bootstrap_mean(aucs, [start_source(r.name) for r in runs]).to_dict(),
-        "per_sequence": {r.name: round(float(c["success"].mean()), 4) for r, c in zip(runs, curves)},
+        "per_sequence": {r.name: round(auc, 4) for r, auc in zip(runs, aucs)},
         "aspect_error_1_30": {r.name: round(aspect_error(r), 3) for r in runs if r.name in thin},
         "lost_share": float(np.mean([s == "lost" for r in runs for s in r.states[1:]])),
         "fps": frames / seconds, "histogram": histogram(on_all, off_all),

@@ -15,7 +15,7 @@ from .confidence import paired_difference
 from .datasets import Dataset, load_dataset
 from .report import write_report
 from .runner import Progress, run_dataset
-from .scoring import CONVENTIONS, score
+from .scoring import CONVENTIONS, auc_by_sequence, score
 
 log = logging.getLogger(__name__)
 PathLike = Union[str, Path]
@@ -62,12 +62,10 @@ def _check_runnable(ds: Dataset) -> None:
 def _paired_auc(trackers: Dict[str, Any]) -> Dict[str, Any]:
     """Each later tracker's mean per-sequence AUC difference from the first, with its paired 95% interval."""
     labels = list(trackers)
-    first = {n: v["auc"] for n, v in trackers[labels[0]]["per_sequence"].items()}
-    out = {}
-    for label in labels[1:]:
-        other = {n: v["auc"] for n, v in trackers[label]["per_sequence"].items()}
-        out[label] = {"baseline": labels[0], "auc_difference": paired_difference(other, first).to_dict()}
-    return out
+    first = auc_by_sequence(trackers[labels[0]])
+    return {label: {"baseline": labels[0],
+                    "auc_difference": paired_difference(auc_by_sequence(trackers[label]), first).to_dict()}
+            for label in labels[1:]}
 
 
 def evaluate(dataset: Union[str, Dataset], root: Optional[PathLike] = None, tracker: Any = None,

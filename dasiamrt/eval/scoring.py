@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, cast
+from typing import Any, Dict, List, Mapping, Optional, Tuple, cast
 
 import numpy as np
 
@@ -61,6 +61,11 @@ def _frame_attribute_auc(curves: List[Dict[str, np.ndarray]], masks: List[np.nda
     return {"auc": float(curve.mean()), "sequences": len(per_seq), "frames": int(sum(m.sum() for m in masks))}
 
 
+def auc_by_sequence(result: Mapping[str, Any]) -> Dict[str, float]:
+    """Sequence name -> success AUC of one :func:`score_ope` result (``result["per_sequence"]``)."""
+    return {name: row["auc"] for name, row in result["per_sequence"].items()}
+
+
 def score_ope(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:
     """OPE scores (OTB, UAV, LaSOT, synthetic) of one result folder, with per-attribute AUCs."""
     use_absent = dataset.name.startswith("lasot")
@@ -79,7 +84,7 @@ def score_ope(dataset: Dataset, results_dir: Path) -> Dict[str, Any]:
         per_sequence[seq.name] = {"auc": float(c["success"].mean()), "precision_20": float(c["precision"][20]),
                                   "frames": len(seq)}
     summary = metrics.ope_summary(curves)
-    summary["auc_interval"] = bootstrap_mean([v["auc"] for v in per_sequence.values()]).to_dict()
+    summary["auc_interval"] = bootstrap_mean([row["auc"] for row in per_sequence.values()]).to_dict()
     attributes: Dict[str, Any] = {}
     for tag in sorted({t for seq in dataset for t in seq.tags}):
         chosen = [c for c, seq in zip(curves, dataset) if tag in seq.tags]

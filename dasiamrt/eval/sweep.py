@@ -25,6 +25,7 @@ from .confidence import format_interval, paired_difference
 from .datasets.base import Dataset
 from .report import _COLUMNS
 from .runner import Progress, run_dataset
+from .scoring import auc_by_sequence
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,9 @@ def ranking(report: Dict[str, Any], labels: Dict[str, str]) -> List[Dict[str, An
     for i, row in enumerate(rows, 1):
         row["rank"] = i
     if report["protocol"] == "ope" and len(rows) > 1:  # is the winner better than the others, or within noise?
-        per_sequence = {name: {n: v["auc"] for n, v in report["trackers"][name]["per_sequence"].items()}
-                        for name in labels}
-        best = per_sequence[rows[0]["name"]]
+        best = auc_by_sequence(report["trackers"][rows[0]["name"]])
         for row in rows[1:]:
-            row["auc_vs_best"] = paired_difference(per_sequence[row["name"]], best).to_dict()
+            row["auc_vs_best"] = paired_difference(auc_by_sequence(report["trackers"][row["name"]]), best).to_dict()
     return rows
 
 

@@ -78,5 +78,4 @@ def find_manifest(folder: Path) -> Optional[Path]:
     return None
 
 
-
 __all__ = ["SequenceFacts", "find_manifest", "read_manifest", "target_category"]
