@@ -49,30 +49,44 @@ def _flag(name: str, value: Any) -> None:
         raise ConfigError(f"tracker setting {name} must be true or false, got {value!r}")
 
 
+ALEXNET = "alexnet"
+MOBILENETV2 = "mobilenetv2"
+BACKBONES = (ALEXNET, MOBILENETV2)
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """Layout of a SiamRPN network (official ``net.py``: ``SiamRPN(size, feature_out)``).
 
     Attributes:
-        name: preset name of the layout ("big", "vot", "otb", "tiny").
-        width: channel multiplier of the AlexNet backbone (channels 96/256/384/384/256 x width).
+        name: preset name of the layout ("big", "vot", "otb", "tiny", "mobile").
+        width: channel multiplier of the AlexNet backbone (channels 96/256/384/384/256 x width); 1 for
+            MobileNetV2 (its ImageNet width).
         feature_out: F, channels of the correlation features and kernels.
+        backbone: "alexnet" (the official layout) or "mobilenetv2" (ImageNet MobileNetV2 blocks 0-10 and a
+            1x1 neck to F channels, :mod:`dasiamrt.model.mobilenet`); both give the same feature-map sizes.
     """
 
     name: str
     width: float
     feature_out: int
+    backbone: str = ALEXNET
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"unknown backbone {self.backbone!r}: choose one of {', '.join(BACKBONES)}")
 
     @property
     def channels(self) -> Tuple[int, int, int, int, int]:
-        """Backbone channels C1..C5."""
+        """AlexNet backbone channels C1..C5."""
         c = tuple(int(round(b * self.width)) for b in (96, 256, 384, 384, 256))
         return c  # type: ignore[return-value]
 
     @property
     def feature_channels(self) -> int:
-        """C5, channels of the backbone output (the template/search embedding)."""
-        return self.channels[-1]
+        """C, channels of the backbone output (the template/search embedding): AlexNet's C5, or the
+        MobileNetV2 neck's F."""
+        return self.channels[-1] if self.backbone == ALEXNET else self.feature_out
 
 
 @dataclass(frozen=True)
@@ -300,6 +314,7 @@ NETWORKS: Dict[str, NetworkConfig] = {
     "vot": NetworkConfig("vot", width=1.0, feature_out=256),
     "otb": NetworkConfig("otb", width=1.0, feature_out=256),
     "tiny": NetworkConfig("tiny", width=0.25, feature_out=64),
+    "mobile": NetworkConfig("mobile", width=1.0, feature_out=64, backbone=MOBILENETV2),
 }
 
 _PAPER_DA = DistractorConfig(enabled=True)
@@ -338,6 +353,12 @@ PRESETS: Dict[str, Preset] = {
         NETWORKS["tiny"],
         TrackerConfig(lr=0.35, window_influence=0.40, penalty_k=0.10, instance_size=255),
         "dasiamrt's quarter-width network (the bundled, self-trained model)",
+    ),
+    "mobile": Preset(
+        "mobile",
+        NETWORKS["mobile"],
+        TrackerConfig(lr=0.35, window_influence=0.40, penalty_k=0.10, instance_size=255),
+        "ImageNet MobileNetV2 backbone (blocks 0-10, stride 8) with the SiamRPN heads, fine-tuned by dasiamrt",
     ),
 }
 

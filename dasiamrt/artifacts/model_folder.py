@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from .. import spec
-from ..config import NetworkConfig, TrackerConfig
+from ..config import ALEXNET, NetworkConfig, TrackerConfig
 from ..errors import ConfigError, ModelError
 from ..fileio import atomic_write_json, confine, sha256_file
 from .model_schema import FORMAT_VERSION, check_manifest
@@ -82,7 +82,7 @@ class ModelFolder:
             raise ModelError(f"{manifest_path} is not readable JSON ({err}): re-export the model") from None
         check_manifest(manifest, manifest_path)
         net = manifest["network"]
-        network = NetworkConfig(net["name"], float(net["width"]), int(net["feature_out"]))
+        network = NetworkConfig(net["name"], float(net["width"]), int(net["feature_out"]), net.get("backbone", ALEXNET))
         try:
             tracker = TrackerConfig.from_dict(manifest["tracker"])
         except ConfigError as err:
@@ -250,7 +250,7 @@ def create_model_folder(root: Path, preset: str, network: NetworkConfig, tracker
         "format": FORMAT_VERSION,
         "preset": preset,
         "network": {"name": network.name, "width": network.width, "feature_out": network.feature_out,
-                    "feature_channels": network.feature_channels},
+                    "feature_channels": network.feature_channels, "backbone": network.backbone},
         "tracker": tracker.to_dict(),
         "opset": spec.OPSET,
         "precision": "fp32",

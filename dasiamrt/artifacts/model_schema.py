@@ -4,7 +4,8 @@ Layout (written by :mod:`.model_folder` for ``dasiamrt export``; ``variants`` fo
 --precision fp16`` and ``dasiamrt calibrate``)::
 
     {"format": 1, "preset": str, "precision": "fp32"|"fp16"|"int8", "opset": int,
-     "network": {"name": str, "width": number > 0, "feature_out": int > 0, "feature_channels": int?},
+     "network": {"name": str, "width": number > 0, "feature_out": int > 0, "feature_channels": int?,
+                 "backbone": "alexnet" | "mobilenetv2" (absent: alexnet)},
      "tracker": {TrackerConfig fields, checked by TrackerConfig itself: types and ranges},
      "graphs": {"template": GRAPH, "search": GRAPH, "kernel_update": GRAPH?},
      "fp16_graphs": {role: GRAPH}?, "variants": {any name: {"graphs": {role: GRAPH}, ...}}?, ...}
@@ -22,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Tuple
 
+from ..config import BACKBONES
 from ..errors import ModelError
 from ..fileio import confine
 
@@ -74,6 +76,8 @@ def _check_network(net: Mapping[str, Any], path: Path) -> None:
     width: Any = net.get("width")
     if not (_is_number(width) and float(width) > 0):
         raise _fail(path, f"network.width must be a number > 0, found {width!r}")
+    if "backbone" in net and net["backbone"] not in BACKBONES:
+        raise _fail(path, f"network.backbone must be one of {', '.join(BACKBONES)}, found {net['backbone']!r}")
     for key in ("feature_out", "feature_channels"):
         value: Any = net.get(key)
         if (key in net or key == "feature_out") and not (_is_int(value) and int(value) > 0):

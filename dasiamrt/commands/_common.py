@@ -18,8 +18,8 @@ def add_model_args(parser: argparse.ArgumentParser, allow_default: bool = True) 
     group.add_argument("--model", metavar="DIR", help=f"exported model folder{default}")
     group.add_argument("--weights", metavar="FILE", help="PyTorch checkpoint (official .model files too); needs torch")
     group.add_argument("--preset", default=None,
-                       help="big, vot, otb, paper or tiny: the layout of --weights (default vot); with --model, "
-                            "track with this preset's settings instead of those stored in the model")
+                       help="big, vot, otb, paper, tiny or mobile: the layout of --weights (default vot); with "
+                            "--model, track with this preset's settings instead of those stored in the model")
     add_backend_args(group)
 
 

@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--weights", metavar="FILE", help="PyTorch checkpoint (official SiamRPN*.model files too)")
     src.add_argument("--random", type=int, metavar="SEED", help="random weights with this seed (for speed tests)")
-    p.add_argument("--preset", required=True, help="network layout and tracker settings: big, vot, otb, paper or tiny")
+    p.add_argument("--preset", required=True,
+                   help="network layout and tracker settings: big, vot, otb, paper, tiny or mobile")
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
                    help="also write fp16 graphs (fp32 always written)")

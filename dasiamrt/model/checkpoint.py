@@ -13,13 +13,14 @@ from typing import Any, Dict, List, Mapping
 
 import torch
 
-from ..config import NETWORKS, NetworkConfig
+from ..config import ALEXNET, MOBILENETV2, NETWORKS, NetworkConfig
 from ..errors import CheckpointError
 from ..fileio import AtomicFile
 from .siamrpn import SiamRPN
 
 _FIRST_CONV = "featureExtract.0.weight"
 _CLS_HEAD = "conv_cls1.weight"
+_MOBILE_STEM = "featureExtract.blocks.0.0.weight"
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Dict[str, torch.Tensor]:
@@ -51,11 +52,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Dict[str, torch.Tensor]:
 
 def detect_network(state_dict: Mapping[str, torch.Tensor]) -> List[NetworkConfig]:
     """The layouts whose tensor shapes this state_dict fits (vot and otb share one layout)."""
-    if _FIRST_CONV not in state_dict or _CLS_HEAD not in state_dict:
+    if _CLS_HEAD not in state_dict:
+        return []
+    f = state_dict[_CLS_HEAD].shape[0] // 10
+    if _MOBILE_STEM in state_dict:
+        return [n for n in NETWORKS.values() if n.backbone == MOBILENETV2 and n.feature_out == f]
+    if _FIRST_CONV not in state_dict:
         return []
     c1 = state_dict[_FIRST_CONV].shape[0]
-    f = state_dict[_CLS_HEAD].shape[0] // 10
-    return [n for n in NETWORKS.values() if n.channels[0] == c1 and n.feature_out == f]
+    return [n for n in NETWORKS.values() if n.backbone == ALEXNET and n.channels[0] == c1 and n.feature_out == f]
 
 
 def load_network(path: str | os.PathLike[str], network: NetworkConfig) -> SiamRPN:
@@ -69,8 +74,8 @@ def load_network(path: str | os.PathLike[str], network: NetworkConfig) -> SiamRP
     net = SiamRPN(network)
     expected = net.state_dict()
     fits = detect_network(state)
-    if network not in fits and not any(f.channels == network.channels and f.feature_out == network.feature_out
-                                       for f in fits):
+    if network not in fits and not any(f.backbone == network.backbone and f.channels == network.channels
+                                       and f.feature_out == network.feature_out for f in fits):
         if fits:
             names = "/".join(f.name for f in fits)
             raise CheckpointError(

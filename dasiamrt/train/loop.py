@@ -25,10 +25,11 @@ from typing import Any, Dict, List, Optional, Tuple, cast
 import numpy as np
 import torch
 
-from ..config import NETWORKS
+from ..config import ALEXNET, NETWORKS
 from ..errors import CheckpointError
 from ..eval.datasets.real_split import read_split
 from ..model import SiamRPN, build_network, load_network, save_checkpoint
+from ..model.mobilenet import MobileNetV2Features
 from .config import TrainConfig
 from .datasets import ImageCache
 from .real_data import check_not_validation
@@ -42,33 +43,51 @@ FROZEN_CONVS = (0, 4, 8)
 #: Training sees crops scaled by this (and the first conv's weights divided by it): the network's
 #: contract is raw BGR 0..255 input, which makes the first conv's gradient ~100x too large for its
 #: weights under SGD. A power of two, so converting weights to and from the official form is exact.
+#: AlexNet only: the MobileNetV2 backbone normalises its input itself (scale 1).
 INPUT_SCALE = 1.0 / 128.0
 _FIRST_CONV = "featureExtract.0.weight"
 
 
+def input_scale(net: SiamRPN) -> float:
+    """The factor training multiplies crops by for ``net`` (:data:`INPUT_SCALE` for AlexNet, else 1)."""
+    return INPUT_SCALE if net.network.backbone == ALEXNET else 1.0
+
+
 class TrainingNet(torch.nn.Module):
-    """SiamRPN in training parametrisation: ``forward(z, x) = net(z * INPUT_SCALE, x * INPUT_SCALE)``."""
+    """SiamRPN in training parametrisation: ``forward(z, x) = net(z * s, x * s)``, s = :func:`input_scale`."""
 
     def __init__(self, net: SiamRPN) -> None:
         super().__init__()
         self.net = net
+        self.scale = input_scale(net)
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        return cast("Tuple[torch.Tensor, torch.Tensor]", self.net(z * INPUT_SCALE, x * INPUT_SCALE))
+        return cast("Tuple[torch.Tensor, torch.Tensor]", self.net(z * self.scale, x * self.scale))
 
 
 def official_state(net: SiamRPN) -> Dict[str, torch.Tensor]:
     """The trained network's weights for raw 0..255 input (official layout and semantics)."""
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    state[_FIRST_CONV] = state[_FIRST_CONV] * INPUT_SCALE
+    if _FIRST_CONV in state:
+        state[_FIRST_CONV] = state[_FIRST_CONV] * input_scale(net)
     return state
 
 
 def load_official_state(net: SiamRPN, state: Dict[str, torch.Tensor]) -> None:
     """Inverse of :func:`official_state`: weights for 0..255 input into the training parametrisation."""
     state = dict(state)
-    state[_FIRST_CONV] = state[_FIRST_CONV] / INPUT_SCALE
+    if _FIRST_CONV in state:
+        state[_FIRST_CONV] = state[_FIRST_CONV] / input_scale(net)
     net.load_state_dict(state)
+
+
+def frozen_modules(net: SiamRPN) -> List[torch.nn.Module]:
+    """What ``freeze_first_convs`` fixes: AlexNet's convs 0, 4, 8 with their BN (paper 4.1); MobileNetV2's stem
+    and blocks 1-6 (its ImageNet stride-2..8 part; the dilated blocks, the neck and the heads train)."""
+    if net.network.backbone == ALEXNET:
+        layers = cast(torch.nn.Sequential, net.featureExtract)
+        return [layers[i + k] for i in FROZEN_CONVS for k in (0, 1)]
+    return cast(MobileNetV2Features, net.featureExtract).undilated_blocks()
 
 
 def balance_heads(net: SiamRPN) -> None:
@@ -127,7 +146,7 @@ class TrainRun:
 
 def build_model(cfg: TrainConfig) -> SiamRPN:
     """The network to train (training parametrisation, see :class:`TrainingNet`): pretrained weights if given,
-    else ``build_network``'s seeded random init.
+    else ``build_network``'s seeded random init (with ``pretrained_backbone``'s ImageNet blocks for MobileNetV2).
 
     ``build_network`` scales the first conv for 0..255 input and the kernel heads so that logits
     start with std ~1 and deltas ~0.2; PyTorch's default init gives logits in the tens, and the
@@ -135,16 +154,17 @@ def build_model(cfg: TrainConfig) -> SiamRPN:
     """
     torch.manual_seed(cfg.seed)
     network = NETWORKS[cfg.preset]
-    net = load_network(cfg.init_weights, network) if cfg.init_weights else build_network(network, seed=cfg.seed)
-    if not cfg.init_weights:
+    if cfg.init_weights:
+        net = load_network(cfg.init_weights, network)
+    else:
+        net = build_network(network, seed=cfg.seed, backbone_weights=cfg.pretrained_backbone)
         balance_heads(net)
     load_official_state(net, net.state_dict())
     net.train()
     if cfg.freeze_first_convs:
-        for idx in FROZEN_CONVS:
-            for module in (net.featureExtract[idx], net.featureExtract[idx + 1]):
-                for p in module.parameters():
-                    p.requires_grad_(False)
+        for module in frozen_modules(net):
+            for p in module.parameters():
+                p.requires_grad_(False)
     return net
 
 
@@ -152,8 +172,10 @@ def set_train_mode(net: SiamRPN, cfg: TrainConfig) -> None:
     """Train mode, but frozen blocks keep their BatchNorm statistics (eval mode)."""
     net.train()
     if cfg.freeze_first_convs:
-        for idx in FROZEN_CONVS:
-            net.featureExtract[idx + 1].eval()
+        for module in frozen_modules(net):
+            for bn in module.modules():
+                if isinstance(bn, torch.nn.BatchNorm2d):
+                    bn.eval()
 
 
 def to_tensors(batch: Dict[str, np.ndarray], device: torch.device) -> Dict[str, torch.Tensor]:

@@ -90,3 +90,46 @@ def test_export_works_with_a_torch_whose_exporter_has_no_dynamo_keyword(monkeypa
     onnx_export._export_one(TemplateBranch(tiny_net).eval(), (torch.rand(1, 3, 127, 127) * 255,), path, io,
                             {spec.TEMPLATE_INPUT: {0: "N"}})
     assert seen["called"] and [i.name for i in onnx.load(str(path)).graph.input] == [spec.TEMPLATE_INPUT]
+
+
+def test_mobilenet_model_exports_records_its_backbone_and_tracks_like_torch(tmp_path, clip_frames):
+    """The MobileNetV2 layout through the whole chain: export (checked against torch), model.json's
+    ``network.backbone``, then ONNX Runtime tracking (distractor-aware, so the kernel-update graph runs too)
+    equal to torch on a real clip."""
+    from dasiamrt.config import PRESETS
+    from dasiamrt.export import export_model
+    from dasiamrt.model import build_network
+    from dasiamrt.runtime.backends.ort import OrtBackend
+    from dasiamrt.runtime.backends.torch_backend import TorchBackend
+    from dasiamrt.runtime.tracker import Tracker
+
+    net = build_network(PRESETS["mobile"].network, seed=2)
+    export_model(net, PRESETS["mobile"], tmp_path / "mobile")
+    info = read_model_dir(tmp_path / "mobile", verify=True)
+    assert info.network == PRESETS["mobile"].network and info.network.backbone == "mobilenetv2"
+    cfg = info.tracker.replace(distractor={"enabled": True, "threshold": 0.3})
+    boxes = []
+    for backend in (OrtBackend(info), TorchBackend(net)):
+        tracker = Tracker(backend, cfg)
+        tracker.init(clip_frames[0], (221.0, 11.0, 225.0, 169.0))
+        boxes.append(np.array([tracker.track(f).bbox_xywh for f in clip_frames[1:15]]))
+    assert np.ptp(boxes[1][:, 0]) > 1.0  # the box moves
+    assert np.abs(boxes[0] - boxes[1]).max() <= 0.5
+
+
+def test_model_json_backbone_must_be_known(tiny_model_dir, tmp_path):
+    import shutil
+
+    from dasiamrt.errors import ModelError
+
+    folder = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, folder)
+    manifest = json.loads((folder / "model.json").read_text())
+    assert manifest["network"]["backbone"] == "alexnet"
+    manifest["network"]["backbone"] = "resnet50"
+    (folder / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="network.backbone must be one of alexnet, mobilenetv2, found 'resnet50'"):
+        read_model_dir(folder)
+    del manifest["network"]["backbone"]  # folders written before the field: AlexNet
+    (folder / "model.json").write_text(json.dumps(manifest))
+    assert read_model_dir(folder).network.backbone == "alexnet"

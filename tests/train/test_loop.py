@@ -94,3 +94,33 @@ def test_frozen_convs_do_not_move(tmp_path, sampler):
     state = net.state_dict()
     assert all(torch.equal(state[k], v) for k, v in frozen.items() if "num_batches" not in k)
     assert not torch.equal(state["featureExtract.11.weight"], build_model(cfg).state_dict()["featureExtract.11.weight"])
+
+
+def test_mobile_training_freezes_the_imagenet_stride_8_part_and_keeps_raw_input(tmp_path, sampler):
+    """MobileNetV2: no input rescaling (it normalises itself), the stem and blocks 1-6 fixed with their BN
+    statistics, the dilated blocks, the neck and the heads trained."""
+    from dasiamrt.train.loop import frozen_modules, set_train_mode
+
+    cfg = _cfg(tmp_path, preset="mobile", freeze_first_convs=True)
+    net = build_model(cfg)
+    assert TrainingNet(net).scale == 1.0
+    assert official_state(net).keys() == net.state_dict().keys()
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in official_state(net).items())
+    frozen = {id(p) for m in frozen_modules(net) for p in m.parameters()}
+    assert frozen == {id(p) for p in net.featureExtract.blocks[:7].parameters()}
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=1e-2, momentum=0.9)
+    set_train_mode(net, cfg)
+    train_step(TrainingNet(net), optimizer, to_tensors(sampler.batch(np.random.default_rng(0), 2),
+                                                      torch.device("cpu")), cfg)
+    after = net.state_dict()
+    moved = {k for k in before if "num_batches" not in k and not torch.equal(before[k], after[k])}
+    assert not any(k.startswith(tuple(f"featureExtract.blocks.{i}." for i in range(7))) for k in moved)
+    assert {"featureExtract.blocks.7.conv.0.weight", "featureExtract.neck.1.running_mean", "conv_r1.weight"} <= moved
+
+
+def test_pretrained_backbone_is_for_mobilenet_presets_only():
+    from dasiamrt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="preset 'tiny' has the alexnet backbone"):
+        TrainConfig(data=({"type": "unused"},), preset="tiny", pretrained_backbone="mobilenet_v2.pth")
