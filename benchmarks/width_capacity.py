@@ -1,12 +1,14 @@
 """Capacity vs speed: backbone width -> parameters, GFLOP, exported size and tracking FPS (ORT fp32, 255).
 
 Networks: the AlexNet-like SiamRPN at width 0.25 (the bundled ``tiny``), 0.375 and 0.5 (half), with
-F = 256 x width correlation channels; seeded random weights (speed and size do not depend on the
+F = 256 x width correlation channels, and any named preset's network (``--presets mobile``: the
+MobileNetV2 backbone); seeded random weights (speed and size do not depend on the
 values), exported by the project's exporter. FPS: the whole tracking loop (crop, search, post) on the
 bundled demo clip, ONNX Runtime fp32, search 255, DA/LT off, 2 threads, after 5 warm-up frames.
 Validation AUC is filled in from training runs where a width was trained (``--auc 0.25=0.47``).
 
-    python benchmarks/width_capacity.py [--frames 120] [--widths 0.25,0.375,0.5] [--auc 0.25=0.47] [--out X.md]
+    python benchmarks/width_capacity.py [--frames 120] [--widths 0.25,0.375,0.5] [--presets mobile]
+        [--auc 0.25=0.47] [--auc mobile=0.5] [--out X.md]
 """
 from __future__ import annotations
 
@@ -40,14 +42,11 @@ def _gflop(net: object, size: int = 255) -> float:
     return total[0] / 1e9
 
 
-def measure(width: float, frames: list, threads: int) -> Dict[str, float]:
+def measure(network: NetworkConfig, frames: list, threads: int) -> Dict[str, float]:
     from dasiamrt.export.onnx_export import export_model
     from dasiamrt.model import build_network
 
-    feature_out = int(round(256 * width))
-    network = NetworkConfig(f"w{width}", width=width, feature_out=feature_out)
-    tiny = get_preset("tiny")
-    preset = Preset(network.name, network, tiny.tracker, "width study")
+    preset = Preset(network.name, network, get_preset("tiny").tracker, "width study")
     net = build_network(network, seed=0)
     params = sum(p.numel() for p in net.parameters())
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,20 +64,26 @@ def main() -> int:
     parser.add_argument("--widths", default="0.25,0.375,0.5")
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--auc", action="append", default=[], help="WIDTH=AUC measured on validation")
+    parser.add_argument("--presets", default="", help="also these presets' networks, e.g. mobile")
+    parser.add_argument("--auc", action="append", default=[], help="WIDTH=AUC or PRESET=AUC measured on validation")
     parser.add_argument("--out")
     args = parser.parse_args()
     frames = load_frames(str(DEMO_CLIP), args.frames + 1)
     aucs = dict(a.split("=", 1) for a in args.auc)
     rows = []
-    for w in (float(v) for v in args.widths.split(",")):
-        r = measure(w, frames, args.threads)
-        rows.append(f"| {w} | {int(round(256 * w))} | {r['params_m']:.2f} | {r['gflop']:.2f} | {r['size_mb']:.1f} | "
-                    f"{r['fps']:.0f} | {aucs.get(str(w), 'not trained')} |")
+    networks = [(str(w), NetworkConfig(f"w{w}", width=w, feature_out=int(round(256 * w))))
+                for w in (float(v) for v in args.widths.split(",") if v)]
+    networks += [(f"{name} ({get_preset(name).network.backbone})", get_preset(name).network)
+                 for name in args.presets.split(",") if name]
+    for label, network in networks:
+        r = measure(network, frames, args.threads)
+        key = label.split(" ")[0]
+        rows.append(f"| {label} | {network.feature_out} | {r['params_m']:.2f} | {r['gflop']:.2f} | "
+                    f"{r['size_mb']:.1f} | {r['fps']:.0f} | {aucs.get(key, 'not trained')} |")
         print(rows[-1], file=sys.stderr)
     from dasiamrt.cpu_features import detect
 
-    text = "\n".join(["| width | F | parameters (M) | GFLOP per 255 search | ONNX size (MB) | demo-clip FPS "
+    text = "\n".join(["| width / network | F | parameters (M) | GFLOP per 255 search | ONNX size (MB) | demo-clip FPS "
                       "(ORT fp32, 255) | validation AUC |", "|---|---|---|---|---|---|---|", *rows, "",
                       f"CPU: {detect().summary()}; {args.threads} threads; {args.frames} frames of the demo clip.", ""])
     print(text)

@@ -219,3 +219,25 @@ def test_reproduce_script_chains_its_training_configs(monkeypatch):
     assert bundled and bundled.group(1) == f"{cfgs[-1].out_dir}/best.pt"
     for cfg in cfgs:
         assert cfg.validation is not None and cfg.validation.split == "configs/real_split.json"
+
+
+def test_mobile_reproduce_script_chains_from_imagenet_weights(monkeypatch):
+    """train_logs/real/reproduce_mobile.sh: the ImageNet file it fetches is stage 1's pretrained_backbone, stage 2
+    starts from stage 1's best.pt, and what it exports is stage 2's best.pt with the model's own settings."""
+    import re
+
+    script = (ROOT / "train_logs" / "real" / "reproduce_mobile.sh").read_text()
+    fetch = (ROOT / "train_logs" / "real" / "fetch_mobilenetv2.sh").read_text()
+    configs = re.findall(r"train --config (\S+)", script)
+    from dasiamrt.train.config import read_config_file
+
+    monkeypatch.chdir(ROOT)
+    first, second = (TrainConfig.from_dict(read_config_file(ROOT / c)) for c in configs)
+    assert first.preset == second.preset == "mobile" and first.init_weights is None
+    assert first.pretrained_backbone and first.pretrained_backbone in fetch
+    assert second.init_weights == f"{first.out_dir}/best.pt" and second.pretrained_backbone is None
+    exported = re.search(r"export --weights (\S+) --preset mobile", script)
+    assert exported and exported.group(1) == f"{second.out_dir}/best.pt"
+    assert (ROOT / "configs" / "mobile_tracker.json").is_file()
+    for cfg in (first, second):
+        assert cfg.validation is not None and cfg.validation.split == "configs/real_split.json"
