@@ -2,7 +2,8 @@
 
 Every graph that dasiamrt writes, and every backend that runs one, reads its names from here.
 
-Geometry of the SiamRPN family (total stride 8, no padding anywhere):
+Geometry of the SiamRPN family (total stride 8; the AlexNet backbones have no padding anywhere, the
+MobileNetV2 backbone is padded and crops its maps to these same sizes, see ``model/mobilenet.py``):
     exemplar crop (z) 127 x 127  -> backbone features 6 x 6 -> kernels 4 x 4
     search crop (x)   H x H      -> backbone features (H - 127) / 8 + 6
                                  -> head features     (H - 127) / 8 + 4

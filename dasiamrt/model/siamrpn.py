@@ -205,6 +205,8 @@ def build_network(network: NetworkConfig, seed: int | None = None,
     ``backbone_weights`` (MobileNetV2 layouts, with ``seed``): ImageNet MobileNetV2 weights for the backbone
     blocks (:func:`~dasiamrt.model.mobilenet.imagenet_state`), loaded before the heads are scaled.
     """
+    if backbone_weights is not None and network.backbone == ALEXNET:
+        raise ValueError(f"backbone_weights are ImageNet MobileNetV2 weights: the {network.name} layout is AlexNet")
     if seed is not None:
         gen = torch.Generator().manual_seed(seed)
         net = SiamRPN(network)

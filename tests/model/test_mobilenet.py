@@ -107,6 +107,8 @@ def test_build_network_takes_the_imagenet_blocks_and_scales_the_heads(tmp_path, 
     assert 0.3 < float(cls.std()) < 3  # logits start in a trainable range
     with pytest.raises(ValueError, match="seed"):
         build_network(MOBILE, backbone_weights=path)
+    with pytest.raises(ValueError, match="the tiny layout is AlexNet"):
+        build_network(NETWORKS["tiny"], seed=0, backbone_weights=path)
 
 
 def test_mobile_checkpoints_are_detected_and_refused_for_alexnet_presets(tmp_path, mobile_net):
