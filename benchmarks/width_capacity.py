@@ -71,13 +71,13 @@ def main() -> int:
     frames = load_frames(str(DEMO_CLIP), args.frames + 1)
     aucs = dict(a.split("=", 1) for a in args.auc)
     rows = []
-    networks = [(str(w), NetworkConfig(f"w{w}", width=w, feature_out=int(round(256 * w))))
+    # (key of --auc, row label, network)
+    networks = [(str(w), str(w), NetworkConfig(f"w{w}", width=w, feature_out=int(round(256 * w))))
                 for w in (float(v) for v in args.widths.split(",") if v)]
-    networks += [(f"{name} ({get_preset(name).network.backbone})", get_preset(name).network)
+    networks += [(name, f"{name} ({get_preset(name).network.backbone})", get_preset(name).network)
                  for name in args.presets.split(",") if name]
-    for label, network in networks:
+    for key, label, network in networks:
         r = measure(network, frames, args.threads)
-        key = label.split(" ")[0]
         rows.append(f"| {label} | {network.feature_out} | {r['params_m']:.2f} | {r['gflop']:.2f} | "
                     f"{r['size_mb']:.1f} | {r['fps']:.0f} | {aucs.get(key, 'not trained')} |")
         print(rows[-1], file=sys.stderr)

@@ -149,8 +149,8 @@ def build_model(cfg: TrainConfig) -> SiamRPN:
     else ``build_network``'s seeded random init (with ``pretrained_backbone``'s ImageNet blocks for MobileNetV2).
 
     ``build_network`` scales the first conv for 0..255 input and the kernel heads so that logits
-    start with std ~1 and deltas ~0.2; PyTorch's default init gives logits in the tens, and the
-    first steps then only undo that.
+    start with std ~1 and deltas ~0.2 (~0.02 over ImageNet blocks); PyTorch's default init gives logits
+    in the tens, and the first steps then only undo that.
     """
     torch.manual_seed(cfg.seed)
     network = NETWORKS[cfg.preset]
