@@ -97,6 +97,9 @@ class TrainConfig:
         if self.pretrained_backbone and NETWORKS[self.preset].backbone != MOBILENETV2:
             raise ConfigError(f"pretrained_backbone takes ImageNet MobileNetV2 weights: preset {self.preset!r} has "
                               f"the {NETWORKS[self.preset].backbone} backbone (use init_weights for its checkpoints)")
+        if self.pretrained_backbone and self.init_weights:
+            raise ConfigError("give init_weights (a whole network) or pretrained_backbone (ImageNet blocks for a fresh "
+                              "one), not both: set the other to null")
         for name in ("epochs", "steps_per_epoch", "batch_size", "log_every", "num_threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")

@@ -124,3 +124,7 @@ def test_pretrained_backbone_is_for_mobilenet_presets_only():
 
     with pytest.raises(ConfigError, match="preset 'tiny' has the alexnet backbone"):
         TrainConfig(data=({"type": "unused"},), preset="tiny", pretrained_backbone="mobilenet_v2.pth")
+    with pytest.raises(ConfigError, match="not both"):  # init_weights would silently win
+        TrainConfig(data=({"type": "unused"},), preset="mobile", pretrained_backbone="mobilenet_v2.pth",
+                    init_weights="runs/real-mobile/best.pt")
+    assert TrainConfig(data=({"type": "unused"},), preset="mobile", init_weights="best.pt").pretrained_backbone is None
