@@ -4,14 +4,17 @@ Data: the validation side of ``configs/real_split.json`` (``../shared/data/real`
 Per variant: mean OPE success AUC and precision@20 (OTB/UAV toolkit, ``eval.metrics``), per-sequence
 AUC, frames spent ``lost``, FPS; on the split's thin-target sequences the aspect-ratio error over
 frames 1-30 (``max(r, 1/r)`` with r = predicted w/h over true w/h, averaged over frames, then over
-sequences); for the plain variant the on/off-target score histogram and the thresholds derived from
-it (``eval.score_stats``). Each mean AUC carries a 95% bootstrap interval over the source sequences
-(a sequence's later starts are drawn with it), and each variant after the first its paired
-difference from the first with its interval (``eval.confidence``): a difference whose interval
-holds 0 is not shown by this split. Usage:
+sequences); for the first variant the on/off-target score histogram, and the thresholds derived from
+the scores of each variant without long-term tracking, combined so that they hold in each
+(``eval.score_stats``: with +DA the score runs lower on target). Each mean AUC carries a 95% bootstrap
+interval over the source sequences (a sequence's later starts are drawn with it), and each variant
+after the first its paired difference from the first with its interval (``eval.confidence``): a
+difference whose interval holds 0 is not shown by this split. ``--base`` adds each variant's paired
+difference from the same variant of another run's JSON (another model, same split and starts). Usage:
 
     python benchmarks/real_validation.py [--model DIR [--precision int8] | --weights PT --preset tiny] [--threads 1]
-        [--variants plain,+DA,+LT,+DA+LT] [--set long_term.enter_threshold=0.5 ...] --out train_logs/real/x
+        [--variants plain,+DA,+LT,+DA+LT] [--set long_term.enter_threshold=0.5 ...] [--base OTHER.json]
+        --out train_logs/real/x
 """
 from __future__ import annotations
 
@@ -25,11 +28,11 @@ from typing import Any, Dict, List
 import numpy as np
 
 from dasiamrt.config import TrackerConfig
-from dasiamrt.errors import ConfigError
+from dasiamrt.errors import ConfigError, DatasetError
 from dasiamrt.eval.confidence import bootstrap_mean, format_interval, paired_difference
 from dasiamrt.eval.datasets.real import load
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
-from dasiamrt.eval.score_stats import derive_thresholds, histogram, on_off_scores
+from dasiamrt.eval.score_stats import combine_thresholds, derive_thresholds, histogram, on_off_scores
 from dasiamrt.eval.sweep import parse_sweep
 from dasiamrt.runtime.tracker import Tracker
 from dasiamrt.train.validate import SequenceRun, run_sequence, start_source, with_later_starts
@@ -109,16 +112,47 @@ def compare_to_first(results: Dict[str, Dict[str, Any]]) -> None:
         r["vs_first"] = {"variant": first_name, **diff.to_dict()}
 
 
+def compare_to_base(results: Dict[str, Dict[str, Any]], base: Dict[str, Dict[str, Any]], base_label: str) -> None:
+    """Add ``vs_base``: each variant's paired AUC difference from the same variant of ``base`` (another run's
+    ``results``), over the runs both have.
+
+    Raises:
+        ConfigError: the base lacks a variant, or its runs are other ones (another split or --starts).
+    """
+    for name, r in results.items():
+        if name not in base:
+            raise ConfigError(f"the base run has no {name!r} variant (it has {', '.join(base)}): run it with "
+                              f"--variants {name.replace(' ', '')}")
+        theirs = base[name]["per_sequence"]
+        if set(theirs) != set(r["per_sequence"]):
+            raise ConfigError("the base run tracked other sequences or start points than this one: use the same "
+                              "--split, --part and --starts as it did")
+        diff = paired_difference(r["per_sequence"], theirs, {n: start_source(n) for n in theirs})
+        r["vs_base"] = {"label": base_label, **diff.to_dict()}
+
+
+def thresholds_all_modes(results: Dict[str, Dict[str, Any]]) -> Any:
+    """:func:`combine_thresholds` of the variants without long-term tracking (their scores are the modes'
+    own; the global search changes what is tracked), with the variants used; None without such a variant."""
+    modes = [name for name, r in results.items() if not VARIANTS[name]["long_term"]["enabled"] and r["thresholds"]]
+    if not modes:
+        return None
+    return {"from": modes, **combine_thresholds([results[name]["thresholds"] for name in modes])}
+
+
 def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], thin: List[str]) -> str:
     first_name = next(iter(results))
     clusters = next(iter(results.values()))["auc_interval"]["clusters"]
+    base = next(iter(results.values())).get("vs_base", {}).get("label")
     lines = [f"### {label}", "", f"| variant | mean AUC [95% interval, {clusters} sequences] | vs {first_name} "
-             "(paired) | precision@20 | lost frames | FPS | thin-target aspect error, frames 1-30 |",
-             "|---|---|---|---|---|---|---|"]
+             "(paired) | " + (f"vs {base} (paired) | " if base else "") +
+             "precision@20 | lost frames | FPS | thin-target aspect error, frames 1-30 |",
+             "|---|---|---|---|---|---|---|" + ("---|" if base else "")]
     for name, r in results.items():
         ar = f"{np.mean(list(r['aspect_error_1_30'].values())):.2f}x" if r["aspect_error_1_30"] else "-"
         vs = format_interval(r["vs_first"], signed=True) if "vs_first" in r else "-"
-        lines.append(f"| {name} | {format_interval(r['auc_interval'])} | {vs} | {r['precision_20']:.3f} | "
+        vs_base = f"{format_interval(r['vs_base'], signed=True)} | " if base else ""
+        lines.append(f"| {name} | {format_interval(r['auc_interval'])} | {vs} | {vs_base}{r['precision_20']:.3f} | "
                      f"{100 * r['lost_share']:.0f}% | {r['fps']:.0f} | {ar} |")
     lines += ["", "Per sequence (success AUC):", "", "| variant | " + " | ".join(names) + " |",
               "|---|" + "---|" * len(names)]
@@ -134,7 +168,27 @@ def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], t
     lines += ["", f"Score on target (IoU >= 0.5, {h['on_frames']} frames) vs off target (IoU < 0.1 or absent, "
               f"{h['off_frames']} frames), first variant: median {h['on_median']} vs {h['off_median']}; "
               f"thresholds derived: {first['thresholds']}", ""]
+    combined = thresholds_all_modes(results)
+    if combined:
+        lines += [f"Thresholds for every mode (derived per variant without long-term tracking, combined: "
+                  f"eval.score_stats.combine_thresholds): {combined}", ""]
     return "\n".join(lines)
+
+
+def _read_base_run(path: str) -> Dict[str, Any]:
+    """A run's ``--out`` JSON (label, results).
+
+    Raises:
+        ConfigError: unreadable, or not such a file.
+    """
+    try:
+        run = json.loads(Path(path).read_text())
+        if not isinstance(run, dict) or not isinstance(run.get("results"), dict):
+            raise ValueError("no 'results' object")
+        return {"label": str(run.get("label", path)), "results": run["results"]}
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--base {path} is not a real_validation.py --out JSON ({err}): give the .json file an "
+                          f"earlier run wrote") from None
 
 
 def main() -> int:
@@ -157,6 +211,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"),
                         help="ONNX Runtime graphs of the model folder (int8: its INT8 form for this CPU)")
+    parser.add_argument("--base", default=None,
+                        help="another run's --out JSON (same split and starts): add each variant's paired "
+                             "AUC difference from its same variant")
     parser.add_argument("--label", default=None)
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.json")
     args = parser.parse_args()
@@ -171,7 +228,14 @@ def main() -> int:
         args.model = str(default_model())
     if args.starts < 1:
         parser.error(f"--starts must be at least 1, not {args.starts}")
-    one_pass = load(Path(args.root), args.split, args.part)
+    try:
+        base_run = _read_base_run(args.base) if args.base else None
+        one_pass = load(Path(args.root), args.split, args.part)
+    except (ConfigError, DatasetError) as err:
+        parser.error(str(err))
+    if base_run is not None and not all(v in base_run["results"] for v in variants):
+        parser.error(f"--base {args.base} has the variants {', '.join(base_run['results'])}, not all of "
+                     f"{', '.join(variants)}: choose --variants among them")
     thin = [s.name for s in one_pass if "thin" in s.tags]  # the split's thin_targets on this side, as load tags them
     dataset = with_later_starts(one_pass, args.starts)
     names = [s.name for s in dataset]
@@ -186,6 +250,11 @@ def main() -> int:
         print(f"{variant:8s} AUC {format_interval(r['auc_interval'])} P@20 {r['precision_20']:.3f} "
               f"lost {r['lost_share']:.2f} {r['fps']:.0f} FPS", file=sys.stderr)
     compare_to_first(results)
+    if base_run is not None:
+        try:
+            compare_to_base(results, base_run["results"], base_run["label"])
+        except ConfigError as err:
+            parser.error(str(err))
     from dasiamrt.cpu_features import detect
 
     label = args.label or (args.weights or args.model)
@@ -195,8 +264,9 @@ def main() -> int:
     print(text)
     if args.out:
         Path(args.out + ".md").write_text(text)
-        Path(args.out + ".json").write_text(json.dumps({"label": label, "results": results,
-                                                        "tracker": base.to_dict()}, indent=1) + "\n")
+        Path(args.out + ".json").write_text(json.dumps({"label": label, "results": results, "tracker": base.to_dict(),
+                                                        "thresholds_all_modes": thresholds_all_modes(results)},
+                                                       indent=1) + "\n")
     return 0
 
 

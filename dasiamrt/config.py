@@ -51,6 +51,8 @@ def _flag(name: str, value: Any) -> None:
 
 ALEXNET = "alexnet"
 MOBILENETV2 = "mobilenetv2"
+#: blocks of dasiamrt's MobileNetV2 backbone: the stem (block 0) and inverted-residual blocks 1-10.
+MOBILENETV2_BLOCKS = 11
 BACKBONES = (ALEXNET, MOBILENETV2)
 
 

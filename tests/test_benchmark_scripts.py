@@ -93,6 +93,20 @@ def test_real_validation_runs_the_bundled_model_by_default(tmp_path):
     assert vs["variant"] == "plain" and "vs_first" not in plain
     assert vs["estimate"] == pytest.approx(sum(da["per_sequence"][n] - plain["per_sequence"][n] for n in
                                                ("SeqA", "SeqB")) / 2, abs=1e-9)
+    # never off target on these sequences: no thresholds per variant (eval.score_stats needs both sides), none
+    # combined (tests/eval/test_real_and_scores.py checks the combination)
+    assert plain["thresholds"] is None and report["thresholds_all_modes"] is None
+    # --base: each variant against the same variant of the run above, here with another motion window
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "real_validation.py"), "--root", str(root),
+                           "--split", str(split), "--variants", "+DA", "--set", "window_influence=0.05", "--base",
+                           str(out) + ".json", "--out", str(tmp_path / "other")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    other = json.loads((tmp_path / "other.json").read_text())["results"]["+DA"]
+    assert other["vs_base"]["label"] == report["label"]  # the base run names its model
+    assert other["vs_base"]["estimate"] == pytest.approx(
+        sum(other["per_sequence"][n] - da["per_sequence"][n] for n in ("SeqA", "SeqB")) / 2, abs=1e-9)
+    assert f"vs {report['label']} (paired)" in (tmp_path / "other.md").read_text()
 
 
 def test_real_validation_tracks_the_training_side_from_later_starts(tmp_path):
@@ -122,6 +136,11 @@ def test_real_validation_refuses_an_unknown_variant_in_one_line():
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "unknown variant '+XY'" in proc.stderr and "unknown variant '+DA+LT'" not in proc.stderr
+    for extra, says in ((["--base", script], "is not a real_validation.py --out JSON"),
+                        ([], "real-data folder /nonexistent does not exist")):
+        proc = subprocess.run([sys.executable, script, *extra, "--root", "/nonexistent"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr and says in proc.stderr
 
 
 def test_tune_real_ranks_settings_with_paired_intervals_against_the_best(tmp_path):

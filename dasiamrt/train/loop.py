@@ -81,13 +81,15 @@ def load_official_state(net: SiamRPN, state: Dict[str, torch.Tensor]) -> None:
     net.load_state_dict(state)
 
 
-def frozen_modules(net: SiamRPN) -> List[torch.nn.Module]:
-    """What ``freeze_first_convs`` fixes: AlexNet's convs 0, 4, 8 with their BN (paper 4.1); MobileNetV2's stem
-    and blocks 1-6 (its ImageNet stride-2..8 part; the dilated blocks, the neck and the heads train)."""
+def frozen_modules(net: SiamRPN, frozen_blocks: Optional[int] = None) -> List[torch.nn.Module]:
+    """What ``freeze_first_convs`` fixes: AlexNet's convs 0, 4, 8 with their BN (paper 4.1); MobileNetV2's
+    first ``frozen_blocks`` blocks, by default the stem and blocks 1-6 (its ImageNet stride-2..8 part; the
+    dilated blocks, the neck and the heads train)."""
     if net.network.backbone == ALEXNET:
         layers = cast(torch.nn.Sequential, net.featureExtract)
         return [layers[i + k] for i in FROZEN_CONVS for k in (0, 1)]
-    return cast(MobileNetV2Features, net.featureExtract).undilated_blocks()
+    features = cast(MobileNetV2Features, net.featureExtract)
+    return features.first_blocks() if frozen_blocks is None else features.first_blocks(frozen_blocks)
 
 
 def balance_heads(net: SiamRPN) -> None:
@@ -162,7 +164,7 @@ def build_model(cfg: TrainConfig) -> SiamRPN:
     load_official_state(net, net.state_dict())
     net.train()
     if cfg.freeze_first_convs:
-        for module in frozen_modules(net):
+        for module in frozen_modules(net, cfg.frozen_blocks):
             for p in module.parameters():
                 p.requires_grad_(False)
     return net
@@ -172,7 +174,7 @@ def set_train_mode(net: SiamRPN, cfg: TrainConfig) -> None:
     """Train mode, but frozen blocks keep their BatchNorm statistics (eval mode)."""
     net.train()
     if cfg.freeze_first_convs:
-        for module in frozen_modules(net):
+        for module in frozen_modules(net, cfg.frozen_blocks):
             for bn in module.modules():
                 if isinstance(bn, torch.nn.BatchNorm2d):
                     bn.eval()

@@ -12,7 +12,7 @@ from dasiamrt.errors import ConfigError, DatasetError
 from dasiamrt.eval.datasets import load_dataset
 from dasiamrt.eval.evaluation import evaluate
 from dasiamrt.eval.report import markdown
-from dasiamrt.eval.score_stats import derive_thresholds, histogram, on_off_scores
+from dasiamrt.eval.score_stats import combine_thresholds, derive_thresholds, histogram, on_off_scores
 
 from ..conftest import DATA, ROOT
 
@@ -105,6 +105,28 @@ def test_two_gaussians_balanced_error_and_ordering_rules():
     assert high_off["leave"] >= high_off["enter"]
     with pytest.raises(ValueError):
         derive_thresholds([], [0.1])
+
+
+def test_combined_thresholds_keep_every_modes_error_rates():
+    """Two modes (plain; a DA-like one whose on-target scores have a longer low tail and whose off-target
+    scores sit higher): with the combined thresholds neither mode enters lost on more than 2% of its
+    on-target frames nor counts more than 5% of its off-target frames as found; each mode's own thresholds
+    break the other's rate."""
+    rng = np.random.default_rng(2)
+    modes = {"plain": (rng.uniform(0.8, 1.0, 40000), rng.uniform(0.0, 0.5, 40000)),
+             "da": (rng.uniform(0.5, 1.0, 40000), rng.uniform(0.2, 0.99, 40000))}
+    own = {name: derive_thresholds(on, off) for name, (on, off) in modes.items()}
+    both = combine_thresholds(list(own.values()))
+    for on, off in modes.values():
+        assert np.mean(on < both["enter"]) <= 0.02 + 0.003
+        assert np.mean(off > both["leave"]) <= 0.05 + 0.003
+    assert np.mean(modes["da"][0] < own["plain"]["enter"]) > 0.3  # plain's enter: DA would drop out on target
+    assert np.mean(modes["da"][1] > own["plain"]["leave"]) > 0.2   # plain's leave: DA's look-alikes count as found
+    assert both["distractor"] == both["enter"] == own["da"]["enter"]
+    assert both["balanced_error"] == max(t["balanced_error"] for t in own.values())
+    assert combine_thresholds([own["plain"]]) == own["plain"]
+    with pytest.raises(ValueError):
+        combine_thresholds([])
 
 
 class HalfTracker:

@@ -119,6 +119,31 @@ def test_mobile_training_freezes_the_imagenet_stride_8_part_and_keeps_raw_input(
     assert {"featureExtract.blocks.7.conv.0.weight", "featureExtract.neck.1.running_mean", "conv_r1.weight"} <= moved
 
 
+def test_frozen_blocks_chooses_how_much_of_the_mobilenet_stays_fixed(tmp_path, sampler):
+    """frozen_blocks=4: the stem and blocks 1-3 stay fixed with their BN statistics, blocks 4-6 now train."""
+    from dasiamrt.config import MOBILENETV2_BLOCKS
+    from dasiamrt.errors import ConfigError
+    from dasiamrt.train.loop import set_train_mode
+
+    cfg = _cfg(tmp_path, preset="mobile", freeze_first_convs=True, frozen_blocks=4)
+    net = build_model(cfg)
+    assert len(net.featureExtract.blocks) == MOBILENETV2_BLOCKS
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=1e-2, momentum=0.9)
+    set_train_mode(net, cfg)
+    assert not net.featureExtract.blocks[3].conv[1].training and net.featureExtract.blocks[4].conv[1].training
+    train_step(TrainingNet(net), optimizer, to_tensors(sampler.batch(np.random.default_rng(0), 2),
+                                                      torch.device("cpu")), cfg)
+    after = net.state_dict()
+    moved = {k for k in before if "num_batches" not in k and not torch.equal(before[k], after[k])}
+    assert not any(k.startswith(tuple(f"featureExtract.blocks.{i}." for i in range(4))) for k in moved)
+    assert {"featureExtract.blocks.4.conv.0.weight", "featureExtract.blocks.6.conv.1.running_mean"} <= moved
+    with pytest.raises(ConfigError, match="preset 'tiny' has the alexnet backbone"):
+        TrainConfig(data=({"type": "unused"},), preset="tiny", frozen_blocks=4)
+    with pytest.raises(ConfigError, match="frozen_blocks must be 0..11"):
+        TrainConfig(data=({"type": "unused"},), preset="mobile", frozen_blocks=12)
+
+
 def test_pretrained_backbone_is_for_mobilenet_presets_only():
     from dasiamrt.errors import ConfigError
 
