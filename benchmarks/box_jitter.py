@@ -4,7 +4,8 @@ The printed box in ``dasiamrt/assets/box.mp4`` is moved slowly by hand, so a goo
 centre changes smoothly; |c[t+1] - 2 c[t] + c[t-1]| (pixels) measures the jitter the tracker adds.
 Also prints the width/height range and the boxes at a few frames (for checking the video by eye).
 
-    python benchmarks/box_jitter.py WEIGHTS.pt [WEIGHTS.pt ...]      (tiny preset, torch backend)
+    python benchmarks/box_jitter.py WEIGHTS.pt [WEIGHTS.pt ...] [--preset P]   (default: the bundled model's
+                                                                               preset; torch backend)
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import sys
 import numpy as np
 import torch
 
-from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
+from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP, DEMO_INIT_XYWH
 from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
 from dasiamrt.videoio import open_source
@@ -25,8 +26,12 @@ SHOWN = (0, 40, 80, 120, 160, 200, 239)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights", nargs="+")
-    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--preset", default=None, help="the weights' preset (default: the bundled model's)")
     args = parser.parse_args()
+    if args.preset is None:
+        from dasiamrt.artifacts.model_folder import read_model_dir
+
+        args.preset = read_model_dir(BUNDLED_MODEL).preset
     torch.set_num_threads(1)
     for weights in args.weights:
         with open_source(str(DEMO_CLIP)) as src, Tracker.from_weights(weights, preset=args.preset) as tracker:

@@ -199,17 +199,18 @@ def _boxes_vs_cpu(vot: Any, clip: List[Any], ctx: Dict[str, Any]) -> Dict[str, A
     """Max / mean box difference (px) of the GPU trackers (CUDA graphs) vs the CPU fp32 tracker."""
     import numpy as np
 
-    from dasiamrt.assets import BUNDLED_WEIGHTS
+    from dasiamrt.artifacts.model_folder import read_model_dir
+    from dasiamrt.assets import BUNDLED_MODEL, BUNDLED_WEIGHTS
     from dasiamrt.config import get_preset
     from dasiamrt.model import load_network
     from dasiamrt.runtime.backends.torch_backend import TorchBackend
     from dasiamrt.runtime.tracker import Tracker
 
-    tiny = get_preset("tiny")
+    bundled = read_model_dir(BUNDLED_MODEL)
     cases = [("vot random 255 DA on", vot, get_preset("vot").tracker, 255, clip),
              ("vot random 767 DA on", vot, get_preset("vot").tracker, 767, clip[:61]),
-             ("bundled tiny (trained) 255 DA on", load_network(str(BUNDLED_WEIGHTS), tiny.network), tiny.tracker, 255,
-              clip)]
+             (f"bundled {bundled.preset} (trained) 255 DA on", load_network(str(BUNDLED_WEIGHTS), bundled.network),
+              bundled.tracker, 255, clip)]
     out: Dict[str, Any] = {}
     for name, net, base, size, frames in cases:
         if ctx["left"]() < 40:

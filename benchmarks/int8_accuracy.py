@@ -1,20 +1,20 @@
 """INT8 (Q/DQ, ONNX Runtime CPU) against fp32: score maps, boxes on real clips, success AUC on synthetic sequences.
 
-Usage: python benchmarks/int8_accuracy.py [--work DIR] [--clip-frames 150] [--sequences 8] [--seq-frames 100]
+Usage: python benchmarks/int8_accuracy.py [--model DIR] [--work DIR] [--clip-frames 150] [--variants ...]
 
-Model: the bundled trained tiny model when the package has one (dasiamrt/assets/models/tiny), else the
-tiny network with seeded random weights (said in the output). Calibration ("tracking" set): ground
-truth of synthetic sequences (seeds 100..105, never evaluated) plus the fp32 tracker's boxes on the
-bundled clip. The "noise" set has the same counts, every crop uniform random noise; "unit-range" feeds
-the tracking crops scaled to 0..1 (classifier-style preprocessing, not what the tracker feeds). Evaluation:
-score-map error on held-out crops (synthetic seeds 500..502), per-frame IoU of INT8 to fp32 boxes
-on the real clips, success AUC (OTB protocol) on held-out synthetic sequences (all five presets, seeds
-900000.., never used in training: the training configs use seeds 1000..1299).
-The clip IoU comes in two forms (``dasiamrt.calib.compare``): free-running (two trackers, each on its
-own trajectory) and one-step (the INT8 tracker gets the fp32 tracker's state before every frame).
-A reference row runs the fp16 graphs (logit relative error ~5e-4, no calibration) through the same
-measures: the free-running IoU a perturbation of that size already costs on this model.
-Prints markdown tables and writes ``<work>/int8_accuracy.json``.
+Model: ``--model``'s folder, else the bundled trained model when the package has one
+(``dasiamrt.assets.BUNDLED_MODEL``), else the tiny network with seeded random weights (said in the
+output). Calibration ("tracking" set): ground truth of synthetic sequences (seeds 100..105, never
+evaluated) plus the fp32 tracker's boxes on the bundled clip. The "noise" set has the same counts, every
+crop uniform random noise; "unit-range" feeds the tracking crops scaled to 0..1 (classifier-style
+preprocessing, not what the tracker feeds). Evaluation: score-map error on held-out crops (synthetic
+seeds 500..502), per-frame IoU of INT8 to fp32 boxes on the real clips, success AUC (OTB protocol) on
+held-out synthetic sequences (all five presets, seeds 900000.., never used in training: the training
+configs use seeds 1000..1299). The clip IoU comes in two forms (``dasiamrt.calib.compare``): free-
+running (two trackers, each on its own trajectory) and one-step (the INT8 tracker gets the fp32
+tracker's state before every frame). A reference row runs the fp16 graphs (logit relative error ~5e-4,
+no calibration) through the same measures: the free-running IoU a perturbation of that size already
+costs on this model. Prints markdown tables and writes ``<work>/int8_accuracy.json``.
 """
 from __future__ import annotations
 
@@ -54,10 +54,12 @@ VARIANTS = [("percentile", "backbone", "tracking"), ("minmax", "backbone", "trac
             ("minmax", "backbone", "noise"), ("percentile", "backbone", "unit-range")]
 
 
-def model_folder(work: Path) -> Tuple[Path, str]:
-    """The bundled trained model if present, else a seeded random-weight tiny model."""
+def model_folder(work: Path, model: Optional[str] = None) -> Tuple[Path, str]:
+    """``model`` if given, else the bundled trained model if present, else a seeded random-weight tiny model."""
+    if model:
+        return Path(model), f"model {model}"
     if (BUNDLED_MODEL / "model.json").is_file():
-        return BUNDLED_MODEL, "bundled trained tiny model"
+        return BUNDLED_MODEL, f"bundled trained model ({BUNDLED_MODEL.name})"
     from dasiamrt.config import PRESETS
     from dasiamrt.export import export_model
     from dasiamrt.model import build_network
@@ -200,6 +202,7 @@ def _variant(text: str) -> Tuple[str, str, str, str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="model folder (default: the bundled model)")
     p.add_argument("--work", default="/tmp/dasiamrt-int8-bench", help="scratch folder (model copies, sets)")
     p.add_argument("--clip-frames", type=int, default=150, help="frames per real clip (default 150)")
     p.add_argument("--synthetic", default=HELD_OUT, help="held-out synthetic sets, comma-separated dataset specs "
@@ -212,7 +215,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    base, model_name = model_folder(work)
+    if args.model and not (Path(args.model) / "model.json").is_file():
+        p.error(f"--model {args.model} has no model.json: give a folder `dasiamrt export` wrote")
+    base, model_name = model_folder(work, args.model)
     cfg = CollectConfig(per_input=args.per_input, seed=0, search_sizes=default_search_sizes(base))
     good = collect(str(base), [str(DEMO_CLIP), "synthetic:mixed:6:100:80"], [DEMO_INIT_XYWH, None], cfg, max_frames=150)
     held_out = collect(str(base), ["synthetic:mixed:3:500:60"], [None], CollectConfig(per_input=16, seed=1,

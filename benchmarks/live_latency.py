@@ -104,7 +104,7 @@ def main() -> int:
     if args.model:
         model, name = args.model, args.model
     elif (BUNDLED_MODEL / "model.json").is_file():
-        model, name = str(BUNDLED_MODEL), "bundled tiny model"
+        model, name = str(BUNDLED_MODEL), f"bundled {BUNDLED_MODEL.name} model"
     else:
         model, name = str(random_model_dir("tiny")), "tiny network, random weights (seed 0)"
     rows = [run_case(model, float(rate), int(threads), args.seconds)

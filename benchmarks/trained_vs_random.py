@@ -6,7 +6,7 @@ DA and LT as in the preset: off for ``tiny``); the score is the OPE success AUC 
 Sequences are ``dasiamrt.synthetic.sequences.make_set(preset, count, seed=SEED0)`` with the bundled
 textures: seeds from 900000 are never used for training (``configs/train_tiny.json`` uses 1000..1299).
 
-    python benchmarks/trained_vs_random.py --weights dasiamrt/assets/tiny.pt [--count 8] [--frames 150]
+    python benchmarks/trained_vs_random.py [--weights W.pt --preset P] [--count 8] [--frames 150]
         [--presets plain,distractors,occlusion,out-of-view,mixed] [--out train_logs/tiny/eval.md]
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Dict, List
 import numpy as np
 import torch
 
+from dasiamrt.assets import BUNDLED_MODEL, BUNDLED_WEIGHTS
 from dasiamrt.config import NETWORKS, get_preset
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.model import build_network, save_checkpoint
@@ -45,8 +46,8 @@ def evaluate(weights: str, preset: str, sets: Dict[str, List], overrides: Dict[s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default="dasiamrt/assets/tiny.pt")
-    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--weights", default=str(BUNDLED_WEIGHTS), help="checkpoint (default: the bundled model's)")
+    parser.add_argument("--preset", default=None, help="its preset (default: the bundled model's)")
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--presets", default="plain,distractors,occlusion,out-of-view,mixed")
@@ -57,6 +58,10 @@ def main() -> int:
     parser.add_argument("--tracker", default="{}", help='tracker overrides, JSON, e.g. \'{"penalty_k": 0.3}\'')
     parser.add_argument("--out", default=None, help="also write the table (markdown) here")
     args = parser.parse_args()
+    if args.preset is None:
+        from dasiamrt.artifacts.model_folder import read_model_dir
+
+        args.preset = read_model_dir(BUNDLED_MODEL).preset
     torch.set_num_threads(args.threads)
     overrides = json.loads(args.tracker)
     start = time.time()

@@ -4,7 +4,8 @@ Validation seeds start at 500000: neither training (1000..1299) nor the held-out
 Every combination runs into its own results folder under --out (resumable), and one ranking is
 printed and written to <out>/sweep.md (success AUC, ``dasiamrt.eval.sweep``). Add --ray to run on Ray.
 
-    python benchmarks/tune_tracker.py [--model DIR | --weights dasiamrt/assets/tiny.pt] [--count 3] [--frames 80]
+    python benchmarks/tune_tracker.py [--model DIR | --weights dasiamrt/assets/mobile.pt --preset mobile]
+        [--count 3] [--frames 80]
 """
 from __future__ import annotations
 

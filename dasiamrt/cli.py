@@ -29,13 +29,14 @@ COMMANDS = ("demo", "track", "bench", "export", "build", "calibrate", "eval", "t
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    """Adds "(default: X)" to an option's help unless it already speaks of its default or has none."""
+    """Adds "(default: X)" to an option's help unless it already speaks of its default, has none, or is a flag
+    (``--no-da``'s store_false default True would read as "off by default")."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if ("default" in text.lower() or not action.option_strings or default is None or default is False
-                or default is argparse.SUPPRESS or default == []):
+        if ("default" in text.lower() or not action.option_strings or action.nargs == 0 or default is None
+                or default is False or default is argparse.SUPPRESS or default == []):
             return text
         return f"{text} (default: %(default)s)"
 

@@ -25,7 +25,7 @@ INIT = "221,11,225,169"
          "ONNX Runtime runs on the GPU when onnxruntime-gpu is installed"),
         (["track", str(DEMO_CLIP), "--init", INIT, "--backend", "trt", "--device", "cuda:0"],
          "TensorRT always runs on the GPU (pick one with CUDA_VISIBLE_DEVICES=N)"),
-        (["track", str(DEMO_CLIP), "--init", INIT, "--weights", str(BUNDLED_WEIGHTS), "--preset", "tiny",
+        (["track", str(DEMO_CLIP), "--init", INIT, "--weights", str(BUNDLED_WEIGHTS), "--preset", "mobile",
           "--precision", "int8"], "the torch backend runs fp32 or fp16, not 'int8'"),
         (["bench", "--backend", "torch", "--model", "MODEL", "--frames", "1"], "runs from weights, not a model folder"),
         (["bench", "--device", "cuda:one"], "--device takes cpu, cuda or cuda:N"),

@@ -8,7 +8,8 @@ ASSETS = Path(__file__).resolve().parent
 DEMO_CLIP = ASSETS / "box.mp4"
 #: Initial box of the printed box on the demo clip's first frame (x, y, w, h, 0-based pixels).
 DEMO_INIT_XYWH = (221.0, 11.0, 225.0, 169.0)
-#: Exported model folder of the bundled, self-trained tiny network.
-BUNDLED_MODEL = ASSETS / "models" / "tiny"
+#: Exported model folder of the bundled, self-trained network (preset ``mobile``: ImageNet MobileNetV2 blocks
+#: under SiamRPN heads, trained on real video; issue #18, ``train_logs/real/``).
+BUNDLED_MODEL = ASSETS / "models" / "mobile"
 #: The checkpoint the bundled model was exported from (its sha256 is in the model's ``model.json``).
-BUNDLED_WEIGHTS = ASSETS / "tiny.pt"
+BUNDLED_WEIGHTS = ASSETS / "mobile.pt"

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict
 import cv2
 import numpy as np
 
-from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP
+from dasiamrt.assets import BUNDLED_MODEL, BUNDLED_WEIGHTS, DEMO_CLIP
 
 GRAPHS = ("template.onnx", "search.onnx", "kernel_update.onnx")
 
@@ -134,7 +134,7 @@ def build_models(root: Path) -> None:
 def build_checkpoints(root: Path) -> None:
     (root / "garbage.pt").write_bytes(b"\x80\x02garbage" * 100)
     (root / "empty.pt").write_bytes(b"")
-    shutil.copy(BUNDLED_MODEL.parent.parent / "tiny.pt", root / "tiny.pt")
+    shutil.copy(BUNDLED_WEIGHTS, root / "bundled.pt")
 
 
 def build_datasets(root: Path) -> None:

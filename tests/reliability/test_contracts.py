@@ -38,7 +38,8 @@ def _model_copy(tmp_path: Path, edit=None) -> Path:
 
 def test_bundled_model_and_presets_pass_the_schema():
     info = read_model_dir(BUNDLED_MODEL, verify=True)
-    assert info.network == PRESETS["tiny"].network and set(info.graphs) == {"template", "search", "kernel_update"}
+    assert info.network == PRESETS[info.preset].network and set(info.graphs) == {"template", "search", "kernel_update"}
+    assert info.preset == "mobile" and info.network.backbone == "mobilenetv2"  # the real-video model of #18
     for preset in PRESETS.values():
         assert TrackerConfig.from_dict(preset.tracker.to_dict()) == preset.tracker  # round trip, all valid
 
@@ -197,6 +198,8 @@ def test_help_shows_defaults_and_every_command_has_a_description():
     assert "(default: 0)" in text  # --threads
     assert "distractor-aware tracking on (default: as the model/preset says)" in " ".join(text.split())
     assert "(default: None)" not in text and "(default: False)" not in text
+    for name in COMMANDS:  # a flag shows no default: --no-da's argparse default True read as "off by default"
+        assert "(default: True)" not in " ".join(sub.choices[name].format_help().split()), name
     assert "(default: 255,767)" in sub.choices["bench"].format_help()
 
 

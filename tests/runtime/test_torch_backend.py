@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from dasiamrt import spec  # noqa: E402
-from dasiamrt.assets import BUNDLED_WEIGHTS, DEMO_INIT_XYWH  # noqa: E402
+from dasiamrt.assets import BUNDLED_MODEL, BUNDLED_WEIGHTS, DEMO_INIT_XYWH  # noqa: E402
 from dasiamrt.config import PRESETS, NetworkConfig  # noqa: E402
 from dasiamrt.errors import BackendError, ConfigError  # noqa: E402
 from dasiamrt.runtime import distractor as da  # noqa: E402
@@ -347,9 +347,10 @@ def test_fp16_fusion_does_not_drift_on_the_gpu():
 
 
 def _bundled_tracker(device: str, precision: str = "fp32", cuda_graph: bool = True, **config: Any) -> Tracker:
+    from dasiamrt.artifacts.model_folder import read_model_dir
     from dasiamrt.model import load_network
 
-    net = load_network(str(BUNDLED_WEIGHTS), PRESETS["tiny"].network)
+    net = load_network(str(BUNDLED_WEIGHTS), read_model_dir(BUNDLED_MODEL).network)
     backend = TorchBackend(net, device=device, precision=precision, cuda_graph=cuda_graph)
     return Tracker(backend, _config(**config))
 

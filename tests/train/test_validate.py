@@ -215,8 +215,9 @@ def test_reproduce_script_chains_its_training_configs(monkeypatch):
     assert cfgs[0].init_weights == "runs/tiny_synthetic.pt" and "> runs/tiny_synthetic.pt" in script
     for before, after in zip(cfgs[1:], cfgs[2:]):
         assert after.init_weights == f"{before.out_dir}/best.pt"
-    bundled = re.search(r"cp (\S+) dasiamrt/assets/tiny.pt", script)
-    assert bundled and bundled.group(1) == f"{cfgs[-1].out_dir}/best.pt"
+    exported = re.search(r"export --weights (\S+) --preset tiny", script)
+    assert exported and exported.group(1) == f"{cfgs[-1].out_dir}/best.pt"
+    assert not re.search(r"(cp \S+|>|--out) dasiamrt/assets", script)  # the bundle is the mobile model's now
     for cfg in cfgs:
         assert cfg.validation is not None and cfg.validation.split == "configs/real_split.json"
 
@@ -236,8 +237,13 @@ def test_mobile_reproduce_script_chains_from_imagenet_weights(monkeypatch):
     assert first.preset == second.preset == "mobile" and first.init_weights is None
     assert first.pretrained_backbone and first.pretrained_backbone in fetch
     assert second.init_weights == f"{first.out_dir}/best.pt" and second.pretrained_backbone is None
-    exported = re.search(r"export --weights (\S+) --preset mobile", script)
-    assert exported and exported.group(1) == f"{second.out_dir}/best.pt"
-    assert (ROOT / "configs" / "mobile_tracker.json").is_file()
+    bundled = re.search(r"cp (\S+) (dasiamrt/assets/\S+)", script)
+    assert bundled and bundled.group(1) == f"{second.out_dir}/best.pt"
+    from dasiamrt.assets import BUNDLED_MODEL, BUNDLED_WEIGHTS
+
+    assert (ROOT / bundled.group(2)).resolve() == BUNDLED_WEIGHTS
+    exported = re.search(r"export --weights (\S+) --preset mobile\s+\\?\s*--tracker (\S+) --out (\S+)", script)
+    assert exported and exported.group(1) == bundled.group(2) and (ROOT / exported.group(3)).resolve() == BUNDLED_MODEL
+    assert (ROOT / exported.group(2)).is_file()
     for cfg in (first, second):
         assert cfg.validation is not None and cfg.validation.split == "configs/real_split.json"

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Rebuilds the bundled tiny model of issue #18 from the synthetic-trained model it was fine-tuned from.
+# Rebuilds the tiny model of issue #18 (bundled until the mobile model replaced it: reproduce_mobile.sh) from the
+# synthetic-trained model it was fine-tuned from; `git show 7d5d906:dasiamrt/assets/tiny.pt` is the recorded result.
 # Run from the repository root with ../shared/data/real present and torch installed (11000 steps: 5.8 h recorded on the shared 2-core machine, ~2.5 h on a quiet one).
 # See train_logs/real/README.md for what each step did in the recorded runs.
 set -e
@@ -10,8 +11,7 @@ python -m dasiamrt.cli train --config configs/train_real.json --resume        # 
 python -m dasiamrt.cli train --config configs/train_real_stage2.json         # stage 2 (2500 steps, max_gap 2000); best: step 2000
 python -m dasiamrt.cli train --config configs/train_real_stage3.json         # stage 3 (2500 steps, shift 64, 5-start validation); best: 1500
 python -m dasiamrt.cli train --config configs/train_real_stage4b.json        # stage 4b (2000 steps, stage 1's aspect stretch back); best: 2000
-cp runs/real-stage4b/best.pt dasiamrt/assets/tiny.pt                          # chosen on 5-start validation AUC
-python -m dasiamrt.cli export --weights dasiamrt/assets/tiny.pt --preset tiny \
-    --tracker configs/tiny_tracker.json --out dasiamrt/assets/models/tiny
-python benchmarks/real_validation.py --model dasiamrt/assets/models/tiny --variants plain \
+python -m dasiamrt.cli export --weights runs/real-stage4b/best.pt --preset tiny \
+    --tracker configs/tiny_tracker.json --out runs/real-stage4b/model        # chosen on 5-start validation AUC
+python benchmarks/real_validation.py --model runs/real-stage4b/model --variants plain \
     --label "thresholds of the new weights" --out runs/real-stage4b/thresholds  # prints enter/leave/h: into configs/tiny_tracker.json, then export again
