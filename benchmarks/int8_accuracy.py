@@ -29,13 +29,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dasiamrt.artifacts.calibset import CalibrationSet, save_calibration
+from dasiamrt.artifacts.calibset import CalibrationSet, load_calibration, save_calibration
 from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP, DEMO_INIT_XYWH
 from dasiamrt.calib.api import collect, default_search_sizes
 from dasiamrt.calib.collect import CollectConfig
 from dasiamrt.calib.compare import box_agreement, score_map_errors, step_agreement
 from dasiamrt.calib.variants import write_int8_variants
+from dasiamrt.errors import CalibrationError
 from dasiamrt.runtime.backends.ort import OrtBackend
 from dasiamrt.runtime.loop import track_boxes
 from dasiamrt.runtime.tracker import Tracker
@@ -208,10 +209,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--synthetic", default=HELD_OUT, help="held-out synthetic sets, comma-separated dataset specs "
                    "(default: 6 x 100 frames of each preset, seeds 900000..)")
     p.add_argument("--per-input", type=int, default=32, help="calibration crops per input")
+    p.add_argument("--calibration", default=None,
+                   help="a calibration set `dasiamrt calibrate` collected (its folder or .npz), the set 'given' of "
+                        "--variants, e.g. percentile:backbone:given:int8-cpu (crops of the video you will track)")
     p.add_argument("--variants", default=None, help="comma list of method:scope:set[:form] (form: int8 (default), "
                    "int8-cpu, int8-fp16; default: all seven calibrations in the int8 form)")
     p.add_argument("--no-fp16", action="store_true", help="skip the fp16 reference row")
     args = p.parse_args(argv)
+    chosen = [_variant(v) for v in args.variants.split(",")] if args.variants else [(*v, "int8") for v in VARIANTS]
+    known = ("tracking", "noise", "unit-range") + (("given",) if args.calibration else ())
+    unknown = sorted({set_name for _, _, set_name, _ in chosen} - set(known))
+    if unknown:
+        p.error(f"calibration set {unknown[0]!r} unknown: choose {', '.join(known)}"
+                + ("" if args.calibration else " ('given' needs --calibration DIR)"))
     logging.basicConfig(level=logging.WARNING)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -224,14 +234,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                                                                       search_sizes=cfg.search_sizes))
     sets = {"tracking": good, "noise": noise_like(good, 1),
             "unit-range": UnitRangeSet(good.arrays, dict(good.manifest))}
+    if args.calibration:
+        try:
+            sets["given"] = load_calibration(args.calibration)
+        except CalibrationError as err:
+            p.error(str(err))
     t0 = time.time()
     fp32_auc, fp32_seq = synthetic_auc(base, "fp32", args.synthetic)
     fp32 = {"auc": fp32_auc, "sequences": fp32_seq, "clips": clip_boxes(base, "fp32", args.clip_frames)}
     print(f"fp32 reference: {time.time() - t0:.0f} s", file=sys.stderr)
-    chosen = [_variant(v) for v in args.variants.split(",")] if args.variants else [(*v, "int8") for v in VARIANTS]
     results: Dict[str, Any] = {"model": model_name, "synthetic": args.synthetic, "fp32_auc": fp32_auc,
                                "clip_names": list(fp32["clips"]), "clip_frames": args.clip_frames,
                                "calibration_counts": good.counts(), "variants": []}
+    if args.calibration:
+        results["given_calibration"] = {"path": args.calibration, "counts": sets["given"].counts()}
     if not args.no_fp16:
         results["variants"].append(fp16_reference(base, work, fp32, held_out, args))
     for method, scope, set_name, form in chosen:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dasiamrt.assets import BUNDLED_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((REPO / "benchmarks").glob("*.py"))
 
@@ -149,7 +151,7 @@ def test_tune_real_ranks_settings_with_paired_intervals_against_the_best(tmp_pat
     root, split = _painted_real_data(tmp_path, frames=12)
     out = tmp_path / "tune.md"
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "tune_real.py"), "--model",
-                           str(REPO / "dasiamrt" / "assets" / "models" / "tiny"), "--root", str(root), "--split",
+                           str(BUNDLED_MODEL), "--root", str(root), "--split",
                            str(split), "--window", "0.2,0.5", "--starts", "2", "--threads", "1", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
