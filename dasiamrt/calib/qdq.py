@@ -197,8 +197,37 @@ def role_ranges(model_path: Path, calib: CalibrationSet, role: str, template_ses
     return compute_ranges(model_path, feed_groups(calib, role, template_session), method, work, progress, role)
 
 
+def _constant_value(model: Any, name: str) -> Optional[float]:
+    """The scalar value of tensor ``name`` when it is an initializer or a Constant node's output, else None."""
+    from onnx import numpy_helper
+
+    for init in model.graph.initializer:
+        if init.name == name:
+            value = numpy_helper.to_array(init)
+            return float(value) if value.size == 1 else None
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.output[0] == name:
+            value = next((numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"), None)
+            return float(value) if value is not None and value.size == 1 else None
+    return None
+
+
+def _zeroes_negatives(model: Any, node: Any) -> bool:
+    """A Relu, or a Clip whose lower bound is a constant >= 0 (MobileNetV2's ReLU6 exports as Clip(x, 0, 6))."""
+    if node.op_type == "Relu":
+        return True
+    if node.op_type != "Clip":
+        return False
+    if len(node.input) > 1 and node.input[1]:  # opset >= 11: min is an input
+        low = _constant_value(model, node.input[1])
+    else:  # opset < 11: an attribute, absent = no lower bound
+        low = next((float(a.f) for a in node.attribute if a.name == "min"), None)
+    return low is not None and low >= 0.0
+
+
 def share_relu_ranges(model: Any, ranges: Any) -> Any:
-    """Ranges for the Conv-out form: each Conv output (and MaxPool between) takes the range of the Relu after it.
+    """Ranges for the Conv-out form: each Conv output (and MaxPool between) takes the range of the Relu after it
+    (or of a Clip from 0, MobileNetV2's ReLU6).
 
     In the Conv-out form every backbone Conv output is quantised (DQ -> Conv -> Q is what ONNX
     Runtime fuses into an integer QLinearConv), and so is the Relu output after it (the next Conv's
@@ -206,8 +235,10 @@ def share_relu_ranges(model: Any, ranges: Any) -> Any:
     set by its negative half, which the Relu zeroes anyway: the score-map error grew ~1.4x over the
     float-out form. With the Relu output's range the negative values below it clip (the Relu zeroes
     them anyway), the positive ones land on the Relu output's grid, and the second rounding is exact:
-    one rounding at the float-out form's step. MaxPool commutes with both. The last backbone Conv
-    (no Relu after it) keeps its own range.
+    one rounding at the float-out form's step. MaxPool commutes with both. A ReLU6 (Clip to [0, 6])
+    is the same case, and a worse one without sharing: the pre-activation range of a MobileNetV2
+    Conv is many times 6, so its grid put a handful of steps where the Clip keeps values. A Conv
+    with no such activation after it (the last backbone Conv, a linear bottleneck) keeps its own range.
 
     Args:
         model: the fp32 ONNX graph (names as in ``ranges``).
@@ -221,7 +252,7 @@ def share_relu_ranges(model: Any, ranges: Any) -> Any:
     producers = _producers(model)
     data = dict(ranges.data)
     for node in model.graph.node:
-        if node.op_type != "Relu" or node.output[0] not in data:
+        if not _zeroes_negatives(model, node) or node.output[0] not in data:
             continue
         tensor = node.input[0]
         while tensor in producers and producers[tensor].op_type == "MaxPool":

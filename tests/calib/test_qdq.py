@@ -249,3 +249,34 @@ def test_calibrate_writes_files_with_the_usual_permissions(int8_model):
     os.umask(umask)
     for name in ("model.json", "calibration.npz", "calibration.json", "search.int8.onnx"):
         assert (int8_model / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_relu6_clip_shares_its_range_with_the_conv_before_it():
+    """share_relu_ranges on a hand-built graph: a Conv before Clip(0, 6) (MobileNetV2's ReLU6, min/max as
+    Constant inputs) and one before a Relu take the activation's range; a Conv before Clip(-1, 1) (it does not
+    zero negatives) and a Conv with no activation keep their own."""
+    from onnx import TensorProto, helper
+    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData
+
+    from dasiamrt.calib.qdq import share_relu_ranges
+
+    def const(name, value):
+        return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, TensorProto.FLOAT, [], [value]))
+
+    weight = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c1"]), const("lo", 0.0), const("hi", 6.0),
+             helper.make_node("Clip", ["c1", "lo", "hi"], ["r6"]),
+             helper.make_node("Conv", ["r6", "w"], ["c2"]), const("lo2", -1.0), const("hi2", 1.0),
+             helper.make_node("Clip", ["c2", "lo2", "hi2"], ["cl"]),
+             helper.make_node("Conv", ["cl", "w"], ["c3"]), helper.make_node("Relu", ["c3"], ["r"]),
+             helper.make_node("Conv", ["r", "w"], ["y"])]
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 1, 4, 4]) for n in ("x", "y")]
+    model = helper.make_model(helper.make_graph(nodes, "g", io[:1], io[1:], [weight]))
+    own = {"c1": (-30.0, 40.0), "r6": (0.0, 6.0), "c2": (-5.0, 5.0), "cl": (-1.0, 1.0), "c3": (-3.0, 2.0),
+           "r": (0.0, 2.0), "y": (-7.0, 7.0)}
+    data = {k: TensorData(lowest=np.float32(lo), highest=np.float32(hi)) for k, (lo, hi) in own.items()}
+    shared = share_relu_ranges(model, TensorsData(CalibrationMethod.MinMax, data)).data
+    got = {k: tuple(float(v) for v in shared[k].range_value) for k in own}
+    assert got["c1"] == own["r6"] and got["c3"] == own["r"]
+    assert got["c2"] == own["c2"] and got["y"] == own["y"]
+    assert all(got[k] == own[k] for k in ("r6", "cl", "r"))
