@@ -207,8 +207,8 @@ def _constant_value(model: Any, name: str) -> Optional[float]:
             return float(value) if value.size == 1 else None
     for node in model.graph.node:
         if node.op_type == "Constant" and node.output[0] == name:
-            value = next((numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"), None)
-            return float(value) if value is not None and value.size == 1 else None
+            values = [numpy_helper.to_array(a.t) for a in node.attribute if a.name == "value"]
+            return float(values[0]) if values and values[0].size == 1 else None
     return None
 
 

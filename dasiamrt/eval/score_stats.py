@@ -19,8 +19,8 @@ look-alike (scores as high as the target's), and no threshold separates the seco
 
 The score is the one the tracker runs on, so it depends on the mode: with distractor-aware tracking
 the winner's score comes from the fused kernel (Eq. 4), which subtracts the look-alikes' responses and
-gives on-target frames a longer low tail (a model of issue #18: 2% quantile 0.57 with ``--da``, 0.80
-without). Long-term tracking can run on either, so :func:`combine_thresholds` takes thresholds derived
+gives on-target frames a longer low tail (the bundled model of issue #18: 2% quantile 0.63 with
+``--da``, 0.80 without). Long-term tracking can run on either, so :func:`combine_thresholds` takes thresholds derived
 in each mode (without long-term tracking: its global search changes what is tracked) and returns ones
 that hold in all: the lowest ``enter`` and ``distractor``, the highest ``leave``.
 

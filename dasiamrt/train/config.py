@@ -104,6 +104,9 @@ class TrainConfig:
             raise ConfigError("give init_weights (a whole network) or pretrained_backbone (ImageNet blocks for a fresh "
                               "one), not both: set the other to null")
         if self.frozen_blocks is not None:
+            if not self.freeze_first_convs:
+                raise ConfigError("frozen_blocks counts the blocks freeze_first_convs fixes: set freeze_first_convs "
+                                  "to true, or frozen_blocks to null")
             if NETWORKS[self.preset].backbone != MOBILENETV2:
                 raise ConfigError(f"frozen_blocks counts MobileNetV2 blocks: preset {self.preset!r} has the "
                                   f"{NETWORKS[self.preset].backbone} backbone (freeze_first_convs fixes its convs "

@@ -139,9 +139,11 @@ def test_frozen_blocks_chooses_how_much_of_the_mobilenet_stays_fixed(tmp_path, s
     assert not any(k.startswith(tuple(f"featureExtract.blocks.{i}." for i in range(4))) for k in moved)
     assert {"featureExtract.blocks.4.conv.0.weight", "featureExtract.blocks.6.conv.1.running_mean"} <= moved
     with pytest.raises(ConfigError, match="preset 'tiny' has the alexnet backbone"):
-        TrainConfig(data=({"type": "unused"},), preset="tiny", frozen_blocks=4)
+        TrainConfig(data=({"type": "unused"},), preset="tiny", freeze_first_convs=True, frozen_blocks=4)
     with pytest.raises(ConfigError, match="frozen_blocks must be 0..11"):
-        TrainConfig(data=({"type": "unused"},), preset="mobile", frozen_blocks=12)
+        TrainConfig(data=({"type": "unused"},), preset="mobile", freeze_first_convs=True, frozen_blocks=12)
+    with pytest.raises(ConfigError, match="set freeze_first_convs to true"):  # else it would fix nothing, silently
+        TrainConfig(data=({"type": "unused"},), preset="mobile", frozen_blocks=4)
 
 
 def test_pretrained_backbone_is_for_mobilenet_presets_only():
