@@ -8,7 +8,10 @@ What is quantised, and how (the form TensorRT's explicit quantization and ONNX R
       kernels change every frame and with distractor fusion), the kernel heads ``conv_cls1`` /
       ``conv_r1`` (template), the adjust heads ``conv_cls2`` / ``conv_r2`` / ``regress_adjust``
       (search) and the ``kernel_update`` graph; ``scope="all"`` also quantises the constant-weight
-      heads (measured in ``benchmarks/int8.md``).
+      heads (measured in ``benchmarks/int8.md``);
+    * left in float: any backbone node whose quantisation alone moves the graph's first output by more
+      than :data:`FLOAT_LIMIT` on a few calibration crops (:func:`sensitive_nodes`; in the bundled
+      MobileNetV2 see ``train_logs/real/int8_synthetic_mobile.md``; in the tests' random-weight tiny, none).
 Activation ranges come from the calibration set (:mod:`dasiamrt.artifacts.calibset`): ``entropy``
 (KL divergence, TensorRT's legacy default), ``percentile`` (99.999 % of |x|) or ``minmax``. Search
 crops of every size feed one histogram per tensor, one size at a time (ONNX Runtime's calibrators
@@ -141,6 +144,52 @@ def _calibrator_options(method: str) -> Dict[str, Any]:
     if method == "entropy":
         return {"symmetric": True, "num_bins": 2048, "num_quantized_bins": 128}
     return {"symmetric": True, "num_bins": 2048, "percentile": 99.999}
+
+
+#: a backbone node whose quantisation alone moves the graph's first output (cls logits / cls kernel) by more
+#: than this relative L2 on probe crops stays in float (:func:`sensitive_nodes`); None quantises every node.
+FLOAT_LIMIT = 0.1
+#: calibration inputs per graph that :func:`sensitive_nodes` probes with (255 searches, templates).
+PROBES = 4
+
+
+def probe_feeds(calib: CalibrationSet, role: str, template_session: Any) -> List[Dict[str, np.ndarray]]:
+    """A few calibration inputs of graph ``role`` (the first group: templates, or the smallest search size)."""
+    group = feed_groups(calib, role, template_session)[0]
+    if role == "template":  # one batch of templates
+        return [{k: v[:PROBES] for k, v in group[0].items()}]
+    return list(group[:PROBES])
+
+
+def sensitive_nodes(model_path: Path, ranges: Any, nodes: Sequence[str], feeds: Sequence[Dict[str, np.ndarray]],
+                    method: str, work: Path, limit: float) -> Dict[str, float]:
+    """The nodes of ``nodes`` whose quantisation alone moves the graph's first output by more than ``limit``.
+
+    Each node is quantised alone (float-out Q/DQ with ``ranges``) and run on ``feeds``; the error is
+    ||y_q - y|| / ||y|| over all feeds, y the fp32 graph's first output (the cls logits of the search
+    graph, the cls kernel of the template graph). A MobileNetV2's first depthwise Conv is such a node:
+    its input holds channels of very different ranges under one per-tensor scale
+    (``train_logs/real/int8_synthetic_mobile.md``).
+
+    Returns:
+        node name -> its error, for the nodes above ``limit``, most sensitive first.
+    """
+    import onnxruntime as ort
+
+    def first_output(path: Path) -> np.ndarray:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = session.get_outputs()[0].name
+        return np.concatenate([session.run([name], feed)[0].ravel() for feed in feeds])
+
+    reference = first_output(model_path)
+    norm = float(np.linalg.norm(reference)) or 1.0
+    errors = {}
+    for index, node in enumerate(nodes):
+        probe = work / f"probe_{index}.onnx"
+        write_qdq(model_path, probe, ranges, [node], method, work, output_qdq=False)
+        errors[node] = float(np.linalg.norm(first_output(probe) - reference)) / norm
+        probe.unlink()
+    return dict(sorted(((n, round(e, 4)) for n, e in errors.items() if e > limit), key=lambda t: -t[1]))
 
 
 def calibration_passes(groups: Sequence[Sequence[Dict[str, np.ndarray]]],

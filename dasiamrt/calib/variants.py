@@ -10,8 +10,14 @@ fp16 for strongly typed TensorRT). Each is a ``variants`` entry of ``model.json`
                                          "search": {...}},
                               "form": "int8-cpu", "description": ..., "calibration_sha256": ...,
                               "method": "percentile", "scope": "backbone", "conv_outputs_quantized": true,
-                              "quantized_nodes": {"template": [...], "search": [...]}, "counts": {...}, ...},
+                              "quantized_nodes": {"template": [...], "search": [...]}, "counts": {...},
+                              "float_limit": 0.1, "float_nodes": {"template": {}, "search": {name: error}}, ...},
                  "int8": {...}, "int8-fp16": {..., "float_type": "fp16", "opset": 19, "fp16_scales": {...}}}
+
+``float_nodes`` (float-out forms only): backbone nodes left in float because quantising one alone moved the
+graph's first output by more than ``float_limit`` (relative L2 on a few calibration crops,
+:func:`.qdq.sensitive_nodes`); ``int8-cpu`` quantises them all (ONNX Runtime's optimiser breaks that form
+with float nodes between).
 
 ``kernel_update`` has no INT8 form (it holds the kernel head and runs once per frame on a few
 windows): every precision runs its fp32 (or fp16) graph.
@@ -22,7 +28,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from ..artifacts.calibset import CalibrationSet, check_model, validate
 from ..artifacts.model_folder import ModelFolder
@@ -30,7 +36,16 @@ from ..errors import ConfigError
 from ..graphs.qdq_fp16 import qdq_to_fp16
 from ..int8_forms import DESCRIPTIONS, FORMS, INT8, INT8_CPU, INT8_FP16
 from .progress import quiet_quantizer
-from .qdq import DEFAULT_METHOD, ROLES, nodes_to_quantize, role_ranges, write_qdq
+from .qdq import (
+    DEFAULT_METHOD,
+    FLOAT_LIMIT,
+    ROLES,
+    nodes_to_quantize,
+    probe_feeds,
+    role_ranges,
+    sensitive_nodes,
+    write_qdq,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +56,14 @@ def int8_file(role: str, form: str = INT8) -> str:
 
 
 def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str], method: str, forms: Sequence[str],
-                work: Path, progress: Any) -> Dict[str, Any]:
-    """Write every requested form of one graph; returns the fp16 scale report of ``int8-fp16`` (if written)."""
+                work: Path, progress: Any, float_nodes: Sequence[str] = ()) -> Dict[str, Any]:
+    """Write every requested form of one graph; returns the fp16 scale report of ``int8-fp16`` (if written).
+
+    ``float_nodes`` stay in float in the float-out forms (``int8``, ``int8-fp16``); the Conv-out form
+    (``int8-cpu``) quantises every node of ``nodes``: ONNX Runtime's graph optimiser turned that form with
+    float nodes into wrong outputs (cls-logit error 1.7 on the bundled MobileNetV2; 0.14 with its
+    optimiser off, 0.35 with every node quantised).
+    """
     src, root = info.graph(role), info.root
     if progress is not None:
         progress.add(len(forms))
@@ -57,7 +78,7 @@ def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str],
     fp16_report: Dict[str, Any] = {}
     if INT8 in forms or INT8_FP16 in forms:
         float_out = root / int8_file(role, INT8) if INT8 in forms else work / int8_file(role, INT8)
-        write_qdq(src, float_out, ranges, nodes, method, work, output_qdq=False)
+        write_qdq(src, float_out, ranges, [n for n in nodes if n not in float_nodes], method, work, output_qdq=False)
         if INT8 in forms:
             done(INT8)
         if INT8_FP16 in forms:
@@ -68,7 +89,7 @@ def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str],
 
 def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet, method: str = DEFAULT_METHOD,
                         scope: str = "backbone", forms: Sequence[str] = FORMS,
-                        progress: Any = None) -> Dict[str, Dict[str, Any]]:
+                        progress: Any = None, float_limit: Optional[float] = FLOAT_LIMIT) -> Dict[str, Dict[str, Any]]:
     """Quantise the template and search graphs of ``model_dir`` with ``calib`` into ``forms``; record them.
 
     Args:
@@ -78,6 +99,10 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
         scope: "backbone" (default) or "all" (also the constant-weight heads).
         forms: names of :data:`dasiamrt.int8_forms.FORMS` to write.
         progress: a :class:`~dasiamrt.calib.progress.ProgressBar` (or None).
+        float_limit: in the float-out forms (``int8``, ``int8-fp16``: TensorRT's), backbone nodes whose
+            quantisation alone moves the graph's first output by more than this (relative L2,
+            :func:`~dasiamrt.calib.qdq.sensitive_nodes`) stay in float, recorded as ``float_nodes``; None
+            quantises every node of the scope. ``int8-cpu`` always quantises every node (see :func:`_write_role`).
 
     Returns:
         form -> the ``variants`` entry written.
@@ -101,14 +126,27 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
 
         session = template_session(info)
     nodes: Dict[str, Any] = {}
+    float_nodes: Dict[str, Dict[str, float]] = {}
     fp16_scales: Dict[str, Any] = {}
     with quiet_quantizer(), tempfile.TemporaryDirectory(prefix="dasiamrt-qdq-") as tmp:
         work = Path(tmp)
         for role in ROLES:
             nodes[role] = nodes_to_quantize(onnx.load(str(info.graph(role))), role, scope)
             ranges = role_ranges(info.graph(role), calib, role, session, method, work, progress)
-            fp16_scales[role] = _write_role(info, role, ranges, nodes[role], method, forms, work, progress)
-    entries = {form: _entry(form, calib, method, scope, nodes, fp16_scales) for form in forms}
+            float_nodes[role] = {}
+            if float_limit is not None and (INT8 in forms or INT8_FP16 in forms):
+                float_nodes[role] = sensitive_nodes(info.graph(role), ranges, nodes[role],
+                                                    probe_feeds(calib, role, session), method, work, float_limit)
+            fp16_scales[role] = _write_role(info, role, ranges, nodes[role], method, forms, work, progress,
+                                            list(float_nodes[role]))
+    entries = {}
+    for form in forms:
+        if form == INT8_CPU or float_limit is None:
+            entries[form] = _entry(form, calib, method, scope, nodes, fp16_scales)
+            continue
+        kept = {role: [n for n in nodes[role] if n not in float_nodes[role]] for role in ROLES}
+        entries[form] = _entry(form, calib, method, scope, kept, fp16_scales)
+        entries[form].update(float_limit=float_limit, float_nodes=float_nodes)
     recorded = info.with_variants(entries).variants
     for form in forms:
         log.info("wrote INT8 form %s: %s (%s)", form, ", ".join(int8_file(r, form) for r in ROLES), DESCRIPTIONS[form])
