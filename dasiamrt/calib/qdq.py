@@ -153,9 +153,10 @@ FLOAT_LIMIT = 0.1
 PROBES = 4
 
 
-def probe_feeds(calib: CalibrationSet, role: str, template_session: Any) -> List[Dict[str, np.ndarray]]:
-    """A few calibration inputs of graph ``role`` (the first group: templates, or the smallest search size)."""
-    group = feed_groups(calib, role, template_session)[0]
+def probe_feeds(groups: Sequence[Sequence[Dict[str, np.ndarray]]], role: str) -> List[Dict[str, np.ndarray]]:
+    """A few calibration inputs of graph ``role`` from its :func:`feed_groups` (the first group: templates, or
+    the smallest search size)."""
+    group = groups[0]
     if role == "template":  # one batch of templates
         return [{k: v[:PROBES] for k, v in group[0].items()}]
     return list(group[:PROBES])
@@ -238,12 +239,13 @@ def _quant_options(output_qdq: bool = False) -> Dict[str, Any]:
     return options
 
 
-def role_ranges(model_path: Path, calib: CalibrationSet, role: str, template_session: Any, method: str,
+def role_ranges(model_path: Path, groups: Sequence[Sequence[Dict[str, np.ndarray]]], role: str, method: str,
                 work: Path, progress: Any = None) -> Any:
-    """Activation ranges of graph ``role`` (fp32 ``model_path``) over the calibration set."""
+    """Activation ranges of graph ``role`` (fp32 ``model_path``) over its calibration inputs ``groups``
+    (:func:`feed_groups`)."""
     if method not in METHODS:
         raise ConfigError(f"unknown calibration method {method!r}: choose one of {', '.join(METHODS)}")
-    return compute_ranges(model_path, feed_groups(calib, role, template_session), method, work, progress, role)
+    return compute_ranges(model_path, groups, method, work, progress, role)
 
 
 def _constant_value(model: Any, name: str) -> Optional[float]:
@@ -359,7 +361,7 @@ def quantize_graph(model_path: Path, out_path: Path, calib: CalibrationSet, role
     nodes = nodes_to_quantize(onnx.load(str(model_path)), role, scope)
     with tempfile.TemporaryDirectory(prefix="dasiamrt-qdq-") as tmp:
         work = Path(tmp)
-        ranges = role_ranges(model_path, calib, role, template_session, method, work)
+        ranges = role_ranges(model_path, feed_groups(calib, role, template_session), role, method, work)
         write_qdq(model_path, out_path, ranges, nodes, method, work, output_qdq)
     log.info("wrote %s (%d nodes quantised, %s calibration)", out_path, len(nodes), method)
     return nodes

@@ -40,6 +40,7 @@ from .qdq import (
     DEFAULT_METHOD,
     FLOAT_LIMIT,
     ROLES,
+    feed_groups,
     nodes_to_quantize,
     probe_feeds,
     role_ranges,
@@ -55,14 +56,14 @@ def int8_file(role: str, form: str = INT8) -> str:
     return f"{role}.{form}.onnx"
 
 
-def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str], method: str, forms: Sequence[str],
-                work: Path, progress: Any, float_nodes: Sequence[str] = ()) -> Dict[str, Any]:
+def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str], float_out_nodes: Sequence[str],
+                method: str, forms: Sequence[str], work: Path, progress: Any) -> Dict[str, Any]:
     """Write every requested form of one graph; returns the fp16 scale report of ``int8-fp16`` (if written).
 
-    ``float_nodes`` stay in float in the float-out forms (``int8``, ``int8-fp16``); the Conv-out form
-    (``int8-cpu``) quantises every node of ``nodes``: ONNX Runtime's graph optimiser turned that form with
-    float nodes into wrong outputs (cls-logit error 1.7 on the bundled MobileNetV2; 0.14 with its
-    optimiser off, 0.35 with every node quantised).
+    The float-out forms (``int8``, ``int8-fp16``) quantise ``float_out_nodes`` (``nodes`` less the sensitive
+    ones); the Conv-out form (``int8-cpu``) quantises every node of ``nodes``: ONNX Runtime's graph optimiser
+    turned that form with float nodes into wrong outputs (cls-logit error 1.7 on the bundled MobileNetV2;
+    0.14 with its optimiser off, 0.35 with every node quantised).
     """
     src, root = info.graph(role), info.root
     if progress is not None:
@@ -78,7 +79,7 @@ def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str],
     fp16_report: Dict[str, Any] = {}
     if INT8 in forms or INT8_FP16 in forms:
         float_out = root / int8_file(role, INT8) if INT8 in forms else work / int8_file(role, INT8)
-        write_qdq(src, float_out, ranges, [n for n in nodes if n not in float_nodes], method, work, output_qdq=False)
+        write_qdq(src, float_out, ranges, float_out_nodes, method, work, output_qdq=False)
         if INT8 in forms:
             done(INT8)
         if INT8_FP16 in forms:
@@ -125,28 +126,29 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
         from .kernels import template_session
 
         session = template_session(info)
+    float_out_forms = INT8 in forms or INT8_FP16 in forms
     nodes: Dict[str, Any] = {}
     float_nodes: Dict[str, Dict[str, float]] = {}
+    float_out_nodes: Dict[str, Any] = {}
     fp16_scales: Dict[str, Any] = {}
     with quiet_quantizer(), tempfile.TemporaryDirectory(prefix="dasiamrt-qdq-") as tmp:
         work = Path(tmp)
         for role in ROLES:
             nodes[role] = nodes_to_quantize(onnx.load(str(info.graph(role))), role, scope)
-            ranges = role_ranges(info.graph(role), calib, role, session, method, work, progress)
+            groups = feed_groups(calib, role, session)
+            ranges = role_ranges(info.graph(role), groups, role, method, work, progress)
             float_nodes[role] = {}
-            if float_limit is not None and (INT8 in forms or INT8_FP16 in forms):
-                float_nodes[role] = sensitive_nodes(info.graph(role), ranges, nodes[role],
-                                                    probe_feeds(calib, role, session), method, work, float_limit)
-            fp16_scales[role] = _write_role(info, role, ranges, nodes[role], method, forms, work, progress,
-                                            list(float_nodes[role]))
-    entries = {}
-    for form in forms:
-        if form == INT8_CPU or float_limit is None:
-            entries[form] = _entry(form, calib, method, scope, nodes, fp16_scales)
-            continue
-        kept = {role: [n for n in nodes[role] if n not in float_nodes[role]] for role in ROLES}
-        entries[form] = _entry(form, calib, method, scope, kept, fp16_scales)
-        entries[form].update(float_limit=float_limit, float_nodes=float_nodes)
+            if float_limit is not None and float_out_forms:
+                float_nodes[role] = sensitive_nodes(info.graph(role), ranges, nodes[role], probe_feeds(groups, role),
+                                                    method, work, float_limit)
+            float_out_nodes[role] = [n for n in nodes[role] if n not in float_nodes[role]]
+            fp16_scales[role] = _write_role(info, role, ranges, nodes[role], float_out_nodes[role], method, forms,
+                                            work, progress)
+    entries = {form: _entry(form, calib, method, scope, nodes if form == INT8_CPU else float_out_nodes, fp16_scales)
+               for form in forms}
+    for form, entry in entries.items():
+        if form != INT8_CPU and float_limit is not None:
+            entry.update(float_limit=float_limit, float_nodes=float_nodes)
     recorded = info.with_variants(entries).variants
     for form in forms:
         log.info("wrote INT8 form %s: %s (%s)", form, ", ".join(int8_file(r, form) for r in ROLES), DESCRIPTIONS[form])

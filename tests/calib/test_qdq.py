@@ -289,7 +289,7 @@ def test_a_node_whose_input_channels_differ_wildly_in_range_is_found_and_kept_in
     quantise that tensor (the Conv after it among them), and none in the graph as exported; calibrate records
     what it kept in float."""
     from dasiamrt.calib.kernels import template_session
-    from dasiamrt.calib.qdq import FLOAT_LIMIT, probe_feeds, role_ranges, sensitive_nodes
+    from dasiamrt.calib.qdq import FLOAT_LIMIT, feed_groups, probe_feeds, role_ranges, sensitive_nodes
 
     model = onnx.load(str(int8_model / "search.onnx"))
     inits = {i.name: i for i in model.graph.initializer}
@@ -304,13 +304,14 @@ def test_a_node_whose_input_channels_differ_wildly_in_range_is_found_and_kept_in
     onnx.save(model, str(scaled))
     calib = load_calibration(int8_model)
     session = template_session(read_model_dir(int8_model))
-    feeds = probe_feeds(calib, "search", session)
+    groups = feed_groups(calib, "search", session)
+    feeds = probe_feeds(groups, "search")
     nodes = nodes_to_quantize(model, "search")
     found = {}
     for label, path in (("exported", int8_model / "search.onnx"), ("scaled", scaled)):
         work = tmp_path / label
         work.mkdir()
-        ranges = role_ranges(path, calib, "search", session, "percentile", work)
+        ranges = role_ranges(path, groups, "search", "percentile", work)
         found[label] = sensitive_nodes(path, ranges, nodes, feeds, "percentile", work, FLOAT_LIMIT)
     import onnxruntime as ort
 
