@@ -114,15 +114,12 @@ def compare_to_first(results: Dict[str, Dict[str, Any]]) -> None:
 
 def compare_to_base(results: Dict[str, Dict[str, Any]], base: Dict[str, Dict[str, Any]], base_label: str) -> None:
     """Add ``vs_base``: each variant's paired AUC difference from the same variant of ``base`` (another run's
-    ``results``), over the runs both have.
+    ``results``, holding every variant of ``results``: ``main`` checks that before tracking).
 
     Raises:
-        ConfigError: the base lacks a variant, or its runs are other ones (another split or --starts).
+        ConfigError: the base's runs are other ones (another split or --starts).
     """
     for name, r in results.items():
-        if name not in base:
-            raise ConfigError(f"the base run has no {name!r} variant (it has {', '.join(base)}): run it with "
-                              f"--variants {name.replace(' ', '')}")
         theirs = base[name]["per_sequence"]
         if set(theirs) != set(r["per_sequence"]):
             raise ConfigError("the base run tracked other sequences or start points than this one: use the same "
@@ -140,7 +137,9 @@ def thresholds_all_modes(results: Dict[str, Dict[str, Any]]) -> Any:
     return {"from": modes, **combine_thresholds([results[name]["thresholds"] for name in modes])}
 
 
-def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], thin: List[str]) -> str:
+def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], thin: List[str],
+             combined: Any = None) -> str:
+    """The report; ``combined``: :func:`thresholds_all_modes` of ``results`` (a line when given)."""
     first_name = next(iter(results))
     clusters = next(iter(results.values()))["auc_interval"]["clusters"]
     base = next(iter(results.values())).get("vs_base", {}).get("label")
@@ -168,7 +167,6 @@ def markdown(label: str, results: Dict[str, Dict[str, Any]], names: List[str], t
     lines += ["", f"Score on target (IoU >= 0.5, {h['on_frames']} frames) vs off target (IoU < 0.1 or absent, "
               f"{h['off_frames']} frames), first variant: median {h['on_median']} vs {h['off_median']}; "
               f"thresholds derived: {first['thresholds']}", ""]
-    combined = thresholds_all_modes(results)
     if combined:
         lines += [f"Thresholds for every mode (derived per variant without long-term tracking, combined: "
                   f"eval.score_stats.combine_thresholds): {combined}", ""]
@@ -259,13 +257,14 @@ def main() -> int:
 
     label = args.label or (args.weights or args.model)
     backend = "torch fp32" if args.weights else f"ONNX Runtime {args.precision}, {args.threads} thread(s)"
-    text = markdown(label, results, names, thin) + f"\nCPU: {detect().summary()}; {backend}\nTracker settings: " \
-        f"{json.dumps(base.to_dict())}\n"
+    combined = thresholds_all_modes(results)
+    text = markdown(label, results, names, thin, combined) + f"\nCPU: {detect().summary()}; {backend}\n" \
+        f"Tracker settings: {json.dumps(base.to_dict())}\n"
     print(text)
     if args.out:
         Path(args.out + ".md").write_text(text)
         Path(args.out + ".json").write_text(json.dumps({"label": label, "results": results, "tracker": base.to_dict(),
-                                                        "thresholds_all_modes": thresholds_all_modes(results)},
+                                                        "thresholds_all_modes": combined},
                                                        indent=1) + "\n")
     return 0
 
