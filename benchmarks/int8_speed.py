@@ -1,14 +1,17 @@
-"""Search-graph latency, ONNX Runtime CPU: fp32 against the two INT8 Q/DQ forms, with their accuracy.
+"""Search-graph latency, ONNX Runtime CPU: fp32 against the INT8 Q/DQ forms, with their accuracy.
 
 Usage: python benchmarks/int8_speed.py MODEL_DIR [MODEL_DIR ...] [--runs 10] [--sizes 255,767]
+    [--also LABEL=SEARCH.onnx]
 
-Each model folder needs ``calibration.npz`` (``dasiamrt calibrate``). Two INT8 forms are written
-into a temporary copy: "float-out" (form ``int8``: Conv outputs not re-quantised) and "Conv-out
-Q/DQ" (form ``int8-cpu``: DQ -> Conv -> Q, which ONNX Runtime's CPU provider fuses into integer
-QLinearConv). Timing: one fixed crop and kernels, the three sessions
-run in turns (``runs`` rounds after 2 warm-up rounds), median ms. Accuracy: foreground-probability
-and logit error against fp32 on held-out crops (synthetic:mixed:2:500:40, 8 per size). The whole
-tracking loop is timed by ``dasiamrt bench --precision fp32|int8``.
+Each model folder needs ``calibration.npz`` (``dasiamrt calibrate``). Three INT8 graphs are written
+into temporary copies: "float-out" (form ``int8``: Conv outputs not re-quantised), "Conv-out Q/DQ"
+(form ``int8-cpu``: DQ -> Conv -> Q with uint8 activations, which ONNX Runtime's CPU provider fuses
+into integer QLinearConv) and the same with its quantisation-sensitive nodes in float
+(``calibrate --cpu-float-limit 0.1``); ``--also`` adds any other search graph of the last model (an
+older form, say) to the timing. Timing: one fixed crop and kernels, the sessions run in turns
+(``runs`` rounds after 2 warm-up rounds), median ms. Accuracy: foreground-probability and logit
+error against fp32 on held-out crops (synthetic:mixed:2:500:40, 8 per size). The whole tracking
+loop is timed by ``dasiamrt bench --precision fp32|int8``.
 """
 from __future__ import annotations
 
@@ -28,12 +31,14 @@ from dasiamrt.artifacts.model_folder import read_model_dir
 from dasiamrt.calib.api import collect
 from dasiamrt.calib.collect import CollectConfig
 from dasiamrt.calib.compare import score_map_errors
+from dasiamrt.calib.qdq import FLOAT_LIMIT
 from dasiamrt.calib.variants import write_int8_variants
 from dasiamrt.runtime.backends.ort import OrtBackend
 
-FORMS = ("fp32", "int8 float-out", "int8 Conv-out Q/DQ")
 #: table label -> INT8 form of dasiamrt.int8_forms
 FORM_NAMES = {"int8 float-out": "int8", "int8 Conv-out Q/DQ": "int8-cpu"}
+#: the Conv-out form with its sensitive nodes in float
+FLOAT_NODES = "int8 Conv-out Q/DQ, sensitive nodes float"
 
 
 def _session(path: Path, optimized: Optional[Path] = None):
@@ -68,16 +73,36 @@ def time_forms(graphs: Dict[str, Path], feeds: Dict[str, np.ndarray], runs: int,
             for name, t in times.items()}
 
 
+def _write_forms(info, calib, work: Path) -> Dict[str, Path]:
+    """The INT8 forms timed (label -> folder holding it): the two of :data:`FORM_NAMES`, and ``int8-cpu`` with its
+    sensitive nodes kept in float (``calibrate --cpu-float-limit 0.1``)."""
+    folders = {}
+    for label, cpu_limit in (("", None), (FLOAT_NODES, FLOAT_LIMIT)):
+        folder = work / f"forms{len(folders)}"
+        shutil.copytree(info.root, folder)
+        forms = tuple(FORM_NAMES.values()) if cpu_limit is None else ("int8-cpu",)
+        write_int8_variants(folder, calib, forms=forms, cpu_float_limit=cpu_limit)
+        if cpu_limit is None:
+            folders.update({k: folder for k in FORM_NAMES})
+        else:
+            folders[label] = folder
+    return folders
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+")
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--sizes", default="255,767")
+    p.add_argument("--also", action="append", default=[], metavar="LABEL=SEARCH.onnx",
+                   help="time another search graph of the (last) model with them, e.g. an older INT8 form")
     args = p.parse_args(argv)
     sizes = [spec.check_search_size(int(s)) for s in args.sizes.split(",")]
-    rows = ["| model | search | fp32 ms | int8 float-out ms (ratio) | int8 Conv-out Q/DQ ms (ratio) | "
-            "integer Convs after ORT fusion (float-out / Conv-out) |", "|---|---|---|---|---|---|"]
-    acc = ["| model | INT8 form | fg-prob max err 255 / 767 | logit rel. L2 255 / 767 |", "|---|---|---|---|"]
+    also = dict(item.split("=", 1) for item in args.also)
+    rows = ["| model | search | graph | ms (median) | time vs fp32 | integer Convs after ORT fusion |",
+            "|---|---|---|---|---|---|"]
+    acc = ["| model | INT8 form | fg-prob max err " + " / ".join(map(str, sizes)) + " | logit rel. L2 "
+           + " / ".join(map(str, sizes)) + " |", "|---|---|---|---|"]
     for model in args.models:
         info = read_model_dir(model)
         calib = load_calibration(model)
@@ -85,13 +110,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            CollectConfig(per_input=8, seed=1, search_sizes=tuple(sizes)))
         with tempfile.TemporaryDirectory(prefix="int8-speed-") as tmp:
             work = Path(tmp)
-            folder = work / "forms"
-            shutil.copytree(info.root, folder)
-            write_int8_variants(folder, calib, forms=tuple(FORM_NAMES.values()))
-            for form, name in FORM_NAMES.items():
+            folders = _write_forms(info, calib, work)
+            for label, folder in folders.items():
+                form = FORM_NAMES.get(label, "int8-cpu")
                 err = score_map_errors(OrtBackend(info), OrtBackend(read_model_dir(folder), precision="int8",
-                                                                    int8_form=name), held_out)
-                acc.append(f"| {info.preset} | {form} | " + " / ".join(f"{err[s]['max_abs']:.3f}" for s in sizes)
+                                                                    int8_form=form), held_out)
+                acc.append(f"| {info.preset} | {label} | " + " / ".join(f"{err[s]['max_abs']:.3f}" for s in sizes)
                            + " | " + " / ".join(f"{err[s]['rel_l2_logits']:.3f}" for s in sizes) + " |")
             f = info.network.feature_out
             rng = np.random.default_rng(0)
@@ -100,13 +124,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          spec.CLS_KERNEL: (rng.standard_normal((10, f, 4, 4)) * 0.01).astype(np.float32),
                          spec.REG_KERNEL: (rng.standard_normal((20, f, 4, 4)) * 0.01).astype(np.float32)}
                 graphs = {"fp32": info.graph("search"),
-                          **{k: folder / f"search.{v}.onnx" for k, v in FORM_NAMES.items()}}
+                          **{k: d / f"search.{FORM_NAMES.get(k, 'int8-cpu')}.onnx" for k, d in folders.items()},
+                          **({k: Path(v) for k, v in also.items()} if model == args.models[-1] else {})}
                 t = time_forms(graphs, feeds, args.runs, work)
                 base = t["fp32"]["ms"]
-                rows.append(f"| {info.preset} | {size} | {base:.1f} | "
-                            + " | ".join(f"{t[k]['ms']:.1f} ({t[k]['ms'] / base:.2f}x)" for k in FORMS[1:])
-                            + f" | {t[FORMS[1]]['integer_convs']} / {t[FORMS[2]]['integer_convs']} |")
-                print(rows[-1], file=sys.stderr, flush=True)
+                for name, r in t.items():
+                    rows.append(f"| {info.preset} | {size} | {name} | {r['ms']:.1f} | {r['ms'] / base:.2f}x | "
+                                f"{r['integer_convs']} |")
+                    print(rows[-1], file=sys.stderr, flush=True)
     print("\n".join(rows) + "\n\n" + "\n".join(acc))
     return 0
 

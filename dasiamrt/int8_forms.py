@@ -2,10 +2,11 @@
 
 ``dasiamrt calibrate`` writes up to three Q/DQ forms of the template and search graphs from one set
 of activation ranges, each a ``variants`` entry of ``model.json`` named as below (graph files
-``<role>.<form>.onnx``). All quantise the same nodes (backbone convolutions: int8 symmetric
-per-channel weights, per-tensor activations); the correlation with the dynamic kernels, the heads
-and ``kernel_update`` stay in higher precision. They differ in where the Q/DQ pairs sit and in the
-float type around them:
+``<role>.<form>.onnx``). All quantise the backbone convolutions (int8 symmetric per-channel weights,
+per-tensor activations: symmetric int8 for TensorRT, uint8 over the tensor's range for ``int8-cpu``),
+the TensorRT forms less the quantisation-sensitive ones (``float_nodes``); the correlation with the
+dynamic kernels, the heads and ``kernel_update`` stay in higher precision. They differ in where the
+Q/DQ pairs sit and in the float type around them:
 
 =============  ==========================================  =============================================
 form           graph                                        runs fast on

@@ -30,6 +30,7 @@ from ..fileio import inside_package
 from ..int8_forms import FORMS
 from .collect import CollectConfig, collect_crops
 from .kernels import add_search_kernels
+from .qdq import FLOAT_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class CalibrateOptions:
         from_set: skip collection: quantise with this calibration set.
         max_frames: frames tracked per clip without ground truth.
         forms: INT8 forms to write (:data:`dasiamrt.int8_forms.FORMS`).
+        float_limit, cpu_float_limit: sensitive nodes kept in float in the TensorRT forms / in ``int8-cpu``
+            (:func:`~.variants.write_int8_variants`; None: every node quantised).
     """
 
     out_dir: Optional[str] = None
@@ -117,6 +120,8 @@ class CalibrateOptions:
     from_set: Optional[str] = None
     max_frames: int = 300
     forms: Sequence[str] = FORMS
+    float_limit: Optional[float] = FLOAT_LIMIT
+    cpu_float_limit: Optional[float] = None
 
     def check(self, model_dir: str, sources: Sequence[str]) -> None:
         """What can be refused before any work: nothing to calibrate from, no onnx for the INT8 graphs, a
@@ -181,5 +186,6 @@ def calibrate(model_dir: str, sources: Sequence[str], inits: Sequence[Optional[B
         npz = copy_calibration(calib, target)
     variants = {}
     if opts.quantize:
-        variants = write_int8_variants(target, calib, opts.method or DEFAULT_METHOD, opts.scope, opts.forms, progress)
+        variants = write_int8_variants(target, calib, opts.method or DEFAULT_METHOD, opts.scope, opts.forms, progress,
+                                       opts.float_limit, opts.cpu_float_limit)
     return CalibrationReport(Path(npz), calib.counts(), variants, target)

@@ -2,8 +2,9 @@
 
 What is quantised, and how (the form TensorRT's explicit quantization and ONNX Runtime both take):
     * the backbone (every node upstream of the backbone features: Conv, MaxPool, Relu): weights
-      symmetric per output channel (int8, zero point 0), activations symmetric per tensor (int8,
-      zero point 0), biases left fp32 (TensorRT fuses them in float);
+      symmetric per output channel (int8, zero point 0), activations per tensor, symmetric int8
+      (zero point 0, TensorRT's forms) or uint8 from the tensor's range (ONNX Runtime's ``int8-cpu``:
+      :data:`CPU_ACTIVATIONS`), biases left fp32 (TensorRT fuses them in float);
     * not quantised: the dynamic-kernel correlation (a Conv whose weight is a graph input: its
       kernels change every frame and with distractor fusion), the kernel heads ``conv_cls1`` /
       ``conv_r1`` (template), the adjust heads ``conv_cls2`` / ``conv_r2`` / ``regress_adjust``
@@ -24,7 +25,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -227,8 +228,19 @@ def compute_ranges(model_path: Path, groups: Sequence[Sequence[Dict[str, np.ndar
     return calibrator.compute_data()
 
 
+#: activations of the Conv-out form (``int8-cpu``): ONNX Runtime's x86 integer kernels multiply uint8 activations
+#: by int8 weights (VNNI's vpdpbusd); with a range from 0 (a ReLU or ReLU6 output) the zero point is 0 and the
+#: QuantizeLinear saturates exactly where the activation does, so ONNX Runtime drops the Relu / Clip and chains
+#: QLinearConvs. Symmetric int8 (zero point 0 over a signed grid) kept every Clip as a float op between
+#: DequantizeLinear and QuantizeLinear: the bundled MobileNetV2's search graph at 767 ran 22 of 31 backbone
+#: Convs as QLinearConv and took 1.8x the time of the all-uint8 form (train_logs/real/int8_cpu_uint8.md).
+#: The TensorRT forms stay symmetric int8 (TensorRT takes zero points of 0 only).
+CPU_ACTIVATIONS = "uint8 asymmetric per tensor"
+TRT_ACTIVATIONS = "int8 symmetric per tensor"
+
+
 def _quant_options(output_qdq: bool = False) -> Dict[str, Any]:
-    options: Dict[str, Any] = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False}
+    options: Dict[str, Any] = {"ActivationSymmetric": not output_qdq, "WeightSymmetric": True, "QuantizeBias": False}
     if not output_qdq:
         # Conv outputs are not re-quantised: the next quantised node (MaxPool, Relu, Conv) quantises
         # its input anyway, and the last backbone Conv hands float features to the fp32 heads (one
@@ -314,25 +326,130 @@ def share_relu_ranges(model: Any, ranges: Any) -> Any:
     return TensorsData(ranges.calibration_method, data)
 
 
+#: ops whose float weights ONNX Runtime's ``WeightBiasQuantization`` quantises when they sit between Q/DQ.
+_WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm")
+
+
+def _leads_to_quantize(node: Any, consumers: Dict[str, List[Any]]) -> bool:
+    """Whether ``node``'s output reaches a QuantizeLinear through single-consumer Relu/Clip nodes only."""
+    while len(node.output) == 1 and len(consumers.get(node.output[0], [])) == 1:
+        node = consumers[node.output[0]][0]
+        if node.op_type == "QuantizeLinear":
+            return True
+        if node.op_type not in ("Relu", "Clip"):
+            return False
+    return False
+
+
+def _grid_bounds(model: Any, dq: Any) -> Optional[Tuple[float, float]]:
+    """The interval a per-tensor DequantizeLinear can output: ((qmin - zp) * scale, (qmax - zp) * scale); None
+    when its scale is not one constant."""
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in model.graph.initializer}
+    if dq.input[1] not in inits or len(dq.input) < 3 or dq.input[2] not in inits:
+        return None
+    scale, zero = (numpy_helper.to_array(inits[name]) for name in dq.input[1:3])
+    if scale.size != 1 or zero.dtype not in (np.int8, np.uint8):
+        return None
+    info = np.iinfo(zero.dtype)
+    return (float((info.min - int(zero)) * float(scale)), float((info.max - int(zero)) * float(scale)))
+
+
+def unsandwich_float_nodes(model: Any) -> List[str]:
+    """Feed float nodes between quantised ones their float input, so that ONNX Runtime keeps them float.
+
+    A float Conv (weights not from a DequantizeLinear) whose input comes from a DequantizeLinear and
+    whose output reaches a QuantizeLinear (through Relu/Clip) reads to ONNX Runtime (>= 1.20,
+    ``WeightBiasQuantization``, graph optimisation level 1) as a quantised Conv missing its weight
+    quantisation: it quantises the weights symmetric *per tensor* and the bias to int32. For a node
+    left in float because it is quantisation-sensitive that is the worst case: on the bundled
+    MobileNetV2's Conv-out graph the cls-logit error went 0.14 -> 1.74. Such a node is rewired to
+    ``Clip(x, lo, hi)`` of the tensor x before the Q/DQ pair in front of it, [lo, hi] the pair's grid:
+    the value the pair passed on without its rounding (the clamp stays: with uint8 activations the
+    quantiser drops a Relu / ReLU6 before the pair, whose Q then does the Relu's work). The pair is
+    dropped when nothing else reads it (the node before then runs with a float output).
+
+    Args:
+        model: a Q/DQ ``onnx.ModelProto``, changed in place.
+
+    Returns:
+        The names of the rewired nodes.
+    """
+    from onnx import helper, numpy_helper
+
+    producers = _producers(model)
+    consumers: Dict[str, List[Any]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    graph_outputs = {o.name for o in model.graph.output}
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 11)
+    rewired: List[str] = []
+    clips: Dict[str, Any] = {}  # rewired node's first output -> the Clip to put before it
+    dropped: Set[str] = set()  # first outputs of the Q/DQ nodes to remove
+    for node in model.graph.node:
+        if node.op_type not in _WEIGHTED_OPS or len(node.input) < 2:
+            continue
+        weight, dq = producers.get(node.input[1]), producers.get(node.input[0])
+        if (weight is not None and weight.op_type == "DequantizeLinear") or dq is None \
+                or dq.op_type != "DequantizeLinear" or not _leads_to_quantize(node, consumers):
+            continue
+        q, bounds = producers.get(dq.input[0]), _grid_bounds(model, dq)
+        if q is None or q.op_type != "QuantizeLinear" or bounds is None:
+            continue  # a DQ of an initializer (nothing float to go back to), or a per-channel grid
+        clipped = f"{node.name}_float_input"
+        if opset >= 11:
+            limits = [numpy_helper.from_array(np.array(v, np.float32), f"{clipped}_{k}") for k, v in zip("lh", bounds)]
+            model.graph.initializer.extend(limits)
+            clip = helper.make_node("Clip", [q.input[0], limits[0].name, limits[1].name], [clipped], name=clipped)
+        else:
+            clip = helper.make_node("Clip", [q.input[0]], [clipped], name=clipped, min=bounds[0], max=bounds[1])
+        clips[node.output[0]] = clip
+        node.input[0] = clipped
+        consumers[dq.output[0]].remove(node)
+        rewired.append(node.name)
+        if not consumers[dq.output[0]] and dq.output[0] not in graph_outputs:
+            dropped.add(dq.output[0])
+            if consumers[q.output[0]] == [dq] and q.output[0] not in graph_outputs:
+                dropped.add(q.output[0])
+    if rewired:
+        kept = [n for n in model.graph.node if not n.output or n.output[0] not in dropped]
+        orphans = {name for n in model.graph.node if n.output and n.output[0] in dropped for name in n.input[1:]}
+        orphans -= {name for n in kept for name in n.input}
+        ordered = [m for n in kept for m in ([clips[n.output[0]]] if n.output and n.output[0] in clips else []) + [n]]
+        del model.graph.node[:]
+        model.graph.node.extend(ordered)
+        inits = [i for i in model.graph.initializer if i.name not in orphans]  # the pairs' scales, zero points
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(inits)
+    return rewired
+
+
 def write_qdq(model_path: Path, out_path: Path, ranges: Any, nodes: Sequence[str], method: str, work: Path,
               output_qdq: bool = False) -> None:
     """Write the Q/DQ graph of the fp32 graph ``model_path`` with precomputed ``ranges`` (atomically).
 
     ``output_qdq`` (the Conv-out form) also quantises every Conv output, with the ranges of
-    :func:`share_relu_ranges`.
+    :func:`share_relu_ranges`. Float nodes between quantised ones read float inputs
+    (:func:`unsandwich_float_nodes`).
     """
+    import onnx
+
     q = _import_quant()
     if output_qdq:
-        import onnx
-
         ranges = share_relu_ranges(onnx.load(str(model_path)), ranges)
     kwargs: Dict[str, Any] = dict(
         quant_format=q.QuantFormat.QDQ, per_channel=True, reduce_range=False,
-        activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8, nodes_to_quantize=list(nodes),
+        activation_type=q.QuantType.QUInt8 if output_qdq else q.QuantType.QInt8, weight_type=q.QuantType.QInt8,
+        nodes_to_quantize=list(nodes),
         extra_options=_quant_options(output_qdq))
     staged = out_path.with_name(f".{out_path.name}.tmp")
     try:
         _quantize_with_ranges(q, model_path, staged, ranges, method, work, kwargs)
+        written = onnx.load(str(staged))
+        if unsandwich_float_nodes(written):
+            onnx.save(written, str(staged))
         os.replace(staged, out_path)
     finally:
         staged.unlink(missing_ok=True)

@@ -14,10 +14,11 @@ fp16 for strongly typed TensorRT). Each is a ``variants`` entry of ``model.json`
                               "float_limit": 0.1, "float_nodes": {"template": {}, "search": {name: error}}, ...},
                  "int8": {...}, "int8-fp16": {..., "float_type": "fp16", "opset": 19, "fp16_scales": {...}}}
 
-``float_nodes`` (float-out forms only): backbone nodes left in float because quantising one alone moved the
-graph's first output by more than ``float_limit`` (relative L2 on a few calibration crops,
-:func:`.qdq.sensitive_nodes`); ``int8-cpu`` quantises them all (ONNX Runtime's optimiser breaks that form
-with float nodes between).
+``float_nodes`` (TensorRT forms by default; ``int8-cpu`` when asked): backbone nodes left in float because
+quantising one alone moved the graph's first output by more than ``float_limit`` (relative L2 on a few
+calibration crops, :func:`.qdq.sensitive_nodes`). In ``int8-cpu`` such a node reads a clamped float
+input (:func:`.qdq.unsandwich_float_nodes`: ONNX Runtime would otherwise quantise its weights per tensor).
+``int8-cpu`` takes uint8 activations (:data:`.qdq.CPU_ACTIVATIONS`), the TensorRT forms symmetric int8.
 
 ``kernel_update`` has no INT8 form (it holds the kernel head and runs once per frame on a few
 windows): every precision runs its fp32 (or fp16) graph.
@@ -37,9 +38,11 @@ from ..graphs.qdq_fp16 import qdq_to_fp16
 from ..int8_forms import DESCRIPTIONS, FORMS, INT8, INT8_CPU, INT8_FP16
 from .progress import quiet_quantizer
 from .qdq import (
+    CPU_ACTIVATIONS,
     DEFAULT_METHOD,
     FLOAT_LIMIT,
     ROLES,
+    TRT_ACTIVATIONS,
     feed_groups,
     nodes_to_quantize,
     probe_feeds,
@@ -56,15 +59,10 @@ def int8_file(role: str, form: str = INT8) -> str:
     return f"{role}.{form}.onnx"
 
 
-def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str], float_out_nodes: Sequence[str],
-                method: str, forms: Sequence[str], work: Path, progress: Any) -> Dict[str, Any]:
-    """Write every requested form of one graph; returns the fp16 scale report of ``int8-fp16`` (if written).
-
-    The float-out forms (``int8``, ``int8-fp16``) quantise ``float_out_nodes`` (``nodes`` less the sensitive
-    ones); the Conv-out form (``int8-cpu``) quantises every node of ``nodes``: ONNX Runtime's graph optimiser
-    turned that form with float nodes into wrong outputs (cls-logit error 1.7 on the bundled MobileNetV2;
-    0.14 with its optimiser off, 0.35 with every node quantised).
-    """
+def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Dict[str, Sequence[str]], method: str,
+                forms: Sequence[str], work: Path, progress: Any) -> Dict[str, Any]:
+    """Write every requested form of one graph, quantising ``nodes[form]`` (the scope less the nodes kept in
+    float for that form); returns the fp16 scale report of ``int8-fp16`` (if written)."""
     src, root = info.graph(role), info.root
     if progress is not None:
         progress.add(len(forms))
@@ -74,12 +72,12 @@ def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str],
             progress.advance(1, f"{role} {form}")
 
     if INT8_CPU in forms:
-        write_qdq(src, root / int8_file(role, INT8_CPU), ranges, nodes, method, work, output_qdq=True)
+        write_qdq(src, root / int8_file(role, INT8_CPU), ranges, nodes[INT8_CPU], method, work, output_qdq=True)
         done(INT8_CPU)
     fp16_report: Dict[str, Any] = {}
     if INT8 in forms or INT8_FP16 in forms:
         float_out = root / int8_file(role, INT8) if INT8 in forms else work / int8_file(role, INT8)
-        write_qdq(src, float_out, ranges, float_out_nodes, method, work, output_qdq=False)
+        write_qdq(src, float_out, ranges, nodes[INT8], method, work, output_qdq=False)
         if INT8 in forms:
             done(INT8)
         if INT8_FP16 in forms:
@@ -90,7 +88,8 @@ def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Sequence[str],
 
 def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet, method: str = DEFAULT_METHOD,
                         scope: str = "backbone", forms: Sequence[str] = FORMS,
-                        progress: Any = None, float_limit: Optional[float] = FLOAT_LIMIT) -> Dict[str, Dict[str, Any]]:
+                        progress: Any = None, float_limit: Optional[float] = FLOAT_LIMIT,
+                        cpu_float_limit: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
     """Quantise the template and search graphs of ``model_dir`` with ``calib`` into ``forms``; record them.
 
     Args:
@@ -100,10 +99,14 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
         scope: "backbone" (default) or "all" (also the constant-weight heads).
         forms: names of :data:`dasiamrt.int8_forms.FORMS` to write.
         progress: a :class:`~dasiamrt.calib.progress.ProgressBar` (or None).
-        float_limit: in the float-out forms (``int8``, ``int8-fp16``: TensorRT's), backbone nodes whose
-            quantisation alone moves the graph's first output by more than this (relative L2,
+        float_limit: in the TensorRT forms (``int8``, ``int8-fp16``) backbone nodes whose quantisation alone
+            moves the graph's first output by more than this (relative L2,
             :func:`~dasiamrt.calib.qdq.sensitive_nodes`) stay in float, recorded as ``float_nodes``; None
-            quantises every node of the scope. ``int8-cpu`` always quantises every node (see :func:`_write_role`).
+            quantises every node of the scope.
+        cpu_float_limit: the same for ``int8-cpu``; None (default) quantises every node: that form is for
+            speed, and a float node between integer ones costs it more than its share (on the bundled
+            MobileNetV2 the two sensitive nodes took the search graph at 767 from 0.55x of fp32's time to
+            ~1.0x, for a logit error of 0.06 instead of 0.31: ``train_logs/real/int8_cpu_uint8.md``).
 
     Returns:
         form -> the ``variants`` entry written.
@@ -126,29 +129,29 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
         from .kernels import template_session
 
         session = template_session(info)
-    float_out_forms = INT8 in forms or INT8_FP16 in forms
-    nodes: Dict[str, Any] = {}
-    float_nodes: Dict[str, Dict[str, float]] = {}
-    float_out_nodes: Dict[str, Any] = {}
+    limits = {form: cpu_float_limit if form == INT8_CPU else float_limit for form in forms}
+    probe_limit = min((v for v in limits.values() if v is not None), default=None)
+    quantized: Dict[str, Dict[str, Any]] = {form: {} for form in FORMS}
+    float_nodes: Dict[str, Dict[str, Dict[str, float]]] = {form: {} for form in FORMS}
     fp16_scales: Dict[str, Any] = {}
     with quiet_quantizer(), tempfile.TemporaryDirectory(prefix="dasiamrt-qdq-") as tmp:
         work = Path(tmp)
         for role in ROLES:
-            nodes[role] = nodes_to_quantize(onnx.load(str(info.graph(role))), role, scope)
+            nodes = nodes_to_quantize(onnx.load(str(info.graph(role))), role, scope)
             groups = feed_groups(calib, role, session)
             ranges = role_ranges(info.graph(role), groups, role, method, work, progress)
-            float_nodes[role] = {}
-            if float_limit is not None and float_out_forms:
-                float_nodes[role] = sensitive_nodes(info.graph(role), ranges, nodes[role], probe_feeds(groups, role),
-                                                    method, work, float_limit)
-            float_out_nodes[role] = [n for n in nodes[role] if n not in float_nodes[role]]
-            fp16_scales[role] = _write_role(info, role, ranges, nodes[role], float_out_nodes[role], method, forms,
-                                            work, progress)
-    entries = {form: _entry(form, calib, method, scope, nodes if form == INT8_CPU else float_out_nodes, fp16_scales)
-               for form in forms}
+            errors = {} if probe_limit is None else sensitive_nodes(
+                info.graph(role), ranges, nodes, probe_feeds(groups, role), method, work, probe_limit)
+            for form in FORMS:
+                limit = cpu_float_limit if form == INT8_CPU else float_limit
+                float_nodes[form][role] = {n: e for n, e in errors.items() if limit is not None and e > limit}
+                quantized[form][role] = [n for n in nodes if n not in float_nodes[form][role]]
+            by_form = {INT8_CPU: quantized[INT8_CPU][role], INT8: quantized[INT8][role]}
+            fp16_scales[role] = _write_role(info, role, ranges, by_form, method, forms, work, progress)
+    entries = {form: _entry(form, calib, method, scope, quantized[form], fp16_scales) for form in forms}
     for form, entry in entries.items():
-        if form != INT8_CPU and float_limit is not None:
-            entry.update(float_limit=float_limit, float_nodes=float_nodes)
+        if limits[form] is not None:
+            entry.update(float_limit=limits[form], float_nodes=float_nodes[form])
     recorded = info.with_variants(entries).variants
     for form in forms:
         log.info("wrote INT8 form %s: %s (%s)", form, ", ".join(int8_file(r, form) for r in ROLES), DESCRIPTIONS[form])
@@ -163,7 +166,8 @@ def _entry(form: str, calib: CalibrationSet, method: str, scope: str, nodes: Dic
         "calibration_sha256": calib.manifest.get("npz_sha256"),
         "method": method, "scope": scope, "conv_outputs_quantized": form == INT8_CPU, "quantized_nodes": nodes,
         "counts": calib.counts(), "source": calib.manifest.get("source"),
-        "weights": "int8 symmetric per output channel", "activations": "int8 symmetric per tensor",
+        "weights": "int8 symmetric per output channel",
+        "activations": CPU_ACTIVATIONS if form == INT8_CPU else TRT_ACTIVATIONS,
         "float_type": "fp16" if form == INT8_FP16 else "fp32",
     }
     if form == INT8_FP16:

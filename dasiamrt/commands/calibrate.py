@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Optional
 
 TARGET_CHOICES = ("all", "cpu", "trt", "trt-strongly-typed")
 
@@ -36,9 +37,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="quantise the backbone only (default) or the constant-weight heads too")
     p.add_argument("--quantize-conv-outputs", action="store_true",
                    help="the same as --target cpu (kept for old scripts)")
+    p.add_argument("--float-limit", type=_limit, default=0.1, metavar="X|off",
+                   help="TensorRT forms: keep in float each backbone node whose quantisation alone moves the "
+                        "graph's output by more than X (relative L2 on calibration crops; default 0.1, off: none)")
+    p.add_argument("--cpu-float-limit", type=_limit, default=None, metavar="X|off",
+                   help="the same for int8-cpu (default off: every node quantised, the fast form; a float node "
+                        "there costs speed, see benchmarks/int8.md)")
     p.add_argument("--from-set", metavar="NPZ", help="skip collection: quantise with this calibration set")
     p.add_argument("--collect-only", action="store_true", help="write the calibration set, no INT8 graphs")
     p.set_defaults(func=run)
+
+
+def _limit(text: str) -> Optional[float]:
+    """A --float-limit value: a relative error > 0, or 'off'."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a relative error > 0 or 'off' (e.g. 0.1)")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     targets = list(args.target or []) + (["cpu"] if args.quantize_conv_outputs else [])
     options = CalibrateOptions(out_dir=args.out, per_input=args.per_input, seed=args.seed, method=args.method,
                                scope=args.scope, quantize=not args.collect_only, from_set=args.from_set,
-                               max_frames=args.max_frames, forms=forms_for_targets(targets or ["all"]))
+                               max_frames=args.max_frames, forms=forms_for_targets(targets or ["all"]),
+                               float_limit=args.float_limit, cpu_float_limit=args.cpu_float_limit)
     options.check(args.model, args.source)
     inits = [None if s.strip() in ("", "-") else parse_box(s) for s in args.init]
     bar = ProgressBar()

@@ -123,3 +123,27 @@ def test_a_set_made_for_another_model_is_refused_before_anything_is_written(int8
     assert len(err) == 1 and "made for another model" in err[0]
     assert {p.name: sha256_file(p) for p in model.iterdir() if p.is_file()} == before
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["--float-limit", "--cpu-float-limit"])
+@pytest.mark.parametrize("value", ["abc", "0", "-0.1", "inf", "nan"])
+def test_a_float_limit_that_is_not_a_positive_error_is_refused_in_one_line(flag, value, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error
+        main(["calibrate", "--model", str(BUNDLED_MODEL), "--source", str(DEMO_CLIP), "--init", INIT,
+              "--out", str(tmp_path / "out"), flag, value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and flag in err[0] and "'off'" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_float_limits_reach_the_forms_they_name(int8_model, tmp_path, capsys):
+    """--cpu-float-limit gives int8-cpu its own probe record; --float-limit off leaves the TensorRT forms without
+    one (every node quantised)."""
+    out = tmp_path / "limits"
+    assert main(["calibrate", "--model", str(int8_model), "--from-set", str(int8_model / "calibration.npz"),
+                 "--out", str(out), "--target", "cpu", "--target", "trt", "--cpu-float-limit", "0.2",
+                 "--float-limit", "off"]) == 0
+    entries = json.loads((out / "model.json").read_text())["variants"]
+    assert entries["int8-cpu"]["float_limit"] == 0.2 and set(entries["int8-cpu"]["float_nodes"]) == {"template", "search"}
+    assert "float_limit" not in entries["int8"] and "float_nodes" not in entries["int8"]

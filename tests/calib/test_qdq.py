@@ -152,31 +152,48 @@ def test_conv_output_form_quantises_every_backbone_conv_output(int8_model):
             backbone = [n for n in model.graph.node if n.op_type == "Conv" and "featureExtract" in n.name]
             quantised_out = [consumers.get(n.output[0], []) == ["QuantizeLinear"] for n in backbone]
             assert all(quantised_out) if expect else not any(quantised_out), (role, expect)
-        # same ranges: every activation scale of the float-out form is in the Conv-out form too ...
-        scales = [{numpy_helper.to_array(i).item() for i in m.graph.initializer
-                   if i.name.endswith("_scale") and numpy_helper.to_array(i).size == 1} for m in (default, qconv)]
-        assert scales[0] <= scales[1]
-        # ... and each Conv output before a Relu is quantised on the Relu output's grid (one rounding, not two)
-        assert _conv_and_relu_scales(qconv) and all(a == b for a, b in _conv_and_relu_scales(qconv))
+        # same ranges on other grids: the float-out form's symmetric int8 (zero point 0, top 127 x scale) and the
+        # Conv-out form's uint8 (top (255 - zero point) x scale) end at the same value for every tensor both quantise
+        grids = [_activation_grids(m) for m in (default, qconv)]
+        shared = set(grids[0]) & set(grids[1])
+        assert shared and all(zp == 0 and dtype == np.int8 for _, zp, dtype in grids[0].values())
+        for name in shared:
+            (s8, _, _), (u8, zp, dtype) = grids[0][name], grids[1][name]
+            assert dtype == np.uint8 and (255 - zp) * u8 == pytest.approx(127 * s8, rel=0.01), name
+        # ... and each Conv output before a Relu is quantised on the Relu output's grid starting at 0 (one rounding,
+        # not two): the Q saturates where the Relu does, so the quantiser drops the Relu (ONNX Runtime then chains
+        # QLinearConvs; a symmetric grid kept the Relu as a float op between them)
+        fp32 = onnx.load(str(int8_model / f"{role}.onnx"))
+        pairs = _conv_relu_pairs(fp32)
+        assert pairs and not any(n.op_type == "Relu" for n in qconv.graph.node)
+        by_name = {n.name: n for n in qconv.graph.node}
+        for conv, relu in pairs:
+            scale, zp, _ = grids[1][by_name[conv].output[0]]
+            assert zp == 0 and 255 * scale == pytest.approx(127 * grids[0][relu][0], rel=0.01), conv
 
 
-def _conv_and_relu_scales(model):
-    """(scale of the Q on a backbone Conv's output, scale of the Q on the Relu after it) for each such Conv."""
+def _activation_grids(model):
+    """Quantised tensor name -> (scale, zero point, zero point dtype) of the QuantizeLinear on it (activations)."""
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    return {n.input[0]: (inits[n.input[1]].item(), int(inits[n.input[2]].item()), inits[n.input[2]].dtype.type)
+            for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] not in inits}
+
+
+def _conv_relu_pairs(model):
+    """(backbone Conv name, output of the Relu after it, through MaxPools) in an fp32 graph."""
     consumers = {}
     for node in model.graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     pairs = []
     for conv in (n for n in model.graph.node if n.op_type == "Conv" and "featureExtract" in n.name):
-        first = consumers[conv.output[0]][0]
-        node = first
-        while node.op_type != "Relu" and node.output[0] in consumers:
+        node = conv
+        while len(consumers.get(node.output[0], [])) == 1 and node.op_type != "Relu":
             node = consumers[node.output[0]][0]
+            if node.op_type not in ("MaxPool", "Relu"):
+                break
         if node.op_type == "Relu":
-            after = consumers[node.output[0]][0]
-            assert first.op_type == after.op_type == "QuantizeLinear"
-            pairs.append((inits[first.input[1]].item(), inits[after.input[1]].item()))
+            pairs.append((conv.name, node.output[0]))
     return pairs
 
 
@@ -322,8 +339,62 @@ def test_a_node_whose_input_channels_differ_wildly_in_range_is_found_and_kept_in
     assert all(error > FLOAT_LIMIT for error in found["scaled"].values())
     entries = json.loads((int8_model / "model.json").read_text())["variants"]
     for form, entry in entries.items():
-        if form == "int8-cpu":  # the Conv-out form quantises every node (ONNX Runtime's optimiser, see variants)
+        if form == "int8-cpu":  # the fast form quantises every node unless asked (--cpu-float-limit)
             assert "float_nodes" not in entry and entry["quantized_nodes"]["search"] == nodes
             continue
         assert entry["float_limit"] == FLOAT_LIMIT and set(entry["float_nodes"]) == {"template", "search"}
         assert not set(entry["float_nodes"]["search"]) & set(entry["quantized_nodes"]["search"])
+
+
+def test_a_float_conv_between_quantised_ones_stays_float_under_onnx_runtimes_optimiser(tmp_path):
+    """Conv A (quantised) -> Relu -> Conv B (left float) -> Relu -> Conv C (quantised), Conv-out form. B's
+    weights span 1 and 1e-3 per output channel, so a per-tensor int8 weight grid (what ONNX Runtime's
+    WeightBiasQuantization gives a float Conv it finds between DQ and Q) rounds the small channel to a few
+    steps. The graph as written must compute the same with ONNX Runtime's optimiser on and off (the
+    optimiser may fuse, not change numbers), and B must read A's output in float."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData
+
+    from dasiamrt.calib.qdq import write_qdq
+
+    rng = np.random.default_rng(0)
+    w_b = rng.normal(size=(8, 8, 3, 3)).astype(np.float32)
+    w_b[4:] *= 1e-3
+    weights = {"wa": rng.normal(size=(8, 4, 3, 3)), "wb": w_b, "wc": rng.normal(size=(4, 8, 3, 3)) * 1e3}
+    inits = [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in weights.items()]
+    nodes = [helper.make_node("Conv", ["x", "wa"], ["a"], name="A", pads=[1] * 4),
+             helper.make_node("Relu", ["a"], ["ra"], name="RA"),
+             helper.make_node("Conv", ["ra", "wb"], ["b"], name="B", pads=[1] * 4),
+             helper.make_node("Relu", ["b"], ["rb"], name="RB"),
+             helper.make_node("Conv", ["rb", "wc"], ["y"], name="C", pads=[1] * 4)]
+    shapes = {"x": [1, 4, 8, 8], "y": [1, 4, 8, 8]}
+    io = {k: helper.make_tensor_value_info(k, TensorProto.FLOAT, v) for k, v in shapes.items()}
+    model = helper.make_model(helper.make_graph(nodes, "g", [io["x"]], [io["y"]], inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    src = tmp_path / "float.onnx"
+    onnx.save(model, str(src))
+    x = rng.normal(size=shapes["x"]).astype(np.float32)
+    probe = copy.deepcopy(model)
+    probe.graph.output.extend(helper.make_tensor_value_info(t, TensorProto.FLOAT, None) for t in ("a", "ra", "b", "rb"))
+    values = dict(zip(("y", "a", "ra", "b", "rb"), ort.InferenceSession(probe.SerializeToString()).run(None, {"x": x})))
+    ranges = TensorsData(CalibrationMethod.MinMax, {
+        k: TensorData(lowest=np.float32(v.min()), highest=np.float32(v.max())) for k, v in {**values, "x": x}.items()})
+
+    out = tmp_path / "convout.onnx"
+    write_qdq(src, out, ranges, ["A", "RA", "C"], "minmax", tmp_path, output_qdq=True)
+    written = onnx.load(str(out))
+    producers = {o: n for n in written.graph.node for o in n.output}
+    b_node = next(n for n in written.graph.node if n.name == "B")
+    assert b_node.input[1] == "wb" and producers[b_node.input[0]].op_type == "Clip"  # float input, float weights
+
+    def run(level):
+        options = ort.SessionOptions()
+        options.graph_optimization_level = level
+        return ort.InferenceSession(str(out), options, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    plain = run(ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    optimised = run(ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    scale = float(np.abs(plain).max())
+    assert np.abs(optimised - plain).max() <= 1e-4 * scale
+    assert np.linalg.norm(plain - values["y"]) <= 0.05 * np.linalg.norm(values["y"])  # still close to fp32
