@@ -212,7 +212,7 @@ class Tracker:
         """Apply the frame's winner (unless long-term tracking holds the box) and step the long-term state."""
         cfg = self.config
         mode = lt.next_state(state.mode, sel.score, cfg.long_term, state.low_run)
-        if lt.accept_result(mode):
+        if lt.accept_result(mode, sel.score, cfg.long_term):
             self._update_box(state, sel.box_crop, sel.score * sel.penalty * cfg.lr, scale_z)
         state.mode = mode
         state.low_run = lt.low_run(state.low_run, sel.score, cfg.long_term)

@@ -145,5 +145,6 @@ def test_float_limits_reach_the_forms_they_name(int8_model, tmp_path, capsys):
                  "--out", str(out), "--target", "cpu", "--target", "trt", "--cpu-float-limit", "0.2",
                  "--float-limit", "off"]) == 0
     entries = json.loads((out / "model.json").read_text())["variants"]
-    assert entries["int8-cpu"]["float_limit"] == 0.2 and set(entries["int8-cpu"]["float_nodes"]) == {"template", "search"}
+    cpu = entries["int8-cpu"]
+    assert cpu["float_limit"] == 0.2 and set(cpu["float_nodes"]) == {"template", "search"}
     assert "float_limit" not in entries["int8"] and "float_nodes" not in entries["int8"]

@@ -45,14 +45,20 @@ def test_bad_thresholds(enter, leave):
         PRESETS["paper"].tracker.replace(long_term={"enter_threshold": enter, "leave_threshold": leave})
 
 
-def test_tracker_switches_search_region_and_holds_the_box():
-    scores = [0.9, 0.5, 0.6, 0.97, 0.9]
+INIT = (200, 150, 60, 40)
+
+
+def _track(scores, **long_term):
+    """The paper preset (DA off, ``long_term`` changes) on a flat frame, one scripted search per score."""
     backend = ScriptedBackend(scores)
-    cfg = PRESETS["paper"].tracker.replace(distractor={"enabled": False})
-    tracker = Tracker(backend, cfg)
+    tracker = Tracker(backend, PRESETS["paper"].tracker.replace(distractor={"enabled": False}, long_term=long_term))
     frame = np.full((360, 480, 3), 90, np.uint8)
-    tracker.init(frame, (200, 150, 60, 40))
-    results = [tracker.track(frame) for _ in scores]
+    tracker.init(frame, INIT)
+    return [tracker.track(frame) for _ in scores], backend
+
+
+def test_tracker_switches_search_region_and_holds_the_box():
+    results, backend = _track([0.9, 0.5, 0.6, 0.97, 0.9])
     assert [r.state for r in results] == ["tracking", "lost", "lost", "tracking", "tracking"]
     # The frame after each transition uses the new region: 255, 255, 767, 767, 255.
     assert backend.search_sizes == [255, 255, 767, 767, 255]
@@ -60,6 +66,22 @@ def test_tracker_switches_search_region_and_holds_the_box():
     # Frames that enter or stay lost do not move the box; the re-detection (0.97) does.
     assert results[1].bbox_xywh == results[0].bbox_xywh == results[2].bbox_xywh
     assert results[3].bbox_xywh != results[2].bbox_xywh
+
+
+def test_while_lost_a_result_that_scores_as_a_tracked_target_moves_the_box():
+    """pysot's long-term gate: 0.85 while lost (>= enter 0.8, <= leave 0.95) moves the box and keeps the 767 search;
+    0.6 while lost holds it; a frame that enters lost holds it; leaving (0.97) moves it."""
+    results, backend = _track([0.5, 0.85, 0.6, 0.85, 0.97])
+    assert [r.state for r in results] == ["lost", "lost", "lost", "lost", "tracking"]
+    assert backend.search_sizes == [255, 767, 767, 767, 767]
+    boxes = [INIT] + [r.bbox_xywh for r in results]
+    moved = [boxes[i] != boxes[i - 1] for i in range(1, len(boxes))]
+    assert moved == [False, True, False, True, True]  # (the scripted winner changes the size only)
+    # the rule itself: plain tracking always applies; long-term by the state after the frame or the score
+    on = LongTermConfig(enabled=True)
+    assert lt.accept_result(lt.TRACKING, 0.1, LongTermConfig(enabled=False))
+    assert lt.accept_result(lt.LOST, 0.8, on) and not lt.accept_result(lt.LOST, 0.79, on)
+    assert lt.accept_result(lt.TRACKING, 0.5, LongTermConfig(enabled=True, patience=3))  # a dip within patience
 
 
 def test_grids_are_built_once_per_size():
@@ -96,13 +118,7 @@ def test_bad_patience(patience):
 
 
 def test_tracker_moves_the_box_through_a_dip_shorter_than_patience():
-    scores = [0.9, 0.5, 0.5, 0.9, 0.5, 0.5, 0.5, 0.97]
-    backend = ScriptedBackend(scores)
-    cfg = PRESETS["paper"].tracker.replace(distractor={"enabled": False}, long_term={"patience": 3})
-    tracker = Tracker(backend, cfg)
-    frame = np.full((360, 480, 3), 90, np.uint8)
-    tracker.init(frame, (200, 150, 60, 40))
-    results = [tracker.track(frame) for _ in scores]
+    results, backend = _track([0.9, 0.5, 0.5, 0.9, 0.5, 0.5, 0.5, 0.97], patience=3)
     assert [r.state for r in results] == ["tracking"] * 6 + ["lost", "tracking"]
     assert backend.search_sizes == [255] * 7 + [767]
     # The two-frame dips move the box as plain tracking does; the third low frame in a row holds it.
