@@ -98,6 +98,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help="time another search graph of the (last) model with them, e.g. an older INT8 form")
     args = p.parse_args(argv)
     sizes = [spec.check_search_size(int(s)) for s in args.sizes.split(",")]
+    bad = [item for item in args.also if "=" not in item or item.split("=", 1)[0] in ("fp32", *FORM_NAMES, FLOAT_NODES)]
+    if bad:
+        p.error(f"--also takes LABEL=SEARCH.onnx with a label of its own, not {bad[0]!r}")
     also = dict(item.split("=", 1) for item in args.also)
     rows = ["| model | search | graph | ms (median) | time vs fp32 | integer Convs after ORT fusion |",
             "|---|---|---|---|---|---|"]

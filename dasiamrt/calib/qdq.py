@@ -164,10 +164,11 @@ def probe_feeds(groups: Sequence[Sequence[Dict[str, np.ndarray]]], role: str) ->
 
 
 def sensitive_nodes(model_path: Path, ranges: Any, nodes: Sequence[str], feeds: Sequence[Dict[str, np.ndarray]],
-                    method: str, work: Path, limit: float) -> Dict[str, float]:
+                    method: str, work: Path, limit: float, output_qdq: bool = False) -> Dict[str, float]:
     """The nodes of ``nodes`` whose quantisation alone moves the graph's first output by more than ``limit``.
 
-    Each node is quantised alone (float-out Q/DQ with ``ranges``) and run on ``feeds``; the error is
+    Each node is quantised alone (Q/DQ with ``ranges``, in the form :func:`write_qdq` writes for
+    ``output_qdq``: float-out for the TensorRT forms, Conv-out for ``int8-cpu``) and run on ``feeds``; the error is
     ||y_q - y|| / ||y|| over all feeds, y the fp32 graph's first output (the cls logits of the search
     graph, the cls kernel of the template graph). A MobileNetV2's first depthwise Conv is such a node:
     its input holds channels of very different ranges under one per-tensor scale
@@ -188,7 +189,7 @@ def sensitive_nodes(model_path: Path, ranges: Any, nodes: Sequence[str], feeds: 
     errors = {}
     for index, node in enumerate(nodes):
         probe = work / f"probe_{index}.onnx"
-        write_qdq(model_path, probe, ranges, [node], method, work, output_qdq=False)
+        write_qdq(model_path, probe, ranges, [node], method, work, output_qdq=output_qdq)
         errors[node] = float(np.linalg.norm(first_output(probe) - reference)) / norm
         probe.unlink()
     return dict(sorted(((n, round(e, 4)) for n, e in errors.items() if e > limit), key=lambda t: -t[1]))
@@ -230,10 +231,11 @@ def compute_ranges(model_path: Path, groups: Sequence[Sequence[Dict[str, np.ndar
 
 #: activations of the Conv-out form (``int8-cpu``): ONNX Runtime's x86 integer kernels multiply uint8 activations
 #: by int8 weights (VNNI's vpdpbusd); with a range from 0 (a ReLU or ReLU6 output) the zero point is 0 and the
-#: QuantizeLinear saturates exactly where the activation does, so ONNX Runtime drops the Relu / Clip and chains
-#: QLinearConvs. Symmetric int8 (zero point 0 over a signed grid) kept every Clip as a float op between
-#: DequantizeLinear and QuantizeLinear: the bundled MobileNetV2's search graph at 767 ran 22 of 31 backbone
-#: Convs as QLinearConv and took 1.8x the time of the all-uint8 form (train_logs/real/int8_cpu_uint8.md).
+#: QuantizeLinear saturates exactly where the activation does: ONNX Runtime's quantiser drops a Relu, its graph
+#: optimiser a ReLU6 Clip, and QLinearConvs chain. Symmetric int8 (zero point 0 over a signed grid) kept every
+#: Clip as a float op between DequantizeLinear and QuantizeLinear: the bundled MobileNetV2's search graph ran 22
+#: of 31 backbone Convs as QLinearConv and took 2.4x (255) / 1.96x (767) the time of the uint8 form
+#: (train_logs/real/int8_cpu_uint8.md).
 #: The TensorRT forms stay symmetric int8 (TensorRT takes zero points of 0 only).
 CPU_ACTIVATIONS = "uint8 asymmetric per tensor"
 TRT_ACTIVATIONS = "int8 symmetric per tensor"
@@ -275,17 +277,18 @@ def _constant_value(model: Any, name: str) -> Optional[float]:
     return None
 
 
-def _zeroes_negatives(model: Any, node: Any) -> bool:
-    """A Relu, or a Clip whose lower bound is a constant >= 0 (MobileNetV2's ReLU6 exports as Clip(x, 0, 6))."""
+def _activation_floor(model: Any, node: Any) -> Optional[float]:
+    """The lower bound >= 0 of a Relu (0) or of a Clip with a constant min >= 0 (MobileNetV2's ReLU6 exports as
+    Clip(x, 0, 6)); None for any other node."""
     if node.op_type == "Relu":
-        return True
+        return 0.0
     if node.op_type != "Clip":
-        return False
+        return None
     if len(node.input) > 1 and node.input[1]:  # opset >= 11: min is an input
         low = _constant_value(model, node.input[1])
     else:  # opset < 11: an attribute, absent = no lower bound
         low = next((float(a.f) for a in node.attribute if a.name == "min"), None)
-    return low is not None and low >= 0.0
+    return low if low is not None and low >= 0.0 else None
 
 
 def share_relu_ranges(model: Any, ranges: Any) -> Any:
@@ -302,6 +305,9 @@ def share_relu_ranges(model: Any, ranges: Any) -> Any:
     is the same case, and a worse one without sharing: the pre-activation range of a MobileNetV2
     Conv is many times 6, so its grid put a handful of steps where the Clip keeps values. A Conv
     with no such activation after it (the last backbone Conv, a linear bottleneck) keeps its own range.
+    The shared range starts at the activation's floor (0): a symmetric calibration (min-max) reports
+    [-m, m] for a Relu output, and on the uint8 grid of ``int8-cpu``, where the quantiser drops the
+    Relu and its Q does the clipping, a range from -m would let negative values through.
 
     Args:
         model: the fp32 ONNX graph (names as in ``ranges``).
@@ -310,19 +316,23 @@ def share_relu_ranges(model: Any, ranges: Any) -> Any:
     Returns:
         A new ``TensorsData``.
     """
-    from onnxruntime.quantization.calibrate import TensorsData
+    from onnxruntime.quantization.calibrate import TensorData, TensorsData
 
     producers = _producers(model)
     data = dict(ranges.data)
     for node in model.graph.node:
-        if not _zeroes_negatives(model, node) or node.output[0] not in data:
+        floor = _activation_floor(model, node)
+        if floor is None or node.output[0] not in data:
             continue
+        low, high = (float(np.asarray(v).reshape(-1)[0]) for v in data[node.output[0]].range_value)
+        shared = TensorData(lowest=np.float32(max(low, floor)), highest=np.float32(max(high, floor)))
+        data[node.output[0]] = shared
         tensor = node.input[0]
         while tensor in producers and producers[tensor].op_type == "MaxPool":
-            data[tensor] = data[node.output[0]]
+            data[tensor] = shared
             tensor = producers[tensor].input[0]
         if tensor in producers and producers[tensor].op_type == "Conv" and tensor in data:
-            data[tensor] = data[node.output[0]]
+            data[tensor] = shared
     return TensorsData(ranges.calibration_method, data)
 
 
@@ -353,7 +363,8 @@ def _grid_bounds(model: Any, dq: Any) -> Optional[Tuple[float, float]]:
     if scale.size != 1 or zero.dtype not in (np.int8, np.uint8):
         return None
     info = np.iinfo(zero.dtype)
-    return (float((info.min - int(zero)) * float(scale)), float((info.max - int(zero)) * float(scale)))
+    step, zp = float(scale.item()), int(zero.item())
+    return (float((info.min - zp) * step), float((info.max - zp) * step))
 
 
 def unsandwich_float_nodes(model: Any) -> List[str]:
@@ -367,7 +378,7 @@ def unsandwich_float_nodes(model: Any) -> List[str]:
     MobileNetV2's Conv-out graph the cls-logit error went 0.14 -> 1.74. Such a node is rewired to
     ``Clip(x, lo, hi)`` of the tensor x before the Q/DQ pair in front of it, [lo, hi] the pair's grid:
     the value the pair passed on without its rounding (the clamp stays: with uint8 activations the
-    quantiser drops a Relu / ReLU6 before the pair, whose Q then does the Relu's work). The pair is
+    quantiser drops a Relu before the pair, whose Q then does the Relu's work). The pair is
     dropped when nothing else reads it (the node before then runs with a float output).
 
     Args:

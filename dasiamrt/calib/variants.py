@@ -105,8 +105,9 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
             quantises every node of the scope.
         cpu_float_limit: the same for ``int8-cpu``; None (default) quantises every node: that form is for
             speed, and a float node between integer ones costs it more than its share (on the bundled
-            MobileNetV2 the two sensitive nodes took the search graph at 767 from 0.55x of fp32's time to
-            ~1.0x, for a logit error of 0.06 instead of 0.31: ``train_logs/real/int8_cpu_uint8.md``).
+            MobileNetV2 the two sensitive nodes took the search graph from 0.57x / 0.62x of fp32's time at
+            255 / 767 to 0.86x / 0.99x, for a logit error of 0.08 / 0.10 instead of 0.22 / 0.35:
+            ``train_logs/real/int8_cpu_uint8.md``). Probed in the Conv-out form itself.
 
     Returns:
         form -> the ``variants`` entry written.
@@ -130,7 +131,11 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
 
         session = template_session(info)
     limits = {form: cpu_float_limit if form == INT8_CPU else float_limit for form in forms}
-    probe_limit = min((v for v in limits.values() if v is not None), default=None)
+    # one sensitivity probe per kind of graph asked for: the TensorRT forms (float-out, symmetric int8; int8-fp16
+    # is made from the int8 graph) and int8-cpu (Conv-out, uint8), each in its own form
+    probes = {kind: (limit, kind == INT8_CPU) for kind, limit in
+              ((INT8, float_limit if set(forms) - {INT8_CPU} else None),
+               (INT8_CPU, cpu_float_limit if INT8_CPU in forms else None)) if limit is not None}
     quantized: Dict[str, Dict[str, Any]] = {form: {} for form in FORMS}
     float_nodes: Dict[str, Dict[str, Dict[str, float]]] = {form: {} for form in FORMS}
     fp16_scales: Dict[str, Any] = {}
@@ -140,11 +145,10 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
             nodes = nodes_to_quantize(onnx.load(str(info.graph(role))), role, scope)
             groups = feed_groups(calib, role, session)
             ranges = role_ranges(info.graph(role), groups, role, method, work, progress)
-            errors = {} if probe_limit is None else sensitive_nodes(
-                info.graph(role), ranges, nodes, probe_feeds(groups, role), method, work, probe_limit)
+            found = {kind: sensitive_nodes(info.graph(role), ranges, nodes, probe_feeds(groups, role), method, work,
+                                           limit, output_qdq=conv_out) for kind, (limit, conv_out) in probes.items()}
             for form in FORMS:
-                limit = cpu_float_limit if form == INT8_CPU else float_limit
-                float_nodes[form][role] = {n: e for n, e in errors.items() if limit is not None and e > limit}
+                float_nodes[form][role] = found.get(INT8_CPU if form == INT8_CPU else INT8, {})
                 quantized[form][role] = [n for n in nodes if n not in float_nodes[form][role]]
             by_form = {INT8_CPU: quantized[INT8_CPU][role], INT8: quantized[INT8][role]}
             fp16_scales[role] = _write_role(info, role, ranges, by_form, method, forms, work, progress)

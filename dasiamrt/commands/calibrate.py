@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _limit(text: str) -> Optional[float]:
     """A --float-limit value: a relative error > 0, or 'off'."""
-    if text.strip().lower() in ("off", "none"):
+    if text.strip().lower() == "off":
         return None
     try:
         value = float(text)

@@ -7,7 +7,7 @@ score rises above ``leave_threshold`` (0.95). The paper found one step of growth
 results move the box: :func:`accept_result`.
 ``patience`` > 1 asks for that many consecutive low-score frames before ``lost``: a short dip on
 target (a lighting change, a blur) then does not open the global search, where a look-alike that
-scores above ``leave_threshold`` would take the box.
+scores at least ``enter_threshold`` would take the box.
 """
 from __future__ import annotations
 

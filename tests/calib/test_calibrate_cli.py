@@ -148,3 +148,12 @@ def test_float_limits_reach_the_forms_they_name(int8_model, tmp_path, capsys):
     cpu = entries["int8-cpu"]
     assert cpu["float_limit"] == 0.2 and set(cpu["float_nodes"]) == {"template", "search"}
     assert "float_limit" not in entries["int8"] and "float_nodes" not in entries["int8"]
+
+
+def test_float_limit_flags_default_to_the_librarys_limits():
+    from dasiamrt.calib.api import CalibrateOptions
+    from dasiamrt.cli import build_parser
+
+    args = build_parser().parse_args(["calibrate", "--model", "m", "--source", "s"])
+    assert args.float_limit == CalibrateOptions().float_limit and args.cpu_float_limit is None
+    assert build_parser().parse_args(["calibrate", "--model", "m", "--float-limit", "off"]).float_limit is None

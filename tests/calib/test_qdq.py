@@ -97,6 +97,31 @@ def test_int8_outputs_close_to_fp32_on_held_out_crops(int8_model, clip_frames):
         assert err["max_abs"] > 0.0  # the INT8 graph really is a different computation
 
 
+@pytest.mark.parametrize("method", ["minmax", "entropy"])
+def test_cpu_form_is_as_close_to_fp32_as_the_float_out_form_with_every_range_method(int8_model, clip_frames, method,
+                                                                                     tmp_path):
+    """int8-cpu drops each Relu and lets its Q clip at 0: that needs the shared range to start at 0 even when the
+    calibrator reports a symmetric [-m, m] (min-max did: logit error 2.8 against the float-out form's 0.03 before
+    share_relu_ranges floored it). The reference is the float-out form of the same ranges (entropy clips harder
+    than percentile in both)."""
+    from dasiamrt.calib.variants import write_int8_variants
+
+    folder = tmp_path / method
+    folder.mkdir()
+    for name in ("model.json", "template.onnx", "search.onnx", "kernel_update.onnx"):
+        (folder / name).write_bytes((int8_model / name).read_bytes())
+    write_int8_variants(folder, load_calibration(int8_model), method, forms=("int8-cpu", "int8"))
+    fp32 = OrtBackend(read_model_dir(int8_model))
+    boxes = np.array([DEMO_INIT_XYWH] * 30, dtype=np.float64)
+    traj = gt_trajectory("held-out", clip_frames[20:30], boxes[:10], 9, np.random.default_rng(11), 0.5)
+    held_out = collect_crops([traj], CollectConfig(per_input=6, seed=11, search_sizes=(255, 767)))
+    errors = {form: score_map_errors(fp32, OrtBackend(read_model_dir(folder), precision="int8", int8_form=form),
+                                     held_out) for form in ("int8-cpu", "int8")}
+    for size, err in errors["int8-cpu"].items():
+        reference = errors["int8"][size]["rel_l2_logits"]
+        assert err["rel_l2_logits"] <= max(1.5 * reference, 0.05), (method, size, err, reference)
+
+
 def test_int8_tracker_follows_the_fp32_tracker(int8_model, clip_frames):
     info = read_model_dir(int8_model)
     fp32 = track_boxes(Tracker(OrtBackend(info), info.tracker), clip_frames, DEMO_INIT_XYWH, 25)
@@ -330,12 +355,16 @@ def test_a_node_whose_input_channels_differ_wildly_in_range_is_found_and_kept_in
         work.mkdir()
         ranges = role_ranges(path, groups, "search", "percentile", work)
         found[label] = sensitive_nodes(path, ranges, nodes, feeds, "percentile", work, FLOAT_LIMIT)
+        # the Conv-out probe (int8-cpu's --cpu-float-limit) quantises each node in that form
+        found[f"{label} conv-out"] = sensitive_nodes(path, ranges, nodes, feeds, "percentile", work, FLOAT_LIMIT,
+                                                     output_qdq=True)
     import onnxruntime as ort
 
     outputs = [ort.InferenceSession(str(p)).run(["cls"], feeds[0])[0] for p in (int8_model / "search.onnx", scaled)]
     assert np.abs(outputs[1] - outputs[0]).max() <= 1e-3 * np.abs(outputs[0]).max()  # the same function
-    assert found["exported"] == {}
+    assert found["exported"] == {} and found["exported conv-out"] == {}
     assert second.name in found["scaled"] and first.name not in found["scaled"]
+    assert second.name in found["scaled conv-out"]
     assert all(error > FLOAT_LIMIT for error in found["scaled"].values())
     entries = json.loads((int8_model / "model.json").read_text())["variants"]
     for form, entry in entries.items():
