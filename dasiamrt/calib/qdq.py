@@ -422,8 +422,8 @@ def unsandwich_float_nodes(model: Any) -> List[str]:
         rewired.append(node.name)
         if not consumers[dq.output[0]] and dq.output[0] not in graph_outputs:
             dropped.add(dq.output[0])
-            if consumers[q.output[0]] == [dq] and q.output[0] not in graph_outputs:
-                dropped.add(q.output[0])
+            if all(c.output[0] in dropped for c in consumers[q.output[0]]) and q.output[0] not in graph_outputs:
+                dropped.add(q.output[0])  # (a Q feeding several DQs goes with the last of them)
     if rewired:
         kept = [n for n in model.graph.node if not n.output or n.output[0] not in dropped]
         orphans = {name for n in model.graph.node if n.output and n.output[0] in dropped for name in n.input[1:]}

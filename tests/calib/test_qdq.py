@@ -427,3 +427,44 @@ def test_a_float_conv_between_quantised_ones_stays_float_under_onnx_runtimes_opt
     scale = float(np.abs(plain).max())
     assert np.abs(optimised - plain).max() <= 1e-4 * scale
     assert np.linalg.norm(plain - values["y"]) <= 0.05 * np.linalg.norm(values["y"])  # still close to fp32
+
+
+def test_unsandwich_drops_a_shared_pair_only_when_every_float_consumer_left_it():
+    """One Q feeding two DQs, each in front of a float Conv whose output is re-quantised: both Convs read Clip(x)
+    on the pair's grid, the two DQs and the shared Q go, and the graph computes what it did up to the rounding
+    the pair did (checked with ONNX Runtime's optimiser off, the graph's own semantics)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, checker, helper
+
+    from dasiamrt.calib.qdq import unsandwich_float_nodes
+
+    rng = np.random.default_rng(1)
+    scale, zero = 0.02, 128
+    inits = [numpy_helper.from_array(np.array(scale, np.float32), "s"),
+             numpy_helper.from_array(np.array(zero, np.uint8), "z"),
+             numpy_helper.from_array(rng.normal(size=(2, 2, 1, 1)).astype(np.float32), "wb"),
+             numpy_helper.from_array(rng.normal(size=(2, 2, 1, 1)).astype(np.float32), "wc")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"], name="Q0")]
+    for k in ("b", "c"):
+        nodes += [helper.make_node("DequantizeLinear", ["xq", "s", "z"], [f"dq{k}"], name=f"DQ{k}"),
+                  helper.make_node("Conv", [f"dq{k}", f"w{k}"], [k], name=k.upper()),
+                  helper.make_node("QuantizeLinear", [k, "s", "z"], [f"{k}q"], name=f"Q{k}"),
+                  helper.make_node("DequantizeLinear", [f"{k}q", "s", "z"], [f"y{k}"], name=f"DQ{k}out")]
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 2, 3, 3]) for n in ("x", "yb", "yc")]
+    model = helper.make_model(helper.make_graph(nodes, "g", io[:1], io[1:], inits),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    x = {"x": rng.uniform(-2, 2, (1, 2, 3, 3)).astype(np.float32)}
+
+    def run(m):
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        return ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(None, x)
+
+    before = run(model)
+    rewritten = copy.deepcopy(model)
+    assert sorted(unsandwich_float_nodes(rewritten)) == ["B", "C"]
+    checker.check_model(rewritten)
+    names = {n.name for n in rewritten.graph.node}
+    assert not names & {"Q0", "DQb", "DQc"} and {"B_float_input", "C_float_input"} <= names
+    for a, b in zip(before, run(rewritten)):  # the input rounding (step 0.02) is gone; the output grids stay
+        assert np.abs(a - b).max() <= 3 * scale
