@@ -26,3 +26,9 @@ def test_checks_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="inside the installed dasiamrt package"):
         CalibrateOptions().check(str(BUNDLED_MODEL), ["clip.mp4"])
     CalibrateOptions(out_dir=str(tmp_path / "out")).check(str(BUNDLED_MODEL), ["clip.mp4"])
+
+
+def test_a_cpu_float_limit_without_the_cpu_form_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="--target cpu"):
+        CalibrateOptions(forms=("int8",), cpu_float_limit=0.1).check(str(tmp_path), ["clip.mp4"])
+    CalibrateOptions(forms=("int8", "int8-cpu"), cpu_float_limit=0.1).check(str(tmp_path), ["clip.mp4"])
