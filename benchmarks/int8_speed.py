@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -32,11 +32,12 @@ from dasiamrt.calib.api import collect
 from dasiamrt.calib.collect import CollectConfig
 from dasiamrt.calib.compare import score_map_errors
 from dasiamrt.calib.qdq import FLOAT_LIMIT
-from dasiamrt.calib.variants import write_int8_variants
+from dasiamrt.calib.variants import int8_file, write_int8_variants
+from dasiamrt.int8_forms import INT8, INT8_CPU
 from dasiamrt.runtime.backends.ort import OrtBackend
 
 #: table label -> INT8 form of dasiamrt.int8_forms
-FORM_NAMES = {"int8 float-out": "int8", "int8 Conv-out Q/DQ": "int8-cpu"}
+FORM_NAMES = {"int8 float-out": INT8, "int8 Conv-out Q/DQ": INT8_CPU}
 #: the Conv-out form with its sensitive nodes in float
 FLOAT_NODES = "int8 Conv-out Q/DQ, sensitive nodes float"
 
@@ -73,20 +74,15 @@ def time_forms(graphs: Dict[str, Path], feeds: Dict[str, np.ndarray], runs: int,
             for name, t in times.items()}
 
 
-def _write_forms(info, calib, work: Path) -> Dict[str, Path]:
-    """The INT8 forms timed (label -> folder holding it): the two of :data:`FORM_NAMES`, and ``int8-cpu`` with its
-    sensitive nodes kept in float (``calibrate --cpu-float-limit 0.1``)."""
-    folders = {}
-    for label, cpu_limit in (("", None), (FLOAT_NODES, FLOAT_LIMIT)):
-        folder = work / f"forms{len(folders)}"
-        shutil.copytree(info.root, folder)
-        forms = tuple(FORM_NAMES.values()) if cpu_limit is None else ("int8-cpu",)
-        write_int8_variants(folder, calib, forms=forms, cpu_float_limit=cpu_limit)
-        if cpu_limit is None:
-            folders.update({k: folder for k in FORM_NAMES})
-        else:
-            folders[label] = folder
-    return folders
+def _write_forms(info, calib, work: Path) -> Dict[str, Tuple[Path, str]]:
+    """The INT8 graphs timed, label -> (model folder holding it, its form): the two of :data:`FORM_NAMES`, and
+    ``int8-cpu`` with its sensitive nodes kept in float (``calibrate --cpu-float-limit 0.1``)."""
+    both, cpu_float = work / "forms", work / "forms-cpu-float"
+    shutil.copytree(info.root, both)
+    write_int8_variants(both, calib, forms=tuple(FORM_NAMES.values()))
+    shutil.copytree(info.root, cpu_float)
+    write_int8_variants(cpu_float, calib, forms=(INT8_CPU,), cpu_float_limit=FLOAT_LIMIT)
+    return {**{label: (both, form) for label, form in FORM_NAMES.items()}, FLOAT_NODES: (cpu_float, INT8_CPU)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -113,9 +109,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            CollectConfig(per_input=8, seed=1, search_sizes=tuple(sizes)))
         with tempfile.TemporaryDirectory(prefix="int8-speed-") as tmp:
             work = Path(tmp)
-            folders = _write_forms(info, calib, work)
-            for label, folder in folders.items():
-                form = FORM_NAMES.get(label, "int8-cpu")
+            forms = _write_forms(info, calib, work)
+            for label, (folder, form) in forms.items():
                 err = score_map_errors(OrtBackend(info), OrtBackend(read_model_dir(folder), precision="int8",
                                                                     int8_form=form), held_out)
                 acc.append(f"| {info.preset} | {label} | " + " / ".join(f"{err[s]['max_abs']:.3f}" for s in sizes)
@@ -127,7 +122,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          spec.CLS_KERNEL: (rng.standard_normal((10, f, 4, 4)) * 0.01).astype(np.float32),
                          spec.REG_KERNEL: (rng.standard_normal((20, f, 4, 4)) * 0.01).astype(np.float32)}
                 graphs = {"fp32": info.graph("search"),
-                          **{k: d / f"search.{FORM_NAMES.get(k, 'int8-cpu')}.onnx" for k, d in folders.items()},
+                          **{k: d / int8_file("search", form) for k, (d, form) in forms.items()},
                           **({k: Path(v) for k, v in also.items()} if model == args.models[-1] else {})}
                 t = time_forms(graphs, feeds, args.runs, work)
                 base = t["fp32"]["ms"]

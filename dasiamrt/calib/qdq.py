@@ -351,12 +351,11 @@ def _leads_to_quantize(node: Any, consumers: Dict[str, List[Any]]) -> bool:
     return False
 
 
-def _grid_bounds(model: Any, dq: Any) -> Optional[Tuple[float, float]]:
+def _grid_bounds(inits: Dict[str, Any], dq: Any) -> Optional[Tuple[float, float]]:
     """The interval a per-tensor DequantizeLinear can output: ((qmin - zp) * scale, (qmax - zp) * scale); None
-    when its scale is not one constant."""
+    when its scale is not one constant. ``inits``: the graph's initializers by name."""
     from onnx import numpy_helper
 
-    inits = {i.name: i for i in model.graph.initializer}
     if dq.input[1] not in inits or len(dq.input) < 3 or dq.input[2] not in inits:
         return None
     scale, zero = (numpy_helper.to_array(inits[name]) for name in dq.input[1:3])
@@ -395,6 +394,7 @@ def unsandwich_float_nodes(model: Any) -> List[str]:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     graph_outputs = {o.name for o in model.graph.output}
+    inits = {i.name: i for i in model.graph.initializer}
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 11)
     rewired: List[str] = []
     clips: Dict[str, Any] = {}  # rewired node's first output -> the Clip to put before it
@@ -406,7 +406,7 @@ def unsandwich_float_nodes(model: Any) -> List[str]:
         if (weight is not None and weight.op_type == "DequantizeLinear") or dq is None \
                 or dq.op_type != "DequantizeLinear" or not _leads_to_quantize(node, consumers):
             continue
-        q, bounds = producers.get(dq.input[0]), _grid_bounds(model, dq)
+        q, bounds = producers.get(dq.input[0]), _grid_bounds(inits, dq)
         if q is None or q.op_type != "QuantizeLinear" or bounds is None:
             continue  # a DQ of an initializer (nothing float to go back to), or a per-channel grid
         clipped = f"{node.name}_float_input"
@@ -431,9 +431,9 @@ def unsandwich_float_nodes(model: Any) -> List[str]:
         ordered = [m for n in kept for m in ([clips[n.output[0]]] if n.output and n.output[0] in clips else []) + [n]]
         del model.graph.node[:]
         model.graph.node.extend(ordered)
-        inits = [i for i in model.graph.initializer if i.name not in orphans]  # the pairs' scales, zero points
+        kept_inits = [i for i in model.graph.initializer if i.name not in orphans]  # less the pairs' scales, zps
         del model.graph.initializer[:]
-        model.graph.initializer.extend(inits)
+        model.graph.initializer.extend(kept_inits)
     return rewired
 
 

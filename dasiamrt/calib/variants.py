@@ -131,11 +131,9 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
 
         session = template_session(info)
     limits = {form: cpu_float_limit if form == INT8_CPU else float_limit for form in forms}
-    # one sensitivity probe per kind of graph asked for: the TensorRT forms (float-out, symmetric int8; int8-fp16
-    # is made from the int8 graph) and int8-cpu (Conv-out, uint8), each in its own form
-    probes = {kind: (limit, kind == INT8_CPU) for kind, limit in
-              ((INT8, float_limit if set(forms) - {INT8_CPU} else None),
-               (INT8_CPU, cpu_float_limit if INT8_CPU in forms else None)) if limit is not None}
+    # one sensitivity probe per kind of graph asked for, in its own form: INT8 stands for the TensorRT forms
+    # (float-out, symmetric int8; int8-fp16 is made from the int8 graph), INT8_CPU for the Conv-out uint8 form
+    kinds = {INT8_CPU if form == INT8_CPU else INT8: limit for form, limit in limits.items() if limit is not None}
     quantized: Dict[str, Dict[str, Any]] = {form: {} for form in FORMS}
     float_nodes: Dict[str, Dict[str, Dict[str, float]]] = {form: {} for form in FORMS}
     fp16_scales: Dict[str, Any] = {}
@@ -146,7 +144,7 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
             groups = feed_groups(calib, role, session)
             ranges = role_ranges(info.graph(role), groups, role, method, work, progress)
             found = {kind: sensitive_nodes(info.graph(role), ranges, nodes, probe_feeds(groups, role), method, work,
-                                           limit, output_qdq=conv_out) for kind, (limit, conv_out) in probes.items()}
+                                           limit, output_qdq=kind == INT8_CPU) for kind, limit in kinds.items()}
             for form in FORMS:
                 float_nodes[form][role] = found.get(INT8_CPU if form == INT8_CPU else INT8, {})
                 quantized[form][role] = [n for n in nodes if n not in float_nodes[form][role]]
