@@ -236,6 +236,8 @@ def compute_ranges(model_path: Path, groups: Sequence[Sequence[Dict[str, np.ndar
 #: Clip as a float op between DequantizeLinear and QuantizeLinear: the bundled MobileNetV2's search graph ran 22
 #: of 31 backbone Convs as QLinearConv and took 2.4x (255) / 1.96x (767) the time of the uint8 form
 #: (train_logs/real/int8_cpu_uint8.md).
+#: On ARM64, ONNX Runtime's symmetric-conv kernels take uint8 activations too (shifted by 128 onto the signed
+#: dot product; read in MLAS's source, not measured: train_logs/real/int8_cpu_uint8.md, "ARM64").
 #: The TensorRT forms stay symmetric int8 (TensorRT takes zero points of 0 only).
 CPU_ACTIVATIONS = "uint8 asymmetric per tensor"
 TRT_ACTIVATIONS = "int8 symmetric per tensor"

@@ -184,11 +184,17 @@ def to_tensors(batch: Dict[str, np.ndarray], device: torch.device) -> Dict[str, 
     return {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
 
 
+def _loss(cls: torch.Tensor, delta: torch.Tensor, batch: Dict[str, torch.Tensor], cfg: TrainConfig) -> Any:
+    """:func:`siamrpn_loss` of a batch with the config's weights and hard-negative mining: (total, cls, reg)."""
+    return siamrpn_loss(cls, delta, batch["labels"], batch["deltas"], cfg.reg_weight,
+                        far=batch.get("far"), hard_negatives=cfg.sampler.labels.hard_negatives)
+
+
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Dict[str, torch.Tensor],
                cfg: TrainConfig) -> Tuple[float, float, float]:
     """One SGD step on a batch; returns (total, cls, reg) losses before the step."""
     cls, delta = net(batch["template"], batch["search"])
-    total, cls_loss, reg_loss = siamrpn_loss(cls, delta, batch["labels"], batch["deltas"], cfg.reg_weight)
+    total, cls_loss, reg_loss = _loss(cls, delta, batch, cfg)
     optimizer.zero_grad(set_to_none=True)
     total.backward()
     if cfg.grad_clip > 0:
@@ -207,7 +213,7 @@ def monitor_loss(net: SiamRPN, batch: Dict[str, torch.Tensor], cfg: TrainConfig,
     for s in range(0, n, chunk):
         part = {k: v[s:s + chunk] for k, v in batch.items()}
         cls, delta = TrainingNet(net)(part["template"], part["search"])
-        losses.append(float(siamrpn_loss(cls, delta, part["labels"], part["deltas"], cfg.reg_weight)[0]))
+        losses.append(float(_loss(cls, delta, part, cfg)[0]))
     if was_training:
         set_train_mode(net, cfg)
     return float(np.mean(losses))

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from .augment import AugmentConfig, draw_stretch, grayscale, photometric
 from .datasets import Frame, Track
 from .geometry import box_in_rect, context_size, crop_rect, generate_anchors, search_side
-from .targets import LabelConfig, anchor_targets
+from .targets import LabelConfig, anchor_targets, far_from_target
 
 POSITIVE, NEGATIVE_SAME, NEGATIVE_OTHER = "positive", "negative_same", "negative_other"
 
@@ -205,10 +205,14 @@ class PairSampler:
 
     def batch(self, rng: np.random.Generator, n: int) -> Dict[str, np.ndarray]:
         """``n`` pairs as arrays: template (n, 3, 127, 127) and search (n, 3, H, H) float32 BGR 0..255,
-        labels (n, A*S*S) int64, deltas (n, 4, A*S*S) float32, positive (n,) bool."""
+        labels (n, A*S*S) int64, deltas (n, 4, A*S*S) float32, positive (n,) bool; with
+        ``labels.hard_negatives`` also far (n, A*S*S) bool, the hard-negative candidates."""
         pairs = [self.sample(rng) for _ in range(n)]
         targets = [anchor_targets(self.anchors, p.box, rng, self.cfg.labels, p.other_box) for p in pairs]
+        extra = ({"far": np.stack([far_from_target(self.anchors, p.box) for p in pairs])}
+                 if self.cfg.labels.hard_negatives > 0 else {})
         return {
+            **extra,
             "template": np.stack([p.template.transpose(2, 0, 1) for p in pairs]).astype(np.float32),
             "search": np.stack([p.search.transpose(2, 0, 1) for p in pairs]).astype(np.float32),
             "labels": np.stack([t[0] for t in targets]),

@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import ConfigError
 from .geometry import iou_cxcywh
 
 IGNORE, NEGATIVE, POSITIVE = -1, 0, 1
@@ -30,6 +31,11 @@ class LabelConfig:
         max_positives: at most this many positives among them.
         hard_negative_fraction: in a negative pair, this share of the sampled anchors is drawn from
             anchors overlapping the distractor object (IoU > neg_iou), the rest from all anchors.
+        hard_negatives: in a positive pair, this many more negatives per pair are chosen online: the
+            anchors *away from the target* (no overlap with its box, :func:`far_from_target`) that the
+            network currently scores most foreground-like. They are the look-alikes and background
+            clutter of the search crop that a random draw of 48 among ~1,400 anchors rarely picks
+            (online hard-negative mining; 0 = off, the random sampling alone).
     """
 
     pos_iou: float = 0.6
@@ -37,6 +43,11 @@ class LabelConfig:
     anchors_per_pair: int = 64
     max_positives: int = 16
     hard_negative_fraction: float = 0.5
+    hard_negatives: int = 0
+
+    def __post_init__(self) -> None:
+        if self.hard_negatives < 0:
+            raise ConfigError("labels.hard_negatives must be >= 0 (0 = off)")
 
 
 def delta_targets(anchors: npt.NDArray[np.float32], box: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -50,6 +61,18 @@ def _choose(rng: np.random.Generator, idx: npt.NDArray[np.int64], n: int) -> npt
     if n <= 0 or idx.size == 0:
         return idx[:0]
     return rng.choice(idx, size=min(n, idx.size), replace=False)
+
+
+def far_from_target(anchors: npt.NDArray[np.float32], box: Optional[npt.ArrayLike]) -> npt.NDArray[np.bool_]:
+    """(N,) bool: anchors that do not overlap ``box`` (cx, cy, w, h) at all; all False when ``box`` is None.
+
+    The candidates of online hard-negative mining: whatever scores high there is not the target, so
+    the anchors just beside the target (partly on it, IoU 0..neg_iou) are left to the random draw.
+    """
+    if box is None:
+        return np.zeros(anchors.shape[0], dtype=bool)
+    far: npt.NDArray[np.bool_] = iou_cxcywh(anchors, box) <= 0.0
+    return far
 
 
 def anchor_targets(
@@ -93,7 +116,8 @@ def anchor_targets(
     return labels, delta_targets(anchors, box)
 
 
-def siamrpn_loss(cls, delta, labels, deltas, reg_weight: float = 1.0, beta: float = 1.0 / 9.0):  # type: ignore[no-untyped-def]
+def siamrpn_loss(cls, delta, labels, deltas, reg_weight: float = 1.0, beta: float = 1.0 / 9.0,  # type: ignore[no-untyped-def]
+                 far=None, hard_negatives: int = 0):
     """Cross-entropy over the sampled anchors + smooth-L1 over the positives' normalised deltas.
 
     Args:
@@ -103,11 +127,15 @@ def siamrpn_loss(cls, delta, labels, deltas, reg_weight: float = 1.0, beta: floa
         deltas: (B, 4, A*S*S) regression targets.
         reg_weight: weight of the box term.
         beta: smooth-L1 transition point (1/9: sigma 3, as in Faster R-CNN's RPN).
+        far: (B, A*S*S) bool, the hard-negative candidates of each pair (:func:`far_from_target`).
+        hard_negatives: per pair, the ``hard_negatives`` candidates with the highest foreground-minus-
+            background logit join the sampled anchors as negatives (fewer where a pair has fewer
+            candidates); 0 or ``far`` None: off.
 
     Returns:
-        (total, cls_loss, reg_loss) scalar tensors. The class term is the mean over sampled anchors
-        of the batch; the box term sums the four coordinates and averages over positive anchors
-        (zero when the batch has none, e.g. a batch of negative pairs).
+        (total, cls_loss, reg_loss) scalar tensors. The class term is the mean over sampled (and
+        mined) anchors of the batch; the box term sums the four coordinates and averages over
+        positive anchors (zero when the batch has none, e.g. a batch of negative pairs).
     """
     import torch
     import torch.nn.functional as F
@@ -117,7 +145,15 @@ def siamrpn_loss(cls, delta, labels, deltas, reg_weight: float = 1.0, beta: floa
     pred = delta.reshape(b, 4, -1)
     sampled = labels >= 0
     ce = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")
-    cls_loss = (ce * sampled).sum() / sampled.sum().clamp(min=1)
+    ce_sum, count = (ce * sampled).sum(), sampled.sum()
+    if hard_negatives > 0 and far is not None:
+        margin = (logits[:, 1] - logits[:, 0]).detach().masked_fill(~far, float("-inf"))
+        top = margin.topk(min(hard_negatives, margin.shape[1]), dim=1).indices  # (B, k)
+        mined = torch.gather(far, 1, top)
+        hard_logits = torch.gather(logits, 2, top.unsqueeze(1).expand(-1, 2, -1))  # (B, 2, k)
+        hard_ce = F.cross_entropy(hard_logits, torch.zeros_like(top), reduction="none")
+        ce_sum, count = ce_sum + (hard_ce * mined).sum(), count + mined.sum()
+    cls_loss = ce_sum / count.clamp(min=1)
     positive = (labels == POSITIVE).to(pred.dtype)
     reg = F.smooth_l1_loss(pred, deltas, beta=beta, reduction="none").sum(1)
     reg_loss = (reg * positive).sum() / positive.sum().clamp(min=1)

@@ -49,6 +49,25 @@ def test_one_step_lowers_the_loss_on_a_fixed_batch(tmp_path, sampler):
     assert after.item() < before
 
 
+def test_train_step_mines_hard_negatives_when_configured(tmp_path, sampler):
+    """With labels.hard_negatives the step's class loss is the loss with the mined anchors (a second call of
+    siamrpn_loss on the same outputs), and differs from the loss without them."""
+    torch.set_num_threads(1)
+    labels_cfg = dataclasses.replace(sampler.cfg.labels, hard_negatives=8)
+    mining = PairSampler([(sampler.all_tracks, 1.0)], dataclasses.replace(sampler.cfg, labels=labels_cfg))
+    cfg = _cfg(tmp_path, sampler=mining.cfg)
+    net = build_model(cfg)
+    batch = to_tensors(mining.batch(np.random.default_rng(1), 4), torch.device("cpu"))
+    assert batch["far"].any()
+    with torch.no_grad():
+        cls, delta = TrainingNet(net)(batch["template"], batch["search"])
+        mined = siamrpn_loss(cls, delta, batch["labels"], batch["deltas"], far=batch["far"], hard_negatives=8)[1]
+        plain = siamrpn_loss(cls, delta, batch["labels"], batch["deltas"])[1]
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.0)
+    step_cls = train_step(TrainingNet(net), optimizer, batch, cfg)[1]
+    assert step_cls == pytest.approx(mined.item(), rel=1e-5) and abs(mined.item() - plain.item()) > 1e-4
+
+
 def test_official_state_round_trip_and_same_function(tmp_path, sampler):
     net = build_model(_cfg(tmp_path)).eval()
     state = official_state(net)

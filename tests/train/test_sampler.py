@@ -6,7 +6,7 @@ import pytest
 from dasiamrt.train.augment import AugmentConfig
 from dasiamrt.train.geometry import iou_cxcywh
 from dasiamrt.train.sampler import NEGATIVE_OTHER, NEGATIVE_SAME, POSITIVE, PairSampler, SamplerConfig
-from dasiamrt.train.targets import anchor_targets
+from dasiamrt.train.targets import LabelConfig, anchor_targets
 
 from .helpers import colour_box, moving_video
 
@@ -57,6 +57,20 @@ def test_batch_shapes():
     batch = _sampler(0.2, 0.2).batch(np.random.default_rng(0), 3)
     assert batch["template"].shape == (3, 3, 127, 127) and batch["search"].shape == (3, 3, 255, 255)
     assert batch["labels"].shape == (3, 5 * 17 * 17) and batch["deltas"].shape == (3, 4, 5 * 17 * 17)
+    assert "far" not in batch
+
+
+def test_batch_marks_far_anchors_of_positive_pairs_only_when_mining():
+    sampler = _sampler(0.3, 0.3)
+    sampler.cfg = SamplerConfig(negative_same=0.3, negative_other=0.3, augment=PLAIN,
+                                labels=LabelConfig(hard_negatives=8))
+    batch = sampler.batch(np.random.default_rng(5), 12)
+    far, positive = batch["far"], batch["positive"]
+    assert far.shape == batch["labels"].shape and positive.any() and not positive.all()
+    assert not far[~positive].any()
+    for k in np.flatnonzero(positive):
+        # no far anchor is labelled positive, and every positive-labelled anchor overlaps the target
+        assert far[k].any() and not (far[k] & (batch["labels"][k] == 1)).any()
 
 
 def test_stretched_pairs_keep_box_and_pixels_together_and_stretch_the_template_alike():

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from dasiamrt.errors import ConfigError
 from dasiamrt.train.geometry import generate_anchors
-from dasiamrt.train.targets import LabelConfig, anchor_targets, delta_targets, siamrpn_loss
+from dasiamrt.train.targets import LabelConfig, anchor_targets, delta_targets, far_from_target, siamrpn_loss
 
 
 def _iou_loop(a, b):
@@ -64,3 +65,61 @@ def test_loss_by_hand():
     assert c.item() == pytest.approx(want_cls, rel=1e-6)
     assert r.item() == pytest.approx(want_reg, rel=1e-5)
     assert total.item() == pytest.approx(want_cls + 2 * want_reg, rel=1e-5)
+
+
+def test_far_from_target_is_no_overlap_by_a_second_iou():
+    anchors = generate_anchors(17)
+    box = np.array([20.0, -10.0, 50.0, 90.0], np.float32)
+    far = far_from_target(anchors, box)
+    ious = np.array([_iou_loop(a, box) for a in anchors])
+    np.testing.assert_array_equal(far, ious <= 0.0)
+    assert 0 < far.sum() < far.size
+    assert not far_from_target(anchors, None).any()
+
+
+def test_mined_hard_negatives_are_the_top_scoring_far_anchors():
+    # 5 anchors: 0 positive, 1 a sampled negative; far candidates 2, 3, 4 with fg - bg margins 3, 1, -1,
+    # and anchor 1 (not far) scoring 5: k=2 mines 2 and 3, never 1 twice nor 4.
+    cls = torch.zeros(1, 10, 1, 1)
+    for a, m in ((1, 5.0), (2, 3.0), (3, 1.0), (4, -1.0)):
+        cls[0, 5 + a] = m
+    labels = torch.tensor([[1, 0, -1, -1, -1]])
+    far = torch.tensor([[False, False, True, True, True]])
+    zeros = torch.zeros(1, 4, 5)
+    delta = torch.zeros(1, 20, 1, 1)
+
+    def ce_negative(m):
+        return math.log(1 + math.e**m)
+
+    _, plain, _ = siamrpn_loss(cls, delta, labels, zeros)
+    _, mined, _ = siamrpn_loss(cls, delta, labels, zeros, far=far, hard_negatives=2)
+    assert plain.item() == pytest.approx((math.log(2) + ce_negative(5)) / 2, rel=1e-6)
+    assert mined.item() == pytest.approx((math.log(2) + ce_negative(5) + ce_negative(3) + ce_negative(1)) / 4,
+                                         rel=1e-6)
+    # more asked than there are candidates: only the three far anchors count
+    _, all_far, _ = siamrpn_loss(cls, delta, labels, zeros, far=far, hard_negatives=5)
+    want = (math.log(2) + ce_negative(5) + ce_negative(3) + ce_negative(1) + ce_negative(-1)) / 5
+    assert all_far.item() == pytest.approx(want, rel=1e-6)
+
+
+def test_mining_lowers_the_look_alike_score_more_than_random_sampling():
+    """One SGD step on a free score map: the mined far anchor's foreground margin falls."""
+    far = torch.zeros(1, 5, dtype=torch.bool)
+    far[0, 3] = True
+    labels = torch.tensor([[1, -1, -1, -1, -1]])
+    margins = []
+    for k in (0, 1):
+        cls = torch.zeros(1, 10, 1, 1, requires_grad=True)
+        with torch.no_grad():
+            cls[0, 5 + 3] = 4.0
+        _, c, _ = siamrpn_loss(cls, torch.zeros(1, 20, 1, 1), labels, torch.zeros(1, 4, 5), far=far, hard_negatives=k)
+        c.backward()
+        with torch.no_grad():
+            after = cls - 1.0 * cls.grad
+        margins.append(float(after[0, 8] - after[0, 3]))
+    assert margins[0] == pytest.approx(4.0) and margins[1] < 3.5
+
+
+def test_hard_negatives_must_not_be_negative():
+    with pytest.raises(ConfigError):
+        LabelConfig(hard_negatives=-1)
