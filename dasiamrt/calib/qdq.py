@@ -379,8 +379,9 @@ def unsandwich_float_nodes(model: Any) -> List[str]:
     MobileNetV2's Conv-out graph the cls-logit error went 0.14 -> 1.74. Such a node is rewired to
     ``Clip(x, lo, hi)`` of the tensor x before the Q/DQ pair in front of it, [lo, hi] the pair's grid:
     the value the pair passed on without its rounding (the clamp stays: with uint8 activations the
-    quantiser drops a Relu before the pair, whose Q then does the Relu's work). The pair is
-    dropped when nothing else reads it (the node before then runs with a float output).
+    quantiser drops a Relu before the pair, whose Q then does the Relu's work); float nodes reading
+    one tensor on one grid share one Clip. The pair is dropped when nothing else reads it (the node
+    before then runs with a float output).
 
     Args:
         model: a Q/DQ ``onnx.ModelProto``, changed in place.
@@ -399,7 +400,8 @@ def unsandwich_float_nodes(model: Any) -> List[str]:
     inits = {i.name: i for i in model.graph.initializer}
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 11)
     rewired: List[str] = []
-    clips: Dict[str, Any] = {}  # rewired node's first output -> the Clip to put before it
+    clips: Dict[str, Any] = {}  # first rewired node's first output -> the Clip to put before it
+    made: Dict[Tuple[str, Tuple[float, float]], str] = {}  # (tensor before the pair, grid) -> its Clip's output
     dropped: Set[str] = set()  # first outputs of the Q/DQ nodes to remove
     for node in model.graph.node:
         if node.op_type not in _WEIGHTED_OPS or len(node.input) < 2:
@@ -411,14 +413,17 @@ def unsandwich_float_nodes(model: Any) -> List[str]:
         q, bounds = producers.get(dq.input[0]), _grid_bounds(inits, dq)
         if q is None or q.op_type != "QuantizeLinear" or bounds is None:
             continue  # a DQ of an initializer (nothing float to go back to), or a per-channel grid
-        clipped = f"{node.name}_float_input"
-        if opset >= 11:
-            limits = [numpy_helper.from_array(np.array(v, np.float32), f"{clipped}_{k}") for k, v in zip("lh", bounds)]
-            model.graph.initializer.extend(limits)
-            clip = helper.make_node("Clip", [q.input[0], limits[0].name, limits[1].name], [clipped], name=clipped)
-        else:
-            clip = helper.make_node("Clip", [q.input[0]], [clipped], name=clipped, min=bounds[0], max=bounds[1])
-        clips[node.output[0]] = clip
+        clipped = made.get((q.input[0], bounds))
+        if clipped is None:  # the first float reader of this tensor on this grid makes the Clip; later ones share it
+            clipped = made[(q.input[0], bounds)] = f"{node.name}_float_input"
+            if opset >= 11:
+                limits = [numpy_helper.from_array(np.array(v, np.float32), f"{clipped}_{k}")
+                          for k, v in zip("lh", bounds)]
+                model.graph.initializer.extend(limits)
+                clip = helper.make_node("Clip", [q.input[0], limits[0].name, limits[1].name], [clipped], name=clipped)
+            else:
+                clip = helper.make_node("Clip", [q.input[0]], [clipped], name=clipped, min=bounds[0], max=bounds[1])
+            clips[node.output[0]] = clip
         node.input[0] = clipped
         consumers[dq.output[0]].remove(node)
         rewired.append(node.name)
