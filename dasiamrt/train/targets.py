@@ -130,7 +130,7 @@ def siamrpn_loss(cls, delta, labels, deltas, reg_weight: float = 1.0, beta: floa
         far: (B, A*S*S) bool, the hard-negative candidates of each pair (:func:`far_from_target`).
         hard_negatives: per pair, the ``hard_negatives`` candidates with the highest foreground-minus-
             background logit join the sampled anchors as negatives (fewer where a pair has fewer
-            candidates); 0 or ``far`` None: off.
+            candidates; one the random draw also took counts twice); 0 or ``far`` None: off.
 
     Returns:
         (total, cls_loss, reg_loss) scalar tensors. The class term is the mean over sampled (and
