@@ -131,9 +131,7 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
 
         session = template_session(info)
     limits = {form: cpu_float_limit if form == INT8_CPU else float_limit for form in forms}
-    # one sensitivity probe per kind of graph asked for, in its own form: INT8 stands for the TensorRT forms
-    # (float-out, symmetric int8; int8-fp16 is made from the int8 graph), INT8_CPU for the Conv-out uint8 form
-    kinds = {INT8_CPU if form == INT8_CPU else INT8: limit for form, limit in limits.items() if limit is not None}
+    kinds = {_probe_kind(form): limit for form, limit in limits.items() if limit is not None}
     quantized: Dict[str, Dict[str, Any]] = {form: {} for form in FORMS}
     float_nodes: Dict[str, Dict[str, Dict[str, float]]] = {form: {} for form in FORMS}
     fp16_scales: Dict[str, Any] = {}
@@ -146,7 +144,7 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
             found = {kind: sensitive_nodes(info.graph(role), ranges, nodes, probe_feeds(groups, role), method, work,
                                            limit, output_qdq=kind == INT8_CPU) for kind, limit in kinds.items()}
             for form in FORMS:
-                float_nodes[form][role] = found.get(INT8_CPU if form == INT8_CPU else INT8, {})
+                float_nodes[form][role] = found.get(_probe_kind(form), {})
                 quantized[form][role] = [n for n in nodes if n not in float_nodes[form][role]]
             by_form = {INT8_CPU: quantized[INT8_CPU][role], INT8: quantized[INT8][role]}
             fp16_scales[role] = _write_role(info, role, ranges, by_form, method, forms, work, progress)
@@ -158,6 +156,12 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
     for form in forms:
         log.info("wrote INT8 form %s: %s (%s)", form, ", ".join(int8_file(r, form) for r in ROLES), DESCRIPTIONS[form])
     return {form: dict(recorded[form]) for form in forms}
+
+
+def _probe_kind(form: str) -> str:
+    """The graph a form's sensitivity probe runs in: INT8 for the TensorRT forms (float-out, symmetric int8;
+    ``int8-fp16`` is made from the ``int8`` graph), INT8_CPU for the Conv-out uint8 form."""
+    return INT8_CPU if form == INT8_CPU else INT8
 
 
 def _entry(form: str, calib: CalibrationSet, method: str, scope: str, nodes: Dict[str, Any],
