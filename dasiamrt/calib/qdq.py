@@ -184,12 +184,16 @@ def sensitive_nodes(model_path: Path, ranges: Any, nodes: Sequence[str], feeds: 
         name = session.get_outputs()[0].name
         return np.concatenate([session.run([name], feed)[0].ravel() for feed in feeds])
 
+    import onnx
+
     reference = first_output(model_path)
     norm = float(np.linalg.norm(reference)) or 1.0
+    if output_qdq:  # once, not once per probe
+        ranges = share_relu_ranges(onnx.load(str(model_path)), ranges)
     errors = {}
     for index, node in enumerate(nodes):
         probe = work / f"probe_{index}.onnx"
-        write_qdq(model_path, probe, ranges, [node], method, work, output_qdq=output_qdq)
+        _write_qdq_with_ranges(model_path, probe, ranges, [node], method, work, output_qdq)
         errors[node] = float(np.linalg.norm(first_output(probe) - reference)) / norm
         probe.unlink()
     return dict(sorted(((n, round(e, 4)) for n, e in errors.items() if e > limit), key=lambda t: -t[1]))
@@ -454,9 +458,18 @@ def write_qdq(model_path: Path, out_path: Path, ranges: Any, nodes: Sequence[str
     """
     import onnx
 
-    q = _import_quant()
     if output_qdq:
         ranges = share_relu_ranges(onnx.load(str(model_path)), ranges)
+    _write_qdq_with_ranges(model_path, out_path, ranges, nodes, method, work, output_qdq)
+
+
+def _write_qdq_with_ranges(model_path: Path, out_path: Path, ranges: Any, nodes: Sequence[str], method: str,
+                           work: Path, output_qdq: bool) -> None:
+    """:func:`write_qdq` with ``ranges`` used as given (for ``output_qdq``, already through
+    :func:`share_relu_ranges`)."""
+    import onnx
+
+    q = _import_quant()
     kwargs: Dict[str, Any] = dict(
         quant_format=q.QuantFormat.QDQ, per_channel=True, reduce_range=False,
         activation_type=q.QuantType.QUInt8 if output_qdq else q.QuantType.QInt8, weight_type=q.QuantType.QInt8,
