@@ -20,6 +20,7 @@ cannot stack tensors of different shapes).
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import os
@@ -534,8 +535,10 @@ def _quantize_with_ranges(q: Any, model_path: Path, out: Path, ranges: Any, meth
 
     model = load_model_with_shape_infer(model_path)
     op_types = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))  # quantize_static's default
+    # a copy: the quantiser writes adjusted ranges (a Relu's input takes its output's) into what it is given,
+    # and the caller hands the same ranges to every probe and form
     quantizer = QDQQuantizer(model, kwargs["per_channel"], kwargs["reduce_range"], kwargs["weight_type"],
-                             kwargs["activation_type"], ranges, kwargs["nodes_to_quantize"], [], op_types,
-                             kwargs["extra_options"])
+                             kwargs["activation_type"], copy.deepcopy(ranges), kwargs["nodes_to_quantize"], [],
+                             op_types, kwargs["extra_options"])
     quantizer.quantize_model()
     quantizer.model.save_model_to_file(str(out))

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..config import ALEXNET, NETWORKS
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..eval.datasets.real_split import read_split
 from ..model import SiamRPN, build_network, load_network, save_checkpoint
 from ..model.mobilenet import MobileNetV2Features
@@ -185,9 +185,18 @@ def to_tensors(batch: Dict[str, np.ndarray], device: torch.device) -> Dict[str, 
 
 
 def _loss(cls: torch.Tensor, delta: torch.Tensor, batch: Dict[str, torch.Tensor], cfg: TrainConfig) -> Any:
-    """:func:`siamrpn_loss` of a batch with the config's weights and hard-negative mining: (total, cls, reg)."""
-    return siamrpn_loss(cls, delta, batch["labels"], batch["deltas"], cfg.reg_weight,
-                        far=batch.get("far"), hard_negatives=cfg.sampler.labels.hard_negatives)
+    """:func:`siamrpn_loss` of a batch with the config's weights and hard-negative mining: (total, cls, reg).
+
+    Raises:
+        ConfigError: the config mines hard negatives but the batch has no ``far`` mask (its sampler was
+            configured without mining: mining would be silently off).
+    """
+    k = cfg.sampler.labels.hard_negatives
+    if k and "far" not in batch:
+        raise ConfigError(f"training mines {k} hard negatives per pair but the sampler's batches carry no 'far' "
+                          "mask: give the sampler the same labels.hard_negatives as the config")
+    return siamrpn_loss(cls, delta, batch["labels"], batch["deltas"], cfg.reg_weight, far=batch.get("far"),
+                        hard_negatives=k)
 
 
 def train_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Dict[str, torch.Tensor],

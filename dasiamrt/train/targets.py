@@ -46,8 +46,9 @@ class LabelConfig:
     hard_negatives: int = 0
 
     def __post_init__(self) -> None:
-        if self.hard_negatives < 0:
-            raise ConfigError("labels.hard_negatives must be >= 0 (0 = off)")
+        k = self.hard_negatives
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ConfigError(f"labels.hard_negatives must be a whole number >= 0 (0 = off), not {k!r}")
 
 
 def delta_targets(anchors: npt.NDArray[np.float32], box: npt.ArrayLike) -> npt.NDArray[np.float32]:

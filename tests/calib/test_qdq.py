@@ -222,6 +222,39 @@ def _conv_relu_pairs(model):
     return pairs
 
 
+def test_fallback_quantizer_leaves_the_callers_ranges_alone(tmp_path, monkeypatch):
+    """ONNX Runtime's QDQQuantizer gives a Relu's input the Relu output's range by writing into the ranges it is
+    handed; callers reuse one set of ranges for every probe and form, so the fallback must hand it a copy
+    (a Conv -> Relu -> Conv graph, the Conv output's range unlike the Relu's)."""
+    import onnxruntime.quantization as q
+    from onnx import TensorProto, helper
+    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData
+
+    from dasiamrt.calib.qdq import write_qdq
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), "w1"),
+             numpy_helper.from_array(rng.normal(size=(2, 4, 3, 3)).astype(np.float32), "w2")]
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], name="A"), helper.make_node("Relu", ["a"], ["r"], name="R"),
+             helper.make_node("Conv", ["r", "w2"], ["y"], name="B")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    src = tmp_path / "float.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(src))
+    given = {"x": (-1.0, 1.0), "a": (-5.0, 7.0), "r": (0.0, 3.0), "y": (-2.0, 2.0)}
+    ranges = TensorsData(CalibrationMethod.MinMax, {k: TensorData(lowest=np.float32(lo), highest=np.float32(hi))
+                                                    for k, (lo, hi) in given.items()})
+
+    def without_cache_parameter(model_input, model_output, calibration_data_reader=None, **kwargs):
+        raise AssertionError("the fallback must not call quantize_static")
+
+    monkeypatch.setattr(q, "quantize_static", without_cache_parameter)
+    write_qdq(src, tmp_path / "int8.onnx", ranges, ["A", "R", "B"], "minmax", tmp_path)
+    after = {k: tuple(float(np.asarray(v).ravel()[0]) for v in d.range_value) for k, d in ranges.data.items()}
+    assert after == given
+    assert (tmp_path / "int8.onnx").is_file()
+
+
 def test_fallback_quantizer_for_older_onnxruntime_gives_the_same_graph(int8_model, tmp_path, monkeypatch):
     from pathlib import Path
 

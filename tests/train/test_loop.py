@@ -68,6 +68,19 @@ def test_train_step_mines_hard_negatives_when_configured(tmp_path, sampler):
     assert step_cls == pytest.approx(mined.item(), rel=1e-5) and abs(mined.item() - plain.item()) > 1e-4
 
 
+def test_train_step_refuses_a_batch_without_the_far_mask_when_the_config_mines(tmp_path, sampler):
+    """A sampler built without mining gives no ``far`` mask: a config that mines must not train on silently."""
+    from dasiamrt.errors import ConfigError
+
+    labels_cfg = dataclasses.replace(sampler.cfg.labels, hard_negatives=8)
+    cfg = _cfg(tmp_path, sampler=dataclasses.replace(sampler.cfg, labels=labels_cfg))
+    net = build_model(cfg)
+    batch = to_tensors(sampler.batch(np.random.default_rng(1), 2), torch.device("cpu"))
+    assert "far" not in batch
+    with pytest.raises(ConfigError, match="far"):
+        train_step(TrainingNet(net), torch.optim.SGD(net.parameters(), lr=0.0), batch, cfg)
+
+
 def test_official_state_round_trip_and_same_function(tmp_path, sampler):
     net = build_model(_cfg(tmp_path)).eval()
     state = official_state(net)

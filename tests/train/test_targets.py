@@ -120,6 +120,8 @@ def test_mining_lowers_the_look_alike_score_more_than_random_sampling():
     assert margins[0] == pytest.approx(4.0) and margins[1] < 3.5
 
 
-def test_hard_negatives_must_not_be_negative():
+@pytest.mark.parametrize("k", [-1, 8.0, 0.5, True, "8"])
+def test_hard_negatives_must_be_a_whole_number_not_below_zero(k):
     with pytest.raises(ConfigError):
-        LabelConfig(hard_negatives=-1)
+        LabelConfig(hard_negatives=k)
+    assert LabelConfig(hard_negatives=8).hard_negatives == 8
