@@ -1,8 +1,13 @@
-"""One prepared GPU check: ``python benchmarks/gpu_check.py --out DIR`` (<= 8 minutes by default).
+"""One prepared GPU check: ``python3 benchmarks/gpu_check.py --out DIR`` (<= 8 minutes by default).
 
-Writes ``DIR/gpu_check.json`` and ``DIR/gpu_check.md`` (one table: section, status, result). Each
-section runs under try/except into the report and inside a time budget, with a progress line on
-stderr (run with PYTHONUNBUFFERED=1 to see them live):
+On the lent device machine: ``PYTHONUNBUFFERED=1 python3 benchmarks/gpu_check.py --out "$OUT" --budget 420``
+with the tool's ``timeout_s`` about 540 (the results come back only from ``$OUT``).
+
+Writes ``DIR/gpu_check.json`` and ``DIR/gpu_check.md`` (one table: section, status, result), rewritten
+after every section and every timed case, so a run killed from outside keeps what it measured (a
+section cut short shows status ``running``); past the budget plus 60 s the script dumps its stack
+and exits. Each section runs under try/except into the report and inside a time budget, with a
+progress line on stderr (run with PYTHONUNBUFFERED=1 to see them live):
 
 1. versions: driver, CUDA, GPU, TensorRT, cuda-python, pycuda, CuPy, torch, ONNX Runtime, CPU flags;
 2. device layer on real CUDA (``dasiamrt.trt.cuda_device``): pinned buffers, async H2D/D2H/D2D
@@ -21,6 +26,7 @@ it so on a CPU). Nothing here is imported by the package.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import platform
@@ -29,7 +35,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -51,12 +57,24 @@ def _version(name: str) -> Any:
         return f"absent ({type(err).__name__})"
 
 
+#: distributions whose installed version the report names (``cuda`` is a namespace package without a version).
+DISTRIBUTIONS = ("cuda-bindings", "cuda-python", "cupy-cuda13x", "cupy-cuda12x", "cupy-cuda11x", "pycuda", "tensorrt",
+                 "onnxruntime-gpu", "onnxruntime")
+
+
 def versions(ctx: Dict[str, Any]) -> Dict[str, Any]:
+    from importlib import metadata
+
     from dasiamrt.bench.env import system_info
 
     info = system_info()
-    for name in ("torch", "cupy", "cuda.bindings", "cuda", "pycuda", "onnxruntime", "numpy", "cv2"):
+    for name in ("torch", "cupy", "cuda.bindings", "pycuda", "onnxruntime", "numpy", "cv2"):
         info[f"module {name}"] = _version(name)
+    for dist in DISTRIBUTIONS:
+        try:
+            info[f"dist {dist}"] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
     try:
         import torch
 
@@ -67,16 +85,29 @@ def versions(ctx: Dict[str, Any]) -> Dict[str, Any]:
     return info
 
 
+def _gpu_visible() -> bool:
+    """Whether torch sees a CUDA GPU (False without torch): tells "no GPU here" from a device layer that fails
+    on a machine with one."""
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # noqa: BLE001 - absent or broken torch
+        return False
+
+
 def device_layer(ctx: Dict[str, Any]) -> Dict[str, Any]:
     import numpy as np
 
-    from dasiamrt.errors import DasiamrtError
+    from dasiamrt.errors import DasiamrtError, MissingDependencyError
     from dasiamrt.trt.cuda_device import open_device
 
     try:
         device = open_device()
     except DasiamrtError as err:
-        raise Skip(str(err)) from None
+        if isinstance(err, MissingDependencyError) or not _gpu_visible():
+            raise Skip(str(err)) from None
+        raise  # a GPU is there and the device layer failed on it: an error, not a skip
     with device:
         gpu = device.info()
         stream = device.stream()
@@ -85,19 +116,28 @@ def device_layer(ctx: Dict[str, Any]) -> Dict[str, Any]:
         src[:] = np.arange(n, dtype=np.float32)
         a, b = device.malloc(src.nbytes), device.malloc(src.nbytes)
         back = device.pinned((n,), np.float32)
+
+        def copies() -> None:
+            device.memcpy_htod_async(a, src, stream)
+            device.memcpy_dtod_async(b, a, src.nbytes, stream)
+            device.memcpy_dtoh_async(back, b, stream)
+            device.synchronize(stream)
+
+        copies()  # first use (lazy module loading, page mapping) out of the timing
+        back[:] = 0
         start = time.perf_counter()
-        device.memcpy_htod_async(a, src, stream)
-        device.memcpy_dtod_async(b, a, src.nbytes, stream)
-        device.memcpy_dtoh_async(back, b, stream)
-        device.synchronize(stream)
+        copies()
         copy_ms = (time.perf_counter() - start) * 1e3
         ok_copy = bool(np.array_equal(back, src))
         back[:] = 0
         graph_ok: Any = "not tried"
+        capturing = False
         try:
             device.begin_capture(stream)
+            capturing = True
             device.memcpy_dtod_async(a, b, src.nbytes, stream)
             graph = device.end_capture(stream)
+            capturing = False
             zeros = device.pinned((n,), np.float32)
             zeros[:] = 0
             device.memcpy_htod_async(a, zeros, stream)  # a := 0, then the replayed graph copies b (= src) into a
@@ -105,10 +145,16 @@ def device_layer(ctx: Dict[str, Any]) -> Dict[str, Any]:
             device.memcpy_dtoh_async(back, a, stream)
             device.synchronize(stream)
             graph_ok = bool(np.array_equal(back, src))
-        except DasiamrtError as err:
-            graph_ok = f"no CUDA graphs ({err})"
+        except Exception as err:  # noqa: BLE001 - the copies above are measured; keep them
+            graph_ok = f"no CUDA graphs ({type(err).__name__}: {err})"
+            if capturing:  # leave the stream out of capture mode before close() frees memory
+                try:
+                    device.end_capture(stream)
+                except Exception:  # noqa: BLE001 - best effort
+                    pass
+            device.clear_error()
     return {"binding": device.binding, "gpu": gpu.name, "sm": gpu.compute_capability, "copies_equal": ok_copy,
-            "4 MiB h2d+d2d+d2h ms": round(copy_ms, 3), "graph_replay_equal": graph_ok}
+            "4 MiB h2d+d2d+d2h ms (warm)": round(copy_ms, 3), "graph_replay_equal": graph_ok}
 
 
 def torch_tracking(ctx: Dict[str, Any]) -> Dict[str, Any]:
@@ -131,8 +177,8 @@ def torch_tracking(ctx: Dict[str, Any]) -> Dict[str, Any]:
 
     clip = load_frames(None, 1000)
     vot = build_network(get_preset("vot").network, seed=0)
-    out: Dict[str, Any] = {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0),
-                           "clip frames": len(clip)}
+    out: Dict[str, Any] = ctx.setdefault("partial", {})  # filled case by case: saved if the run is cut short
+    out.update({"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0), "clip frames": len(clip)})
     report = BenchReport("vot (random weights), torch --device cuda, bundled clip", machine_info())
     for size in (255, 767):
         for precision in ("fp32", "fp16"):
@@ -140,9 +186,27 @@ def torch_tracking(ctx: Dict[str, Any]) -> Dict[str, Any]:
                 for da_on in (False, True):
                     label = f"vot {size} {precision} {'graph' if graph else 'eager'} DA {'on' if da_on else 'off'}"
                     out[label] = _guarded(ctx, 40, _time_case, vot, size, precision, graph, da_on, clip, report)
-    (Path(ctx["out"]) / "torch_gpu.md").write_text(report.table() + "\n")
-    out["boxes"] = _guarded(ctx, 90, _boxes_vs_cpu, vot, clip, ctx)
+                    (Path(ctx["out"]) / "torch_gpu.md").write_text(report.table() + STAGE_NOTE)
+                    _save(ctx)
+    out["boxes"] = {}
+    stopped = _guarded(ctx, 90, _boxes_vs_cpu, vot, clip, ctx, out["boxes"])
+    if isinstance(stopped, str):  # an error or the budget: the pairs measured before it stay
+        out["boxes"]["stopped"] = stopped
     return out
+
+
+#: under torch_gpu.md's table: what the per-stage columns mean on a GPU.
+STAGE_NOTE = ("\nStage times are host-side laps. On CUDA a stage that only queues work (fusion: index_select, "
+              "one conv, a copy) ends before its kernels do; they finish inside the next stage that reads back "
+              "(search), so fusion here is its launch time and its GPU time is counted in search. FPS and loop "
+              "times are not affected.\n")
+
+
+def _save(ctx: Dict[str, Any]) -> None:
+    """Rewrite the report files now (``ctx["save"]``, set by :func:`run`; absent in unit tests)."""
+    save = ctx.get("save")
+    if save is not None:
+        save()
 
 
 def _guarded(ctx: Dict[str, Any], need_s: float, fn: Callable[..., Any], *args: Any) -> Any:
@@ -175,7 +239,8 @@ def _time_case(net: Any, size: int, precision: str, graph: bool, da_on: bool, cl
     with _gpu_tracker(net, config, precision, graph) as tracker:
         result = run_case(tracker, clip[:41], DEMO_INIT_XYWH, warmup=5)
         what = tracker.backend.describe()
-    result.case.backend = "torch graph" if graph else "torch eager"
+        replayed = size in tracker.backend.steps.graph_sizes  # a refused capture runs eagerly
+    result.case.backend = "torch graph" if replayed else ("torch eager (capture refused)" if graph else "torch eager")
     report.results.append(result)
     st = {k: v["median"] for k, v in result.stage_ms.items()}
     line = (f"{result.fps:.0f} FPS, loop {result.loop_ms['median']:.2f}/{result.loop_ms['p90']:.2f} ms (median/p90); "
@@ -186,17 +251,21 @@ def _time_case(net: Any, size: int, precision: str, graph: bool, da_on: bool, cl
 
 
 def _track(tracker: Any, clip: List[Any]) -> Any:
+    """(boxes (len(clip) - 1, 4), the backend's description) of one run over ``clip``."""
     import numpy as np
 
     from dasiamrt.assets import DEMO_INIT_XYWH
 
     with tracker:
         tracker.init(clip[0], DEMO_INIT_XYWH)
-        return np.array([tracker.track(frame).bbox_xywh for frame in clip[1:]])
+        boxes = np.array([tracker.track(frame).bbox_xywh for frame in clip[1:]])
+        return boxes, tracker.backend.describe()
 
 
-def _boxes_vs_cpu(vot: Any, clip: List[Any], ctx: Dict[str, Any]) -> Dict[str, Any]:
-    """Max / mean box difference (px) of the GPU trackers (CUDA graphs) vs the CPU fp32 tracker."""
+def _boxes_vs_cpu(vot: Any, clip: List[Any], ctx: Dict[str, Any],
+                  into: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Max / mean box difference (px) of the GPU trackers (CUDA graphs) vs the CPU fp32 tracker, into ``out``
+    (a new dict if None) pair by pair; returns it."""
     import numpy as np
 
     from dasiamrt.artifacts.model_folder import read_model_dir
@@ -211,20 +280,22 @@ def _boxes_vs_cpu(vot: Any, clip: List[Any], ctx: Dict[str, Any]) -> Dict[str, A
              ("vot random 767 DA on", vot, get_preset("vot").tracker, 767, clip[:61]),
              (f"bundled {bundled.preset} (trained) 255 DA on", load_network(str(BUNDLED_WEIGHTS), bundled.network),
               bundled.tracker, 255, clip)]
-    out: Dict[str, Any] = {}
+    out: Dict[str, Any] = {} if into is None else into
     for name, net, base, size, frames in cases:
         if ctx["left"]() < 40:
             out[name] = "skipped: time budget spent"
             continue
         config = base.replace(instance_size=size, small_instance_size=None, distractor={"enabled": True},
                               long_term={"enabled": False})
-        reference = _track(Tracker(TorchBackend(net), config), frames)
+        reference, _ = _track(Tracker(TorchBackend(net), config), frames)
         for precision in ("fp32", "fp16"):
-            diff = np.abs(_track(_gpu_tracker(net, config, precision, True), frames) - reference).max(axis=1)
+            boxes, what = _track(_gpu_tracker(net, config, precision, True), frames)
+            diff = np.abs(boxes - reference).max(axis=1)
             out[f"{name} {precision} graph vs CPU fp32 ({len(frames) - 1} frames)"] = (
                 f"max {diff.max():.3f} px, mean {diff.mean():.3f} px, first frame > 1 px: "
-                f"{int(np.argmax(diff > 1)) + 1 if (diff > 1).any() else '-'}")
+                f"{int(np.argmax(diff > 1)) + 1 if (diff > 1).any() else '-'}; {what}")
         _progress(f"  boxes: {name} done")
+        _save(ctx)
     return out
 
 
@@ -233,34 +304,51 @@ def tensorrt(ctx: Dict[str, Any]) -> Dict[str, Any]:
         import tensorrt  # noqa: F401
     except ImportError:
         raise Skip("TensorRT is not installed (gpu/trt tests, build, bench --backend trt skipped)") from None
+    import shutil
+    import tempfile
+
+    from dasiamrt.assets import BUNDLED_MODEL, DEMO_CLIP, DEMO_INIT_XYWH
+
     out_dir = Path(ctx["out"])
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    results: Dict[str, Any] = {}
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu or trt", "tests"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=max(30, ctx["left"]() - 120))
-    results["pytest -m 'gpu or trt'"] = (tests.stdout.strip().splitlines() or ["?"])[-1]
-    model = out_dir / "model_tiny"
-    if not model.exists():
-        import shutil
+    results: Dict[str, Any] = ctx.setdefault("partial", {})
 
-        from dasiamrt.assets import BUNDLED_MODEL
+    def step(label: str, args: List[str], reserve_s: float = 0.0, **kwargs: Any) -> Any:
+        """Run one command within the budget (less ``reserve_s`` for what follows); its outcome goes to results."""
+        limit = ctx["left"]() - reserve_s
+        if limit < 20:
+            results[label] = "skipped: time budget spent"
+            return None
+        run: Optional[subprocess.CompletedProcess[str]] = None
+        try:
+            run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=limit, **kwargs)
+            results[label] = "ok" if run.returncode == 0 else (run.stderr.strip() or run.stdout.strip())[-300:]
+        except subprocess.TimeoutExpired:
+            results[label] = f"timed out after {limit:.0f} s"
+        _save(ctx)
+        return run
 
+    tests = step("pytest -m 'gpu or trt'", [sys.executable, "-m", "pytest", "-q", "-m", "gpu or trt", "tests"],
+                 reserve_s=120, cwd=ROOT)
+    if tests is not None:
+        results["pytest -m 'gpu or trt'"] = (tests.stdout.strip().splitlines() or ["?"])[-1]
+    work = Path(tempfile.mkdtemp(prefix="gpu_check_trt_"))  # engines and calibration stay out of DIR
+    try:
+        model = work / "model"
         shutil.copytree(BUNDLED_MODEL, model)
-    from dasiamrt.assets import DEMO_CLIP, DEMO_INIT_XYWH
-
-    calib = subprocess.run([sys.executable, "-m", "dasiamrt.cli", "calibrate", "--model", str(model), "--source",
-                            str(DEMO_CLIP), "--init", ",".join(str(v) for v in DEMO_INIT_XYWH)], env=env,
-                           capture_output=True, text=True, timeout=max(30, ctx["left"]()))
-    results["calibrate (for int8)"] = "ok" if calib.returncode == 0 else calib.stderr.strip()[-200:]
-    for precision in ("fp32", "fp16", "int8"):
-        run = subprocess.run([sys.executable, "-m", "dasiamrt.cli", "build", "--model", str(model), "--precision",
-                              precision], env=env, capture_output=True, text=True, timeout=max(30, ctx["left"]()))
-        results[f"build {precision}"] = "ok" if run.returncode == 0 else run.stderr.strip()[-200:]
-    bench = subprocess.run([sys.executable, "-m", "dasiamrt.cli", "bench", "--model", str(model), "--backend", "trt",
-                            "--precision", "fp16", "--json", str(out_dir / "bench_trt.json")], env=env,
-                           capture_output=True, text=True, timeout=max(30, ctx["left"]()))
-    results["bench --backend trt fp16"] = bench.stdout.strip()[-600:] if bench.returncode == 0 else bench.stderr[-200:]
-    results["fp16 boxes vs ort (max px)"] = _boxes_vs_ort(model)
+        cli = [sys.executable, "-m", "dasiamrt.cli"]
+        step("calibrate (for int8)", cli + ["calibrate", "--model", str(model), "--source", str(DEMO_CLIP), "--init",
+                                            ",".join(str(v) for v in DEMO_INIT_XYWH)])
+        for precision in ("fp32", "fp16", "int8"):
+            step(f"build {precision}", cli + ["build", "--model", str(model), "--precision", precision])
+        bench_args = ["bench", "--model", str(model), "--backend", "trt", "--precision", "fp16", "--json",
+                      str(out_dir / "bench_trt.json")]
+        bench = step("bench --backend trt fp16", cli + bench_args)
+        if bench is not None and bench.returncode == 0:
+            results["bench --backend trt fp16"] = bench.stdout.strip()[-600:]
+        results["fp16 boxes vs ort (max px)"] = _guarded(ctx, 30, _boxes_vs_ort, model)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return results
 
 
@@ -288,15 +376,20 @@ SECTIONS = [("versions", versions), ("device layer (real CUDA)", device_layer),
 
 
 def run(out: Path, budget_s: float) -> Dict[str, Any]:
+    """Every section in turn; the report files are rewritten after each section and each timed case."""
     started = time.monotonic()
-    ctx: Dict[str, Any] = {"out": str(out), "left": lambda: budget_s - (time.monotonic() - started)}
     report: Dict[str, Any] = {"machine": platform.node(), "python": sys.version.split()[0], "sections": []}
+    ctx: Dict[str, Any] = {"out": str(out), "left": lambda: budget_s - (time.monotonic() - started),
+                           "save": lambda: write_report(out, report)}
     for name, fn in SECTIONS:
         if ctx["left"]() <= 5:
             report["sections"].append({"section": name, "status": "skipped", "result": "time budget spent"})
             continue
         _progress(f"{name} ...")
         t0 = time.monotonic()
+        ctx["partial"] = {}
+        entry: Dict[str, Any] = {"section": name, "status": "running", "result": ctx["partial"]}
+        report["sections"].append(entry)
         try:
             result: Any = fn(ctx)
             status = "ok"
@@ -304,11 +397,23 @@ def run(out: Path, budget_s: float) -> Dict[str, Any]:
             status, result = "skipped", str(why)
         except Exception as err:  # noqa: BLE001 - every failure goes into the report
             status, result = "error", f"{type(err).__name__}: {err}"
+            if ctx["partial"]:
+                result = {**ctx["partial"], "error": result}
             report.setdefault("tracebacks", {})[name] = traceback.format_exc()[-2000:]
-        report["sections"].append({"section": name, "status": status, "result": result,
-                                   "seconds": round(time.monotonic() - t0, 1)})
+        entry.update(status=status, result=result, seconds=round(time.monotonic() - t0, 1))
+        ctx["save"]()
         _progress(f"{name}: {status}")
     return report
+
+
+def write_report(out: Path, report: Dict[str, Any]) -> str:
+    """Write ``gpu_check.json`` and ``gpu_check.md`` (each atomically); returns the table."""
+    table = markdown(report)
+    for name, text in (("gpu_check.json", json.dumps(report, indent=2, default=str)), ("gpu_check.md", table)):
+        staged = out / f".{name}.tmp"
+        staged.write_text(text)
+        os.replace(staged, out / name)
+    return table
 
 
 def markdown(report: Dict[str, Any]) -> str:
@@ -326,11 +431,11 @@ def main(argv: List[str] = None) -> int:  # type: ignore[assignment]
     parser.add_argument("--budget", type=float, default=480.0, help="seconds for all sections (default 480)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    # a hung CUDA call must not outlive the device tool's limit: the report written so far stays
+    faulthandler.dump_traceback_later(args.budget + 60, exit=True)
     report = run(args.out, args.budget)
-    (args.out / "gpu_check.json").write_text(json.dumps(report, indent=2, default=str))
-    table = markdown(report)
-    (args.out / "gpu_check.md").write_text(table)
-    print(table)
+    faulthandler.cancel_dump_traceback_later()
+    print(write_report(args.out, report))
     return 0
 
 

@@ -58,3 +58,66 @@ def test_a_failing_case_is_recorded_and_the_budget_is_kept(gpu_check):
 
     assert gpu_check._guarded(ctx, 40, broken) == "error: RuntimeError: CUDA error: out of memory"
     assert gpu_check._guarded({"left": lambda: 10.0}, 40, broken) == "skipped: time budget spent"
+
+
+def test_a_refused_capture_is_labelled_eager_in_the_table(gpu_check, tiny_net, clip_frames, monkeypatch):
+    from dasiamrt.bench.run import BenchReport
+    from dasiamrt.runtime.backends.torch_backend import TorchBackend
+    from dasiamrt.runtime.tracker import Tracker
+    from tests.runtime.test_torch_backend import RefusingCapture
+
+    monkeypatch.setattr(gpu_check, "_gpu_tracker", lambda net, config, precision, graph: Tracker(
+        TorchBackend(net, precision=precision, capture=RefusingCapture() if graph else None), config))
+    report = BenchReport("m", {})
+    line = gpu_check._time_case(tiny_net, 255, "fp32", True, False, clip_frames[:8], report)
+    assert "eager at 255" in line, line
+    assert "| torch eager (capture refused) | fp32 | 255 |" in report.table()
+    assert "torch graph" not in report.table()
+
+
+def test_the_report_on_disk_holds_a_running_sections_results_before_it_ends(gpu_check, tmp_path, monkeypatch):
+    """A run killed mid-section (the device tool's limit) keeps what was measured: the files are rewritten after
+    each case, the section marked running; a section that fails after some cases keeps them beside the error."""
+    import json
+
+    seen = {}
+
+    def measuring(ctx):
+        ctx["partial"]["case 1"] = "12 FPS"
+        gpu_check._save(ctx)
+        seen.update(json.loads((tmp_path / "gpu_check.json").read_text())["sections"][-1])
+        seen["md"] = (tmp_path / "gpu_check.md").read_text()
+        return ctx["partial"]
+
+    def failing(ctx):
+        ctx["partial"]["case 1"] = "9 FPS"
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(gpu_check, "SECTIONS", [("speed", measuring), ("broken", failing)])
+    report = gpu_check.run(tmp_path, 100.0)
+    assert seen["status"] == "running" and seen["result"] == {"case 1": "12 FPS"}
+    assert "| speed | running | case 1: 12 FPS |" in seen["md"]
+    on_disk = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert on_disk["sections"] == json.loads(json.dumps(report["sections"]))
+    broken = on_disk["sections"][1]
+    assert broken["status"] == "error" and broken["result"]["case 1"] == "9 FPS"
+    assert "illegal memory access" in broken["result"]["error"]
+
+
+@pytest.mark.parametrize("error, gpu, expected", [("missing", True, "skipped"), ("backend", False, "skipped"),
+                                                   ("backend", True, "error")])
+def test_a_device_layer_failure_is_a_skip_only_without_a_gpu_or_its_library(gpu_check, monkeypatch, tmp_path, error,
+                                                                           gpu, expected):
+    import dasiamrt.trt.cuda_device as cuda_device
+    from dasiamrt.errors import BackendError, MissingDependencyError
+
+    def open_device(*args, **kwargs):
+        if error == "missing":
+            raise MissingDependencyError("cuda-python", "the CUDA device layer", "pip install cuda-python")
+        raise BackendError("CUDA call cudaSetDevice failed: cudaErrorDevicesUnavailable")
+
+    monkeypatch.setattr(cuda_device, "open_device", open_device)
+    monkeypatch.setattr(gpu_check, "_gpu_visible", lambda: gpu)
+    monkeypatch.setattr(gpu_check, "SECTIONS", [("device layer", gpu_check.device_layer)])
+    section = gpu_check.run(tmp_path, 100.0)["sections"][0]
+    assert section["status"] == expected and "cuda" in str(section["result"]).lower(), section

@@ -28,6 +28,7 @@ import abc
 import ctypes
 import importlib
 import logging
+import platform
 import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
@@ -224,9 +225,11 @@ class CudaPythonDevice(CudaDevice):
         if int(err) != 0:
             name = getattr(err, "name", str(err))
             hint = ""
-            if int(err) == 35:  # cudaErrorInsufficientDriver: bindings newer than the driver (JetPack 5.1 + CUDA 12)
-                hint = " (these cuda-python bindings need a newer driver: on JetPack 5 pip install " \
-                       "'cuda-python>=11.6,<12', or pycuda)"
+            if int(err) == 35:  # cudaErrorInsufficientDriver: no driver, or one older than the bindings
+                hint = (" (these cuda-python bindings need a newer driver: on JetPack 5 pip install "
+                        "'cuda-python>=11.6,<12', or pycuda)" if platform.machine() == "aarch64" else
+                        " (no NVIDIA driver, or one older than these cuda-python bindings need: update the driver "
+                        "or install the cuda-python release of its CUDA version)")
             raise BackendError(f"CUDA could not {what} ({name}){hint}: check the NVIDIA driver, or use --backend ort")
         return rest[0] if len(rest) == 1 else (rest or None)
 

@@ -51,11 +51,26 @@ def test_cuda12_bindings_on_a_cuda11_driver_fall_back_to_pycuda(monkeypatch):
 
 
 def test_cuda12_bindings_on_a_cuda11_driver_without_pycuda_name_the_jetpack5_route(monkeypatch):
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     _install(monkeypatch, make_cudart(driver="insufficient"), None)
     with pytest.raises(BackendError) as err:
         cuda_device.open_device()
     msg = str(err.value)
     assert "\n" not in msg and "cudaErrorInsufficientDriver" in msg and "cuda-python>=11.6,<12" in msg
+
+
+def test_an_insufficient_driver_off_jetson_does_not_send_the_user_to_jetpack(monkeypatch):
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    _install(monkeypatch, make_cudart(driver="insufficient"), None)
+    with pytest.raises(BackendError) as err:
+        cuda_device.open_device()
+    msg = str(err.value)
+    assert "\n" not in msg and "cudaErrorInsufficientDriver" in msg and "JetPack" not in msg
+    assert "update the driver" in msg
 
 
 def test_cuda_python_without_libcuda_is_a_one_line_error_and_leaks_nothing(monkeypatch):
