@@ -121,3 +121,35 @@ def test_a_device_layer_failure_is_a_skip_only_without_a_gpu_or_its_library(gpu_
     monkeypatch.setattr(gpu_check, "SECTIONS", [("device layer", gpu_check.device_layer)])
     section = gpu_check.run(tmp_path, 100.0)["sections"][0]
     assert section["status"] == expected and "cuda" in str(section["result"]).lower(), section
+
+
+def test_tensorrt_section_keeps_each_steps_outcome_and_builds_outside_the_report_folder(gpu_check, tmp_path,
+                                                                                       monkeypatch):
+    """Section 4 with a stand-in TensorRT: a step that times out is recorded and the next ones run; the model
+    copy and engines live in a temporary folder that is removed; timeouts stay inside the budget."""
+    import subprocess
+    import types
+
+    monkeypatch.setitem(sys.modules, "tensorrt", types.ModuleType("tensorrt"))
+    calls = []
+
+    def fake_run(args, timeout, **kwargs):
+        calls.append((args, timeout))
+        if "build" in args and "int8" in args:
+            raise subprocess.TimeoutExpired(args, timeout)
+        if "--model" in args:
+            assert Path(args[args.index("--model") + 1]).is_dir()  # the copy exists while the steps run
+        return subprocess.CompletedProcess(args, 0, stdout="12 passed\n", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(gpu_check, "_boxes_vs_ort", lambda model: 0.25)
+    ctx = {"out": str(tmp_path), "left": lambda: 300.0, "partial": {}}
+    results = gpu_check.tensorrt(ctx)
+    assert results["pytest -m 'gpu or trt'"] == "12 passed"
+    assert results["build fp32"] == "ok" and results["build fp16"] == "ok"
+    assert results["build int8"] == "timed out after 300 s"
+    assert results["bench --backend trt fp16"] == "12 passed" and results["fp16 boxes vs ort (max px)"] == 0.25
+    assert all(timeout <= 300 for _, timeout in calls) and calls[0][1] == 180  # the tests leave 120 s for the rest
+    models = {Path(args[args.index("--model") + 1]) for args, _ in calls if "--model" in args}
+    assert len(models) == 1 and tmp_path not in next(iter(models)).parents and not next(iter(models)).exists()
+    assert list(tmp_path.iterdir()) == []  # bench_trt.json would be the fake bench's to write
