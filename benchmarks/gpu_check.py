@@ -264,7 +264,7 @@ def _track(tracker: Any, clip: List[Any]) -> Any:
 
 def _boxes_vs_cpu(vot: Any, clip: List[Any], ctx: Dict[str, Any],
                   into: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """Max / mean box difference (px) of the GPU trackers (CUDA graphs) vs the CPU fp32 tracker, into ``out``
+    """Max / mean box difference (px) of the GPU trackers (CUDA graphs) vs the CPU fp32 tracker, into ``into``
     (a new dict if None) pair by pair; returns it."""
     import numpy as np
 

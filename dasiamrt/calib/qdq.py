@@ -185,12 +185,9 @@ def sensitive_nodes(model_path: Path, ranges: Any, nodes: Sequence[str], feeds: 
         name = session.get_outputs()[0].name
         return np.concatenate([session.run([name], feed)[0].ravel() for feed in feeds])
 
-    import onnx
-
     reference = first_output(model_path)
     norm = float(np.linalg.norm(reference)) or 1.0
-    if output_qdq:  # once, not once per probe
-        ranges = share_relu_ranges(onnx.load(str(model_path)), ranges)
+    ranges = _form_ranges(model_path, ranges, output_qdq)  # once, not once per probe
     errors = {}
     for index, node in enumerate(nodes):
         probe = work / f"probe_{index}.onnx"
@@ -457,17 +454,23 @@ def write_qdq(model_path: Path, out_path: Path, ranges: Any, nodes: Sequence[str
     :func:`share_relu_ranges`. Float nodes between quantised ones read float inputs
     (:func:`unsandwich_float_nodes`).
     """
+    _write_qdq_with_ranges(model_path, out_path, _form_ranges(model_path, ranges, output_qdq), nodes, method, work,
+                           output_qdq)
+
+
+def _form_ranges(model_path: Path, ranges: Any, output_qdq: bool) -> Any:
+    """The ranges a form quantises with: the Conv-out form's (``output_qdq``) through :func:`share_relu_ranges`
+    on the fp32 graph ``model_path``, the float-out form's as calibrated."""
+    if not output_qdq:
+        return ranges
     import onnx
 
-    if output_qdq:
-        ranges = share_relu_ranges(onnx.load(str(model_path)), ranges)
-    _write_qdq_with_ranges(model_path, out_path, ranges, nodes, method, work, output_qdq)
+    return share_relu_ranges(onnx.load(str(model_path)), ranges)
 
 
 def _write_qdq_with_ranges(model_path: Path, out_path: Path, ranges: Any, nodes: Sequence[str], method: str,
                            work: Path, output_qdq: bool) -> None:
-    """:func:`write_qdq` with ``ranges`` used as given (for ``output_qdq``, already through
-    :func:`share_relu_ranges`)."""
+    """:func:`write_qdq` with ``ranges`` used as given (already through :func:`_form_ranges`)."""
     import onnx
 
     q = _import_quant()

@@ -50,27 +50,20 @@ def test_cuda12_bindings_on_a_cuda11_driver_fall_back_to_pycuda(monkeypatch):
         assert device.binding == "pycuda" and device.info().compute_capability == "8.7"
 
 
-def test_cuda12_bindings_on_a_cuda11_driver_without_pycuda_name_the_jetpack5_route(monkeypatch):
+@pytest.mark.parametrize("machine, named, not_named", [
+    ("aarch64", "cuda-python>=11.6,<12", "update the driver"),  # JetPack 5.1: cuda-python 12 on a CUDA 11.4 driver
+    ("x86_64", "update the driver", "JetPack"),  # off Jetson the JetPack route would mislead
+])
+def test_an_insufficient_driver_without_pycuda_names_the_route_for_the_machine(monkeypatch, machine, named,
+                                                                               not_named):
     import platform
 
-    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(platform, "machine", lambda: machine)
     _install(monkeypatch, make_cudart(driver="insufficient"), None)
     with pytest.raises(BackendError) as err:
         cuda_device.open_device()
     msg = str(err.value)
-    assert "\n" not in msg and "cudaErrorInsufficientDriver" in msg and "cuda-python>=11.6,<12" in msg
-
-
-def test_an_insufficient_driver_off_jetson_does_not_send_the_user_to_jetpack(monkeypatch):
-    import platform
-
-    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
-    _install(monkeypatch, make_cudart(driver="insufficient"), None)
-    with pytest.raises(BackendError) as err:
-        cuda_device.open_device()
-    msg = str(err.value)
-    assert "\n" not in msg and "cudaErrorInsufficientDriver" in msg and "JetPack" not in msg
-    assert "update the driver" in msg
+    assert "\n" not in msg and "cudaErrorInsufficientDriver" in msg and named in msg and not_named not in msg
 
 
 def test_cuda_python_without_libcuda_is_a_one_line_error_and_leaks_nothing(monkeypatch):
