@@ -3,13 +3,15 @@
 Usage: python benchmarks/int8_speed.py MODEL_DIR [MODEL_DIR ...] [--runs 10] [--sizes 255,767]
     [--also LABEL=SEARCH.onnx]
 
-Each model folder needs ``calibration.npz`` (``dasiamrt calibrate``). Three INT8 graphs are written
+Each model folder needs ``calibration.npz`` (``dasiamrt calibrate``). Four INT8 graphs are written
 into temporary copies: "float-out" (form ``int8``: Conv outputs not re-quantised), "Conv-out Q/DQ"
 (form ``int8-cpu``: DQ -> Conv -> Q with uint8 activations, which ONNX Runtime's CPU provider fuses
-into integer QLinearConv) and the same with its quantisation-sensitive nodes in float
-(``calibrate --cpu-float-limit 0.1``); ``--also`` adds any other search graph of the last model (an
-older form, say) to the timing. Timing: one fixed crop and kernels, the sessions run in turns
-(``runs`` rounds after 2 warm-up rounds), median ms. Accuracy: foreground-probability and logit
+into integer QLinearConv), the same with 7-bit weights (``int8-cpu-w7``, for x86 without VNNI) and
+``int8-cpu`` with its quantisation-sensitive nodes in float (``calibrate --cpu-float-limit 0.1``);
+``--also`` adds any other search graph of the last model (an older form, say) to the timing. Timing: one
+fixed crop and kernels, the sessions run in turns (``runs`` rounds after 2 warm-up rounds), median ms,
+with the runtime's session options (idle threads sleep; on x86 without VNNI, ONNX Runtime's exact
+integer kernels for 8-bit weights). Accuracy: foreground-probability and logit
 error against fp32 on held-out crops (synthetic:mixed:2:500:40, 8 per size). The whole tracking
 loop is timed by ``dasiamrt bench --precision fp32|int8``.
 """
@@ -33,11 +35,11 @@ from dasiamrt.calib.collect import CollectConfig
 from dasiamrt.calib.compare import score_map_errors
 from dasiamrt.calib.qdq import FLOAT_LIMIT
 from dasiamrt.calib.variants import int8_file, write_int8_variants
-from dasiamrt.int8_forms import INT8, INT8_CPU
-from dasiamrt.runtime.backends.ort import OrtBackend
+from dasiamrt.int8_forms import INT8, INT8_CPU, INT8_CPU_W7
+from dasiamrt.runtime.backends.ort import OrtBackend, session_options
 
 #: table label -> INT8 form of dasiamrt.int8_forms
-FORM_NAMES = {"int8 float-out": INT8, "int8 Conv-out Q/DQ": INT8_CPU}
+FORM_NAMES = {"int8 float-out": INT8, "int8 Conv-out Q/DQ": INT8_CPU, "int8 Conv-out Q/DQ, 7-bit weights": INT8_CPU_W7}
 #: the Conv-out form with its sensitive nodes in float
 FLOAT_NODES = "int8 Conv-out Q/DQ, sensitive nodes float"
 
@@ -45,8 +47,7 @@ FLOAT_NODES = "int8 Conv-out Q/DQ, sensitive nodes float"
 def _session(path: Path, optimized: Optional[Path] = None):
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options = session_options(ort, int8=True)  # the runtime's (idle threads sleep; exact kernels without VNNI)
     if optimized is not None:
         options.optimized_model_filepath = str(optimized)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -130,7 +131,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     rows.append(f"| {info.preset} | {size} | {name} | {r['ms']:.1f} | {r['ms'] / base:.2f}x | "
                                 f"{r['integer_convs']} |")
                     print(rows[-1], file=sys.stderr, flush=True)
-    print("\n".join(rows) + "\n\n" + "\n".join(acc))
+    import onnxruntime as ort
+
+    from dasiamrt.cpu_features import detect
+
+    cpu = detect()
+    kernels = ", exact u8 x u8 integer kernels (session.x64quantprecision)" if cpu.u8s8_overflow else ""
+    print("\n".join(rows) + "\n\n" + "\n".join(acc) +
+          f"\n\nCPU: {cpu.summary()}; onnxruntime {ort.__version__}, one thread per core{kernels}")
     return 0
 
 

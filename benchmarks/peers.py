@@ -58,11 +58,11 @@ def prepare(work: Path, seed: int) -> Dict[str, Path]:
         export_model(net, preset, paths["model"], check=False, extra={"random_weights_seed": seed})
         export_opencv(net, paths["opencv"])
         save_checkpoint(net.state_dict(), paths["weights"])
-    if "int8-cpu" not in read_model_dir(paths["model"]).manifest.get("variants", {}):
+    if not {"int8-cpu", "int8-cpu-w7"} <= set(read_model_dir(paths["model"]).manifest.get("variants", {})):
         print("calibrating the INT8 forms (8 crops per input) ...", file=sys.stderr, flush=True)
         calibrate(str(paths["model"]), [str(DEMO_CLIP)], [DEMO_INIT_XYWH],
                   cfg=CollectConfig(per_input=8, seed=0, search_sizes=(255, 271, 767)), max_frames=40,
-                  forms=("int8", "int8-cpu"))
+                  forms=("int8", "int8-cpu", "int8-cpu-w7"))
     return paths
 
 

@@ -34,6 +34,7 @@ from dasiamrt.eval.datasets.real import load
 from dasiamrt.eval.metrics import ope_sequence, ope_summary
 from dasiamrt.eval.score_stats import combine_thresholds, derive_thresholds, histogram, on_off_scores
 from dasiamrt.eval.sweep import parse_sweep
+from dasiamrt.int8_forms import FORMS
 from dasiamrt.runtime.tracker import Tracker
 from dasiamrt.train.validate import SequenceRun, run_sequence, start_source, with_later_starts
 
@@ -57,7 +58,8 @@ def aspect_error(run: SequenceRun, frames: int = 30) -> float:
 def _tracker(args: argparse.Namespace, config: TrackerConfig) -> Tracker:
     if args.weights:
         return Tracker.from_weights(args.weights, preset=args.preset, backend="torch", config=config)
-    return Tracker.from_model(args.model, config=config, threads=args.threads, precision=args.precision)
+    return Tracker.from_model(args.model, config=config, threads=args.threads, precision=args.precision,
+                              int8_form=args.int8_form)
 
 
 def _base_config(args: argparse.Namespace) -> TrackerConfig:
@@ -209,6 +211,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"),
                         help="ONNX Runtime graphs of the model folder (int8: its INT8 form for this CPU)")
+    parser.add_argument("--int8-form", default=None, choices=FORMS,
+                        help="with --precision int8, run this INT8 form instead of the one chosen for this CPU")
     parser.add_argument("--base", default=None,
                         help="another run's --out JSON (same split and starts): add each variant's paired "
                              "AUC difference from its same variant")
@@ -224,6 +228,8 @@ def main() -> int:
         from dasiamrt.runtime.tracker_options import default_model
 
         args.model = str(default_model())
+    if args.int8_form and args.precision != "int8":
+        parser.error(f"--int8-form is for --precision int8, not {args.precision}")
     if args.starts < 1:
         parser.error(f"--starts must be at least 1, not {args.starts}")
     try:
@@ -256,7 +262,8 @@ def main() -> int:
     from dasiamrt.cpu_features import detect
 
     label = args.label or (args.weights or args.model)
-    backend = "torch fp32" if args.weights else f"ONNX Runtime {args.precision}, {args.threads} thread(s)"
+    precision = f"{args.precision} ({args.int8_form})" if args.int8_form else args.precision
+    backend = "torch fp32" if args.weights else f"ONNX Runtime {precision}, {args.threads} thread(s)"
     combined = thresholds_all_modes(results)
     text = markdown(label, results, names, thin, combined) + f"\nCPU: {detect().summary()}; {backend}\n" \
         f"Tracker settings: {json.dumps(base.to_dict())}\n"

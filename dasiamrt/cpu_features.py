@@ -2,8 +2,9 @@
 
 INT8 convolutions beat fp32 on a CPU only where it has integer dot-product instructions: x86 VNNI
 (``avx512_vnni`` on AVX-512 parts, ``avx_vnni`` on AVX2-only parts from Alder Lake / Zen 5) or the
-ARM dot-product extension (``asimddp``, Jetson Orin's Cortex-A78AE has it). Every CPU benchmark
-table records :meth:`CpuFeatures.summary` because the development machines differ.
+ARM dot-product extension (``asimddp``, Jetson Orin's Cortex-A78AE has it). An x86 CPU without VNNI
+also needs ONNX Runtime's exact integer kernels (:attr:`CpuFeatures.u8s8_overflow`). Every CPU
+benchmark table records :meth:`CpuFeatures.summary` because the development machines differ.
 
 Read from ``/proc/cpuinfo`` (Linux). Elsewhere everything reads False and the name comes from
 :mod:`platform`; nothing here raises.
@@ -53,6 +54,16 @@ class CpuFeatures:
     def arm_dotprod(self) -> bool:
         """ARMv8.2 dot product (``asimddp``)."""
         return "asimddp" in self.flags
+
+    @property
+    def u8s8_overflow(self) -> bool:
+        """x86 with AVX2 (or AVX-512) but no VNNI: ONNX Runtime's fast uint8 x int8 kernels there (``vpmaddubsw``)
+        add each pair of products in 16 bits with saturation, which 8-bit weights over uint8 activations overflow.
+
+        Such CPUs run the 7-bit-weight form ``int8-cpu-w7``, and every INT8 session there takes ONNX Runtime's
+        exact kernels for 8-bit weights (:mod:`dasiamrt.int8_forms`, "x86 without VNNI").
+        """
+        return self.avx2 and not self.vnni
 
     @property
     def int8_dot_product(self) -> bool:

@@ -145,8 +145,12 @@ def _cuda(env: Environment) -> Check:
 
 def _cpu(env: Environment) -> Check:
     cpu = env.cpu()
-    note = "INT8 (Q/DQ) graphs run fast on ONNX Runtime" if cpu.int8_dot_product else \
-        "no VNNI/dot product: INT8 on the CPU is no faster than fp32"
+    if cpu.int8_dot_product:
+        note = "INT8 (Q/DQ) graphs run fast on ONNX Runtime"
+    elif cpu.u8s8_overflow:
+        note = "no VNNI: INT8 runs the 7-bit-weight form int8-cpu-w7 (8-bit weights overflow the fast kernels here)"
+    else:
+        note = "no VNNI/dot product: INT8 on the CPU is no faster than fp32"
     return Check("cpu", OK, f"{cpu.summary()}; {note}")
 
 

@@ -1,31 +1,42 @@
 """The INT8 forms of a model, and which one each target runs: the one place that decides.
 
-``dasiamrt calibrate`` writes up to three Q/DQ forms of the template and search graphs from one set
+``dasiamrt calibrate`` writes up to four Q/DQ forms of the template and search graphs from one set
 of activation ranges, each a ``variants`` entry of ``model.json`` named as below (graph files
 ``<role>.<form>.onnx``). All quantise the backbone convolutions (int8 symmetric per-channel weights,
-per-tensor activations: symmetric int8 for TensorRT, uint8 over the tensor's range for ``int8-cpu``),
+per-tensor activations: symmetric int8 for TensorRT, uint8 over the tensor's range for the CPU forms),
 the TensorRT forms less the quantisation-sensitive ones (``float_nodes``); the correlation with the
 dynamic kernels, the heads and ``kernel_update`` stay in higher precision. They differ in where the
-Q/DQ pairs sit and in the float type around them:
+Q/DQ pairs sit, in the weights' range and in the float type around them:
 
-=============  ==========================================  =============================================
-form           graph                                        runs fast on
-=============  ==========================================  =============================================
-``int8``       "float-out" Q/DQ from the fp32 graph: DQ on   weakly typed TensorRT (8.5-10, INT8 + FP16
-               the inputs of each quantised Conv, its        flags pick fp16 for the rest); ONNX Runtime's
-               output stays float                            TensorRT provider
-``int8-cpu``   "Conv-out" Q/DQ from the fp32 graph: every    ONNX Runtime's CPU provider on a CPU with
-               quantised Conv is DQ -> Conv -> Q, which      integer dot products (x86 ``avx512_vnni`` /
-               ONNX Runtime fuses into integer QLinearConv  ``avx_vnni``, ARM ``asimddp``)
-``int8-fp16``  the ``int8`` graph made fp16 (opset 19,       strongly typed TensorRT (10 with
-               fp16 scales): heads and correlation fp16      ``--strongly-typed``, every 11.x)
-=============  ==========================================  =============================================
+===============  ==========================================  =============================================
+form             graph                                        runs fast on
+===============  ==========================================  =============================================
+``int8``         "float-out" Q/DQ from the fp32 graph: DQ on   weakly typed TensorRT (8.5-10, INT8 + FP16
+                 the inputs of each quantised Conv, its        flags pick fp16 for the rest); ONNX Runtime's
+                 output stays float                            TensorRT provider
+``int8-cpu``     "Conv-out" Q/DQ from the fp32 graph: every    ONNX Runtime's CPU provider on a CPU with
+                 quantised Conv is DQ -> Conv -> Q, which      integer dot products (x86 ``avx512_vnni`` /
+                 ONNX Runtime fuses into integer QLinearConv  ``avx_vnni``, ARM ``asimddp``)
+``int8-cpu-w7``  ``int8-cpu`` with weights in [-64, 64]        ONNX Runtime's CPU provider on x86 with AVX2
+                 (7 bits, ONNX Runtime's ``reduce_range``)     (or AVX-512) but without VNNI
+``int8-fp16``    the ``int8`` graph made fp16 (opset 19,       strongly typed TensorRT (10 with
+                 fp16 scales): heads and correlation fp16      ``--strongly-typed``, every 11.x)
+===============  ==========================================  =============================================
 
 A strongly typed build takes every type from the graph, so from the fp32-based ``int8`` graph it
 would run the unquantised heads and the correlation in FP32 (slower than an fp16 engine);
-``int8-fp16`` keeps them in fp16. Without integer dot products ONNX Runtime's integer convolutions
-are no faster than fp32 (and the u8 x s8 AVX2 kernels can saturate), so such CPUs run ``int8``,
-the graph TensorRT builds, to check its accuracy, and are told that INT8 will not be faster there.
+``int8-fp16`` keeps them in fp16.
+
+x86 without VNNI: ONNX Runtime's fast u8 x s8 kernels there (``vpmaddubsw``) add each pair of products
+in 16 bits with saturation; 8-bit weights over uint8 activations overflow it (2 x 255 x 127 > 32,767),
+7-bit ones cannot (2 x 255 x 64 = 32,640). The bundled model's ``int8-cpu`` on such a CPU read a real-
+validation AUC of 0.329 against fp32's 0.515; ``int8-cpu-w7`` reads 0.505 at 0.80x fp32's search time
+(255; 0.68x at 767), and ``int8-cpu`` on ONNX Runtime's exact u8 x u8 kernels (``session.x64quantprecision``,
+which :func:`ort_session_entries` turns on for every INT8 session there) 0.519, but at 1.19x / 0.88x
+(``benchmarks/int8.md``, "x86 without VNNI"). Such CPUs therefore run ``int8-cpu-w7``, and ``int8-cpu``
+on the exact kernels where a folder lacks it. Other CPUs without integer dot products (x86 without AVX2,
+ARM without ``asimddp``) run ``int8``, the graph TensorRT builds, to check its accuracy, and are told that
+INT8 will not be faster there.
 
 :func:`choose_int8_form` maps (backend, CPU features, strongly typed) to a form;
 :func:`resolve_int8_form` falls back to a form the model folder has. Nothing here imports a heavy
@@ -44,17 +55,26 @@ log = logging.getLogger(__name__)
 
 INT8 = "int8"
 INT8_CPU = "int8-cpu"
+INT8_CPU_W7 = "int8-cpu-w7"
 INT8_FP16 = "int8-fp16"
 #: every INT8 form, in the order ``dasiamrt calibrate`` writes them.
-FORMS = (INT8, INT8_CPU, INT8_FP16)
-#: ``dasiamrt calibrate --target`` choices -> the form each target runs.
-TARGETS: Dict[str, str] = {"trt": INT8, "cpu": INT8_CPU, "trt-strongly-typed": INT8_FP16}
+FORMS = (INT8, INT8_CPU, INT8_CPU_W7, INT8_FP16)
+#: the Conv-out forms ONNX Runtime's CPU provider runs with integer kernels (uint8 activations).
+CPU_FORMS = (INT8_CPU, INT8_CPU_W7)
+#: bits of each form's weight grid (8: [-127, 127]; 7: [-64, 64], ONNX Runtime's ``reduce_range``).
+WEIGHT_BITS: Dict[str, int] = {INT8: 8, INT8_CPU: 8, INT8_CPU_W7: 7, INT8_FP16: 8}
+#: ``dasiamrt calibrate --target`` choices -> the forms each target runs.
+TARGETS: Dict[str, Tuple[str, ...]] = {"trt": (INT8,), "cpu": CPU_FORMS, "trt-strongly-typed": (INT8_FP16,)}
 #: how each form is made (recorded in ``model.json``).
 DESCRIPTIONS: Dict[str, str] = {
     INT8: "float-out Q/DQ from the fp32 graph (weakly typed TensorRT)",
     INT8_CPU: "Conv-out Q/DQ from the fp32 graph (integer QLinearConv in ONNX Runtime on a CPU)",
+    INT8_CPU_W7: "Conv-out Q/DQ from the fp32 graph, 7-bit weights (integer QLinearConv in ONNX Runtime on x86 "
+                 "without VNNI)",
     INT8_FP16: "float-out Q/DQ in the fp16 graph, fp16 scales, opset 19 (strongly typed TensorRT)",
 }
+#: forms to try, in order, where a folder lacks the chosen one (before the rest of :data:`FORMS`).
+_NEAREST: Dict[str, Tuple[str, ...]] = {INT8_CPU_W7: (INT8_CPU,), INT8_CPU: (INT8_CPU_W7,)}
 
 
 @dataclass(frozen=True)
@@ -114,8 +134,34 @@ def choose_int8_form(backend: str, cpu: Optional[CpuFeatures] = None, strongly_t
         flag = "VNNI" if cpu.vnni else "the ARM dot-product extension"
         return Int8Choice(INT8_CPU, f"this CPU has {flag}: ONNX Runtime fuses the Conv-out Q/DQ graph into integer "
                                     "convolutions (QLinearConv)")
+    if cpu.u8s8_overflow:
+        return Int8Choice(INT8_CPU_W7, "AVX2 without VNNI: the Conv-out Q/DQ graph with 7-bit weights runs on ONNX "
+                                       "Runtime's fast u8 x s8 integer kernels without overflowing their 16-bit "
+                                       "pair sums")
     return Int8Choice(INT8, "running the fp32-based Q/DQ graph (what TensorRT builds) to check its accuracy",
                       slower=f"this CPU ({cpu.name}) has no integer dot-product instructions (VNNI / ARM dotprod)")
+
+
+#: ONNX Runtime's session option for exact integer kernels on x86 without VNNI (its
+#: ``kOrtSessionOptionsAvx2PrecisionMode``: "x64 SSE4.1/AVX2/AVX512(with no VNNI) has overflow problem with
+#: quantized matrix multiplication with U8S8 ... use slower U8U8"; only effective with AVX2 or AVX-512).
+X64_QUANT_PRECISION = "session.x64quantprecision"
+
+
+def ort_session_entries(cpu: Optional[CpuFeatures] = None) -> Dict[str, str]:
+    """Session config entries every ONNX Runtime CPU session that runs INT8 (Q/DQ) graphs takes on this CPU.
+
+    On x86 with AVX2 but without VNNI (:attr:`CpuFeatures.u8s8_overflow`) the exact u8 x u8 kernels, so that
+    an 8-bit-weight graph (``int8-cpu``, ``int8``) computes there what a VNNI or ARM CPU computes, in the runtime,
+    the calibration probes and the benchmarks; ``int8-cpu-w7`` keeps its fast kernels with it (measured:
+    ``benchmarks/int8.md``). Elsewhere nothing: the option is set only where it is needed (whether ONNX
+    Runtime's own overflow test would also move a VNNI CPU to the slower kernels is not documented).
+    """
+    if cpu is None:
+        from .cpu_features import detect
+
+        cpu = detect()
+    return {X64_QUANT_PRECISION: "1"} if cpu.u8s8_overflow else {}
 
 
 def available_forms(manifest: Any) -> Tuple[str, ...]:
@@ -128,7 +174,7 @@ def calibrate_hint(root: Any, form: Optional[str] = None) -> str:
     """The command that writes ``form`` (every form when None) for the model folder ``root``."""
     from .fileio import inside_package
 
-    target = next((t for t, f in TARGETS.items() if f == form), None)
+    target = next((t for t, forms in TARGETS.items() if form in forms), None)
     extra = f" --target {target}" if target else ""
     if inside_package(root):  # the bundled model: calibrate refuses to write into the package
         extra += " --out DIR' and use '--model DIR"
@@ -143,7 +189,7 @@ def resolve_int8_form(choice: Int8Choice, available: Collection[str], root: Any 
     """
     if choice.form in available:
         return choice.form
-    for form in FORMS:
+    for form in (*_NEAREST.get(choice.form, ()), *FORMS):
         if form in available:
             log.warning("%s has no %s graphs (%s): running its %s graphs instead; write them with '%s'",
                         root, choice.form, DESCRIPTIONS[choice.form], form, calibrate_hint(root, choice.form))
@@ -172,7 +218,7 @@ def forms_for_targets(targets: Sequence[str]) -> Tuple[str, ...]:
         if target == "all":
             chosen.update(FORMS)
         elif target in TARGETS:
-            chosen.add(TARGETS[target])
+            chosen.update(TARGETS[target])
         else:
             raise ConfigError(f"unknown calibration target {target!r}: choose all, {', '.join(TARGETS)}")
     return tuple(form for form in FORMS if form in chosen)

@@ -102,6 +102,14 @@ def test_tensorrt_gpu_and_cpu_features():
     assert _by_item(run_checks(env=_env({"tensorrt": old})))["tensorrt"].verdict == FAIL
 
 
+@pytest.mark.parametrize("flags, says", [("flags: avx2 avx512f avx512_vnni", "run fast"),
+                                         ("flags: sse4_1 avx avx2", "int8-cpu-w7"),
+                                         ("Features: fp asimd", "no faster than fp32")])
+def test_cpu_line_names_what_int8_does_on_this_cpu(flags, says):
+    cpu = _by_item(run_checks(env=_env({"onnxruntime": _ort()}, cpu=flags)))["cpu"]
+    assert says in cpu.detail
+
+
 def test_engines_built_for_another_gpu_fail_with_the_rebuild_command(tmp_path):
     from dasiamrt.artifacts.engine_manifest import DeviceInfo, EngineManifest, write_manifest
 

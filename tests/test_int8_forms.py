@@ -9,10 +9,12 @@ from dasiamrt.int8_forms import (
     FORMS,
     INT8,
     INT8_CPU,
+    INT8_CPU_W7,
     INT8_FP16,
     available_forms,
     choose_int8_form,
     forms_for_targets,
+    ort_session_entries,
     resolve_int8_form,
 )
 
@@ -26,14 +28,19 @@ CORTEX_A57 = parse_cpuinfo("model name : ARMv8 Processor rev 1 (v8l)\nFeatures :
 
 
 @pytest.mark.parametrize("cpu, form", [(EPYC_VNNI, INT8_CPU), (ALDER_LAKE, INT8_CPU), (ORIN, INT8_CPU),
-                                       (AVX2_ONLY, INT8), (AVX512_NO_VNNI, INT8), (CORTEX_A57, INT8)])
-def test_onnx_runtime_cpu_form_follows_integer_dot_products(cpu, form):
+                                       (AVX2_ONLY, INT8_CPU_W7), (AVX512_NO_VNNI, INT8_CPU_W7), (CORTEX_A57, INT8)])
+def test_onnx_runtime_cpu_form_follows_integer_kernels(cpu, form):
     choice = choose_int8_form("ort", cpu)
     assert choice.form == form
-    if form == INT8_CPU:
+    if cpu.int8_dot_product:  # VNNI / dotprod: the fast integer form, nothing to warn about
         assert not choice.slower and "QLinearConv" in choice.reason
-    else:  # no VNNI / dotprod: the user is told INT8 will not be faster, and why
+        assert ort_session_entries(cpu) == {}
+    elif cpu.u8s8_overflow:  # x86 without VNNI: 7-bit weights on the fast kernels; exact kernels for 8-bit ones
+        assert not choice.slower and "7-bit" in choice.reason and "16-bit" in choice.reason
+        assert ort_session_entries(cpu) == {"session.x64quantprecision": "1"}
+    else:  # ARM without dotprod: the TensorRT graph, to check its accuracy
         assert "no integer dot-product" in choice.slower and cpu.name in choice.slower
+        assert ort_session_entries(cpu) == {}
 
 
 def test_the_first_onnx_runtime_provider_decides():
@@ -55,8 +62,11 @@ def test_tensorrt_form_follows_typing_not_the_cpu():
 def test_default_cpu_is_this_machine(monkeypatch):
     import dasiamrt.cpu_features as cpu_features
 
-    monkeypatch.setattr(cpu_features, "detect", lambda *a: AVX2_ONLY)
+    monkeypatch.setattr(cpu_features, "detect", lambda *a: CORTEX_A57)
     assert choose_int8_form("ort").form == INT8
+    assert ort_session_entries() == {}
+    monkeypatch.setattr(cpu_features, "detect", lambda *a: AVX2_ONLY)
+    assert ort_session_entries() == {"session.x64quantprecision": "1"}
     monkeypatch.setattr(cpu_features, "detect", lambda *a: ORIN)
     assert choose_int8_form("ort").form == INT8_CPU
 
@@ -69,6 +79,10 @@ def test_missing_form_falls_back_with_the_command_that_writes_it(caplog):
     assert "--target cpu" in caplog.text and "models/vot" in caplog.text
     with pytest.raises(ModelError, match="dasiamrt calibrate --model m"):
         resolve_int8_form(choice, (), "m")
+    # the two CPU forms stand in for each other before the float-out graph (integer kernels, no overflow)
+    assert resolve_int8_form(choice, (INT8, INT8_CPU_W7), "m") == INT8_CPU_W7
+    avx2 = choose_int8_form("ort", AVX2_ONLY)
+    assert resolve_int8_form(avx2, (INT8, INT8_CPU, INT8_FP16), "m") == INT8_CPU
 
 
 def test_available_forms_and_targets():
@@ -76,6 +90,7 @@ def test_available_forms_and_targets():
                              "fp16": {"graphs": {1: 1}}}}
     assert available_forms(manifest) == (INT8_CPU,)  # an entry without graphs is no form
     assert forms_for_targets(["all"]) == FORMS == forms_for_targets([])
-    assert forms_for_targets(["trt-strongly-typed", "cpu"]) == (INT8_CPU, INT8_FP16)
+    assert forms_for_targets(["trt-strongly-typed", "cpu"]) == (INT8_CPU, INT8_CPU_W7, INT8_FP16)
+    assert forms_for_targets(["trt", "trt"]) == (INT8,)
     with pytest.raises(ConfigError, match="unknown calibration target"):
         forms_for_targets(["gpu"])

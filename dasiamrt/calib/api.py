@@ -27,7 +27,7 @@ from ..artifacts.calibset import (
 from ..artifacts.model_folder import ModelFolder
 from ..errors import ConfigError
 from ..fileio import inside_package
-from ..int8_forms import FORMS, INT8_CPU
+from ..int8_forms import CPU_FORMS, FORMS
 from .collect import CollectConfig, collect_crops
 from .kernels import add_search_kernels
 from .qdq import FLOAT_LIMIT
@@ -134,9 +134,9 @@ class CalibrateOptions:
 
         if not sources and not self.from_set:
             raise ConfigError("give --source (clip, dataset folder or synthetic:...) or --from-set calibration.npz")
-        if self.cpu_float_limit is not None and INT8_CPU not in self.forms:
-            raise ConfigError("--cpu-float-limit sets the int8-cpu form, which --target does not write: add "
-                              "--target cpu (or drop the limit)")
+        if self.cpu_float_limit is not None and not set(CPU_FORMS) & set(self.forms):
+            raise ConfigError("--cpu-float-limit sets the CPU forms (int8-cpu, int8-cpu-w7), which --target does not "
+                              "write: add --target cpu (or drop the limit)")
         if self.quantize:  # checked before the (long) collection, not after it
             MissingDependencyError.require(("onnx",), "writing the INT8 graphs",
                                            "pip install 'dasiamrt[export]' (or only onnx), or use --collect-only")

@@ -165,11 +165,13 @@ def probe_feeds(groups: Sequence[Sequence[Dict[str, np.ndarray]]], role: str) ->
 
 
 def sensitive_nodes(model_path: Path, ranges: Any, nodes: Sequence[str], feeds: Sequence[Dict[str, np.ndarray]],
-                    method: str, work: Path, limit: float, output_qdq: bool = False) -> Dict[str, float]:
+                    method: str, work: Path, limit: float, output_qdq: bool = False,
+                    weight_bits: int = 8) -> Dict[str, float]:
     """The nodes of ``nodes`` whose quantisation alone moves the graph's first output by more than ``limit``.
 
     Each node is quantised alone (Q/DQ with ``ranges``, in the form :func:`write_qdq` writes for
-    ``output_qdq``: float-out for the TensorRT forms, Conv-out for ``int8-cpu``) and run on ``feeds``; the error is
+    ``output_qdq`` and ``weight_bits``: float-out for the TensorRT forms, Conv-out for the CPU forms) and run on
+    ``feeds`` (the runtime's session options); the error is
     ||y_q - y|| / ||y|| over all feeds, y the fp32 graph's first output (the cls logits of the search
     graph, the cls kernel of the template graph). A MobileNetV2's first depthwise Conv is such a node:
     its input holds channels of very different ranges under one per-tensor scale
@@ -180,8 +182,12 @@ def sensitive_nodes(model_path: Path, ranges: Any, nodes: Sequence[str], feeds: 
     """
     import onnxruntime as ort
 
+    from ..runtime.backends.ort import session_options
+
+    options = session_options(ort, int8=True)  # the runtime's: exact integer kernels on x86 without VNNI
+
     def first_output(path: Path) -> np.ndarray:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         name = session.get_outputs()[0].name
         return np.concatenate([session.run([name], feed)[0].ravel() for feed in feeds])
 
@@ -191,7 +197,7 @@ def sensitive_nodes(model_path: Path, ranges: Any, nodes: Sequence[str], feeds: 
     errors = {}
     for index, node in enumerate(nodes):
         probe = work / f"probe_{index}.onnx"
-        _write_qdq_with_ranges(model_path, probe, ranges, [node], method, work, output_qdq)
+        _write_qdq_with_ranges(model_path, probe, ranges, [node], method, work, output_qdq, weight_bits)
         errors[node] = float(np.linalg.norm(first_output(probe) - reference)) / norm
         probe.unlink()
     return dict(sorted(((n, round(e, 4)) for n, e in errors.items() if e > limit), key=lambda t: -t[1]))
@@ -447,15 +453,16 @@ def unsandwich_float_nodes(model: Any) -> List[str]:
 
 
 def write_qdq(model_path: Path, out_path: Path, ranges: Any, nodes: Sequence[str], method: str, work: Path,
-              output_qdq: bool = False) -> None:
+              output_qdq: bool = False, weight_bits: int = 8) -> None:
     """Write the Q/DQ graph of the fp32 graph ``model_path`` with precomputed ``ranges`` (atomically).
 
-    ``output_qdq`` (the Conv-out form) also quantises every Conv output, with the ranges of
-    :func:`share_relu_ranges`. Float nodes between quantised ones read float inputs
-    (:func:`unsandwich_float_nodes`).
+    ``output_qdq`` (the Conv-out forms) also quantises every Conv output, with the ranges of
+    :func:`share_relu_ranges`. ``weight_bits`` 7 puts the weights on [-64, 64] (ONNX Runtime's
+    ``reduce_range``: ``int8-cpu-w7``, whose integer products cannot overflow a 16-bit pair sum), 8 on
+    [-127, 127]. Float nodes between quantised ones read float inputs (:func:`unsandwich_float_nodes`).
     """
     _write_qdq_with_ranges(model_path, out_path, _form_ranges(model_path, ranges, output_qdq), nodes, method, work,
-                           output_qdq)
+                           output_qdq, weight_bits)
 
 
 def _form_ranges(model_path: Path, ranges: Any, output_qdq: bool) -> Any:
@@ -469,13 +476,15 @@ def _form_ranges(model_path: Path, ranges: Any, output_qdq: bool) -> Any:
 
 
 def _write_qdq_with_ranges(model_path: Path, out_path: Path, ranges: Any, nodes: Sequence[str], method: str,
-                           work: Path, output_qdq: bool) -> None:
+                           work: Path, output_qdq: bool, weight_bits: int = 8) -> None:
     """:func:`write_qdq` with ``ranges`` used as given (already through :func:`_form_ranges`)."""
     import onnx
 
+    if weight_bits not in (7, 8):
+        raise ValueError(f"weight_bits must be 7 or 8, not {weight_bits!r}")
     q = _import_quant()
     kwargs: Dict[str, Any] = dict(
-        quant_format=q.QuantFormat.QDQ, per_channel=True, reduce_range=False,
+        quant_format=q.QuantFormat.QDQ, per_channel=True, reduce_range=weight_bits == 7,
         activation_type=q.QuantType.QUInt8 if output_qdq else q.QuantType.QInt8, weight_type=q.QuantType.QInt8,
         nodes_to_quantize=list(nodes),
         extra_options=_quant_options(output_qdq))

@@ -3,22 +3,25 @@ variants (by :meth:`dasiamrt.artifacts.model_folder.ModelFolder.with_variants`, 
 
 One calibration (activation ranges per graph, computed once) gives every form of
 :mod:`dasiamrt.int8_forms` (``int8``: float-out Q/DQ for weakly typed TensorRT; ``int8-cpu``:
-Conv-out Q/DQ that ONNX Runtime runs as integer QLinearConv; ``int8-fp16``: the float-out graph in
-fp16 for strongly typed TensorRT). Each is a ``variants`` entry of ``model.json``::
+Conv-out Q/DQ that ONNX Runtime runs as integer QLinearConv; ``int8-cpu-w7``: the same with 7-bit
+weights, for x86 without VNNI; ``int8-fp16``: the float-out graph in fp16 for strongly typed
+TensorRT). Each is a ``variants`` entry of ``model.json``::
 
     "variants": {"int8-cpu": {"graphs": {"template": {"file": "template.int8-cpu.onnx", "sha256": ...},
                                          "search": {...}},
                               "form": "int8-cpu", "description": ..., "calibration_sha256": ...,
                               "method": "percentile", "scope": "backbone", "conv_outputs_quantized": true,
                               "quantized_nodes": {"template": [...], "search": [...]}, "counts": {...},
+                              "weights": "int8 symmetric per output channel", "weight_bits": 8,
                               "float_limit": 0.1, "float_nodes": {"template": {}, "search": {name: error}}, ...},
                  "int8": {...}, "int8-fp16": {..., "float_type": "fp16", "opset": 19, "fp16_scales": {...}}}
 
-``float_nodes`` (TensorRT forms by default; ``int8-cpu`` when asked): backbone nodes left in float because
+``float_nodes`` (TensorRT forms by default; the CPU forms when asked): backbone nodes left in float because
 quantising one alone moved the graph's first output by more than ``float_limit`` (relative L2 on a few
-calibration crops, :func:`.qdq.sensitive_nodes`). In ``int8-cpu`` such a node reads a clamped float
-input (:func:`.qdq.unsandwich_float_nodes`: ONNX Runtime would otherwise quantise its weights per tensor).
-``int8-cpu`` takes uint8 activations (:data:`.qdq.CPU_ACTIVATIONS`), the TensorRT forms symmetric int8.
+calibration crops, :func:`.qdq.sensitive_nodes`, probed in each form's own weights). In a CPU form such a
+node reads a clamped float input (:func:`.qdq.unsandwich_float_nodes`: ONNX Runtime would otherwise quantise
+its weights per tensor). The CPU forms take uint8 activations (:data:`.qdq.CPU_ACTIVATIONS`), the TensorRT
+forms symmetric int8.
 
 ``kernel_update`` has no INT8 form (it holds the kernel head and runs once per frame on a few
 windows): every precision runs its fp32 (or fp16) graph.
@@ -35,7 +38,7 @@ from ..artifacts.calibset import CalibrationSet, check_model, validate
 from ..artifacts.model_folder import ModelFolder
 from ..errors import ConfigError
 from ..graphs.qdq_fp16 import qdq_to_fp16
-from ..int8_forms import DESCRIPTIONS, FORMS, INT8, INT8_CPU, INT8_FP16
+from ..int8_forms import CPU_FORMS, DESCRIPTIONS, FORMS, INT8, INT8_CPU, INT8_FP16, WEIGHT_BITS
 from .progress import quiet_quantizer
 from .qdq import (
     CPU_ACTIVATIONS,
@@ -71,9 +74,11 @@ def _write_role(info: ModelFolder, role: str, ranges: Any, nodes: Dict[str, Sequ
         if progress is not None:
             progress.advance(1, f"{role} {form}")
 
-    if INT8_CPU in forms:
-        write_qdq(src, root / int8_file(role, INT8_CPU), ranges, nodes[INT8_CPU], method, work, output_qdq=True)
-        done(INT8_CPU)
+    for form in CPU_FORMS:
+        if form in forms:
+            write_qdq(src, root / int8_file(role, form), ranges, nodes[form], method, work, output_qdq=True,
+                      weight_bits=WEIGHT_BITS[form])
+            done(form)
     fp16_report: Dict[str, Any] = {}
     if INT8 in forms or INT8_FP16 in forms:
         float_out = root / int8_file(role, INT8) if INT8 in forms else work / int8_file(role, INT8)
@@ -103,11 +108,11 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
             moves the graph's first output by more than this (relative L2,
             :func:`~dasiamrt.calib.qdq.sensitive_nodes`) stay in float, recorded as ``float_nodes``; None
             quantises every node of the scope.
-        cpu_float_limit: the same for ``int8-cpu``; None (default) quantises every node: that form is for
-            speed, and a float node between integer ones costs it more than its share (on the bundled
-            MobileNetV2 the two sensitive nodes took the search graph from 0.57x / 0.62x of fp32's time at
-            255 / 767 to 0.86x / 0.99x, for a logit error of 0.08 / 0.10 instead of 0.22 / 0.35:
-            ``train_logs/real/int8_cpu_uint8.md``). Probed in the Conv-out form itself.
+        cpu_float_limit: the same for the CPU forms (``int8-cpu``, ``int8-cpu-w7``); None (default) quantises
+            every node: those forms are for speed, and a float node between integer ones costs more than its
+            share (on the bundled MobileNetV2 the two sensitive nodes took ``int8-cpu``'s search graph from
+            0.57x / 0.62x of fp32's time at 255 / 767 to 0.86x / 0.99x, for a logit error of 0.08 / 0.10
+            instead of 0.22 / 0.35: ``train_logs/real/int8_cpu_uint8.md``). Probed in each CPU form itself.
 
     Returns:
         form -> the ``variants`` entry written.
@@ -130,7 +135,7 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
         from .kernels import template_session
 
         session = template_session(info)
-    limits = {form: cpu_float_limit if form == INT8_CPU else float_limit for form in forms}
+    limits = {form: cpu_float_limit if form in CPU_FORMS else float_limit for form in forms}
     kinds = {_probe_kind(form): limit for form, limit in limits.items() if limit is not None}
     quantized: Dict[str, Dict[str, Any]] = {form: {} for form in FORMS}
     float_nodes: Dict[str, Dict[str, Dict[str, float]]] = {form: {} for form in FORMS}
@@ -142,11 +147,12 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
             groups = feed_groups(calib, role, session)
             ranges = role_ranges(info.graph(role), groups, role, method, work, progress)
             found = {kind: sensitive_nodes(info.graph(role), ranges, nodes, probe_feeds(groups, role), method, work,
-                                           limit, output_qdq=kind == INT8_CPU) for kind, limit in kinds.items()}
+                                           limit, output_qdq=kind in CPU_FORMS, weight_bits=WEIGHT_BITS[kind])
+                     for kind, limit in kinds.items()}
             for form in FORMS:
                 float_nodes[form][role] = found.get(_probe_kind(form), {})
                 quantized[form][role] = [n for n in nodes if n not in float_nodes[form][role]]
-            by_form = {INT8_CPU: quantized[INT8_CPU][role], INT8: quantized[INT8][role]}
+            by_form = {form: quantized[form][role] for form in (INT8, *CPU_FORMS)}
             fp16_scales[role] = _write_role(info, role, ranges, by_form, method, forms, work, progress)
     entries = {form: _entry(form, calib, method, scope, quantized[form], fp16_scales) for form in forms}
     for form, entry in entries.items():
@@ -160,8 +166,8 @@ def write_int8_variants(model_dir: str | os.PathLike[str], calib: CalibrationSet
 
 def _probe_kind(form: str) -> str:
     """The graph a form's sensitivity probe runs in: INT8 for the TensorRT forms (float-out, symmetric int8;
-    ``int8-fp16`` is made from the ``int8`` graph), INT8_CPU for the Conv-out uint8 form."""
-    return INT8_CPU if form == INT8_CPU else INT8
+    ``int8-fp16`` is made from the ``int8`` graph), each CPU form its own (Conv-out, uint8, its weight bits)."""
+    return form if form in CPU_FORMS else INT8
 
 
 def _entry(form: str, calib: CalibrationSet, method: str, scope: str, nodes: Dict[str, Any],
@@ -170,10 +176,11 @@ def _entry(form: str, calib: CalibrationSet, method: str, scope: str, nodes: Dic
         "graphs": {role: int8_file(role, form) for role in ROLES},
         "form": form, "description": DESCRIPTIONS[form],
         "calibration_sha256": calib.manifest.get("npz_sha256"),
-        "method": method, "scope": scope, "conv_outputs_quantized": form == INT8_CPU, "quantized_nodes": nodes,
+        "method": method, "scope": scope, "conv_outputs_quantized": form in CPU_FORMS, "quantized_nodes": nodes,
         "counts": calib.counts(), "source": calib.manifest.get("source"),
-        "weights": "int8 symmetric per output channel",
-        "activations": CPU_ACTIVATIONS if form == INT8_CPU else TRT_ACTIVATIONS,
+        "weights": "int8 symmetric per output channel" + (", 7-bit range [-64, 64]" if WEIGHT_BITS[form] == 7 else ""),
+        "weight_bits": WEIGHT_BITS[form],
+        "activations": CPU_ACTIVATIONS if form in CPU_FORMS else TRT_ACTIVATIONS,
         "float_type": "fp16" if form == INT8_FP16 else "fp32",
     }
     if form == INT8_FP16:

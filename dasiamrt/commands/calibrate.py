@@ -14,8 +14,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "ground-truth boxes (synthetic:<preset>:<count>:<seed>, an OTB-style folder) or along the "
                     "fp32 tracker's boxes on a clip (--init), writes calibration.npz + calibration.json, then the "
                     "INT8 forms of the template and search graphs (recorded in model.json): int8 (weakly typed "
-                    "TensorRT), int8-cpu (ONNX Runtime on a CPU with VNNI / ARM dot product), int8-fp16 (strongly "
-                    "typed TensorRT). --precision int8 picks the right one.")
+                    "TensorRT), int8-cpu (ONNX Runtime on a CPU with VNNI / ARM dot product), int8-cpu-w7 (7-bit "
+                    "weights: ONNX Runtime on x86 without VNNI), int8-fp16 (strongly typed TensorRT). --precision "
+                    "int8 picks the right one.")
     p.add_argument("--model", required=True, metavar="DIR", help="exported model folder (fp32 graphs)")
     p.add_argument("--source", action="append", default=[], metavar="SRC",
                    help="clip, image folder, OTB-style folder, GOT-10k/LaSOT-style folder (groundtruth.txt) "
@@ -26,8 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="write a copy of the model with the calibration set and INT8 graphs here (default: into "
                         "--model itself; required for the bundled model, which lives inside the package)")
     p.add_argument("--target", action="append", choices=TARGET_CHOICES, default=None,
-                   help="which INT8 forms to write (repeatable): cpu (int8-cpu), trt (int8), trt-strongly-typed "
-                        "(int8-fp16), or all (default)")
+                   help="which INT8 forms to write (repeatable): cpu (int8-cpu and int8-cpu-w7), trt (int8), "
+                        "trt-strongly-typed (int8-fp16), or all (default)")
     p.add_argument("--per-input", type=int, default=32, metavar="N", help="crops per input and search size (32)")
     p.add_argument("--seed", type=int, default=0, help="frame choice and jitter seed")
     p.add_argument("--max-frames", type=int, default=300, help="frames tracked per clip without ground truth")
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="TensorRT forms: keep in float each backbone node whose quantisation alone moves the "
                         "graph's output by more than X (relative L2 on calibration crops; default 0.1, off: none)")
     p.add_argument("--cpu-float-limit", type=_limit, default=None, metavar="X|off",
-                   help="the same for int8-cpu (default off: every node quantised, the fast form; a float node "
+                   help="the same for the CPU forms (default off: every node quantised, the fast form; a float node "
                         "there costs speed, see benchmarks/int8.md)")
     p.add_argument("--from-set", metavar="NPZ", help="skip collection: quantise with this calibration set")
     p.add_argument("--collect-only", action="store_true", help="write the calibration set, no INT8 graphs")

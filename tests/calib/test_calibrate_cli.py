@@ -45,6 +45,22 @@ def test_out_inside_the_package_is_refused(tmp_path, capsys):
     assert not inside.exists()
 
 
+def _grids(path):
+    """(largest |int8 weight| of the graph's DequantizeLinear constants, {tensor: (scale, zero point)} of its
+    QuantizeLinear nodes)."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    weights = [inits[n.input[0]] for n in model.graph.node
+               if n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].dtype == np.int8]
+    grids = {n.input[0]: (float(inits[n.input[1]]), int(inits[n.input[2]])) for n in model.graph.node
+             if n.op_type == "QuantizeLinear"}
+    return max(int(np.abs(w.astype(np.int32)).max()) for w in weights), grids
+
+
 def test_out_gets_a_complete_model_folder_and_the_output_is_one_line(tmp_path, capsys, caplog):
     out = tmp_path / "tiny-int8"
     before = _snapshot(BUNDLED_MODEL)
@@ -65,8 +81,14 @@ def test_out_gets_a_complete_model_folder_and_the_output_is_one_line(tmp_path, c
     for role in ("template", "search", "kernel_update"):
         assert sha256_file(info.graph(role)) == sha256_file(bundled.graph(role))
     variants = info.manifest["variants"]
-    assert set(variants) == {"int8-cpu"}  # --target cpu: that form only
+    assert set(variants) == {"int8-cpu", "int8-cpu-w7"}  # --target cpu: the CPU forms only
     assert variants["int8-cpu"]["calibration_sha256"] == sha256_file(out / "calibration.npz")
+    # the same activation grids; weights on [-127, 127] and on [-64, 64] (7 bits: no 16-bit pair overflow)
+    assert (variants["int8-cpu"]["weight_bits"], variants["int8-cpu-w7"]["weight_bits"]) == (8, 7)
+    w8, a8 = _grids(out / "search.int8-cpu.onnx")
+    w7, a7 = _grids(out / "search.int8-cpu-w7.onnx")
+    assert a8 == a7 and len(a8) > 5
+    assert w8 == 127 and w7 == 64
     assert json.loads((out / "calibration.json").read_text())["counts"]["search_767"] == 8
 
 

@@ -16,7 +16,7 @@ from ... import spec
 from ...artifacts.model_folder import ModelFolder
 from ...cpu_features import CpuFeatures
 from ...errors import BackendError, ConfigError, MissingDependencyError, ModelError
-from ...int8_forms import available_forms, choose_int8_form, log_choice, resolve_int8_form
+from ...int8_forms import available_forms, choose_int8_form, log_choice, ort_session_entries, resolve_int8_form
 from ..graph_io import check_graph_io
 from .base import Array, Backend, HostFusion, SearchOutput
 
@@ -60,6 +60,31 @@ def pick_int8_form(info: ModelFolder, providers: Sequence[Any], cpu: Optional[Cp
     return form
 
 
+def session_options(ort: Any, threads: int = 0, int8: bool = False, cpu: Optional[CpuFeatures] = None) -> Any:
+    """The ``onnxruntime.SessionOptions`` the runtime opens its sessions with (benchmarks and calibration
+    probes take the same, so that they time and measure what the runtime runs).
+
+    Args:
+        ort: the ``onnxruntime`` module.
+        threads: intra-op threads (0: one per core).
+        int8: the session runs Q/DQ graphs: on x86 without VNNI, ONNX Runtime's exact integer kernels
+            (:func:`dasiamrt.int8_forms.ort_session_entries`; its fast ones saturate there).
+        cpu: CPU features for that choice (default: this machine's).
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Each session owns a thread pool whose idle threads spin for a while after a run. With the
+    # search and kernel_update sessions taking turns every frame, the idle pool's spinning
+    # stole the cores from the other (search ~1.7x slower with distractor-aware tracking on 2
+    # cores): idle threads sleep instead.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if int8:
+        for key, value in ort_session_entries(cpu).items():
+            options.add_session_config_entry(key, value)
+    return options
+
+
 class OrtBackend(HostFusion, Backend):
     """Backend on ONNX Runtime sessions.
 
@@ -94,14 +119,7 @@ class OrtBackend(HostFusion, Backend):
             raise ConfigError(f"int8_form={int8_form!r} is for precision 'int8', not {precision!r}")
         self.int8_form = (int8_form or pick_int8_form(info, self.providers, cpu)) if precision == "int8" else None
         graphs = info.graphs_for(self.int8_form or precision)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Each session owns a thread pool whose idle threads spin for a while after a run. With the
-        # search and kernel_update sessions taking turns every frame, the idle pool's spinning
-        # stole the cores from the other (search ~1.7x slower with distractor-aware tracking on 2
-        # cores): idle threads sleep instead.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = session_options(ort, threads, int8=self.int8_form is not None, cpu=cpu)
         self._sessions: Dict[str, Any] = {}
         for role in ("template", "search", "kernel_update"):
             if role in graphs:
