@@ -213,7 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help="a calibration set `dasiamrt calibrate` collected (its folder or .npz), the set 'given' of "
                         "--variants, e.g. percentile:backbone:given:int8-cpu (crops of the video you will track)")
     p.add_argument("--variants", default=None, help="comma list of method:scope:set[:form] (form: int8 (default), "
-                   "int8-cpu, int8-fp16; default: all seven calibrations in the int8 form)")
+                   "int8-cpu, int8-cpu-w7, int8-fp16; default: all seven calibrations in the int8 form)")
     p.add_argument("--no-fp16", action="store_true", help="skip the fp16 reference row")
     args = p.parse_args(argv)
     chosen = [_variant(v) for v in args.variants.split(",")] if args.variants else [(*v, "int8") for v in VARIANTS]

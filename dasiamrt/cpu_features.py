@@ -56,14 +56,19 @@ class CpuFeatures:
         return "asimddp" in self.flags
 
     @property
+    def x86(self) -> bool:
+        return self.machine.lower() in ("x86_64", "amd64", "x86", "i386", "i686")
+
+    @property
     def u8s8_overflow(self) -> bool:
         """x86 with AVX2 (or AVX-512) but no VNNI: ONNX Runtime's fast uint8 x int8 kernels there (``vpmaddubsw``)
         add each pair of products in 16 bits with saturation, which 8-bit weights over uint8 activations overflow.
 
         Such CPUs run the 7-bit-weight form ``int8-cpu-w7``, and every INT8 session there takes ONNX Runtime's
-        exact kernels for 8-bit weights (:mod:`dasiamrt.int8_forms`, "x86 without VNNI").
+        exact kernels for 8-bit weights (:mod:`dasiamrt.int8_forms`, "x86 without VNNI"). An x86 CPU whose flags
+        cannot be read (no ``/proc/cpuinfo``: Windows, macOS) counts as one: both are correct on every x86 CPU.
         """
-        return self.avx2 and not self.vnni
+        return self.x86 and not self.vnni and (self.avx2 or not self.flags)
 
     @property
     def int8_dot_product(self) -> bool:

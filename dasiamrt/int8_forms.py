@@ -30,9 +30,9 @@ would run the unquantised heads and the correlation in FP32 (slower than an fp16
 x86 without VNNI: ONNX Runtime's fast u8 x s8 kernels there (``vpmaddubsw``) add each pair of products
 in 16 bits with saturation; 8-bit weights over uint8 activations overflow it (2 x 255 x 127 > 32,767),
 7-bit ones cannot (2 x 255 x 64 = 32,640). The bundled model's ``int8-cpu`` on such a CPU read a real-
-validation AUC of 0.329 against fp32's 0.515; ``int8-cpu-w7`` reads 0.505 at 0.80x fp32's search time
-(255; 0.68x at 767), and ``int8-cpu`` on ONNX Runtime's exact u8 x u8 kernels (``session.x64quantprecision``,
-which :func:`ort_session_entries` turns on for every INT8 session there) 0.519, but at 1.19x / 0.88x
+validation AUC of 0.329 against fp32's 0.515; ``int8-cpu-w7`` reads 0.505 at 0.76x fp32's search time
+(255; 0.66x at 767), and ``int8-cpu`` on ONNX Runtime's exact u8 x u8 kernels (``session.x64quantprecision``,
+which :func:`ort_session_entries` turns on for every INT8 session there) 0.519, but at 1.01x / 0.83x
 (``benchmarks/int8.md``, "x86 without VNNI"). Such CPUs therefore run ``int8-cpu-w7``, and ``int8-cpu``
 on the exact kernels where a folder lacks it. Other CPUs without integer dot products (x86 without AVX2,
 ARM without ``asimddp``) run ``int8``, the graph TensorRT builds, to check its accuracy, and are told that
@@ -73,10 +73,6 @@ DESCRIPTIONS: Dict[str, str] = {
                  "without VNNI)",
     INT8_FP16: "float-out Q/DQ in the fp16 graph, fp16 scales, opset 19 (strongly typed TensorRT)",
 }
-#: forms to try, in order, where a folder lacks the chosen one (before the rest of :data:`FORMS`).
-_NEAREST: Dict[str, Tuple[str, ...]] = {INT8_CPU_W7: (INT8_CPU,), INT8_CPU: (INT8_CPU_W7,)}
-
-
 @dataclass(frozen=True)
 class Int8Choice:
     """Which INT8 form to run, and why.
@@ -85,11 +81,15 @@ class Int8Choice:
         form: a name of :data:`FORMS`.
         reason: one sentence for the log.
         slower: why INT8 will not be faster than fp32 on this target ("" where it will be).
+        fallbacks: the forms this target can also run correctly, best first, where a folder lacks ``form``
+            (a TensorRT target never takes a CPU form; a CPU whose integer kernels saturate never takes
+            ``int8-cpu`` without the exact kernels).
     """
 
     form: str
     reason: str
     slower: str = ""
+    fallbacks: Tuple[str, ...] = ()
 
 
 def _provider_name(provider: Any) -> str:
@@ -114,18 +114,19 @@ def choose_int8_form(backend: str, cpu: Optional[CpuFeatures] = None, strongly_t
     if backend == "trt":
         if strongly_typed:
             return Int8Choice(INT8_FP16, "a strongly typed TensorRT build takes every type from the graph: the Q/DQ "
-                                         "graph made from the fp16 graph keeps the heads and correlation in fp16")
+                                         "graph made from the fp16 graph keeps the heads and correlation in fp16",
+                              fallbacks=(INT8,))
         return Int8Choice(INT8, "weakly typed TensorRT (INT8 + FP16 flags) runs the fp32-based Q/DQ graph, "
-                                "with the unquantised layers in fp16")
+                                "with the unquantised layers in fp16", fallbacks=(INT8_FP16,))
     if backend != "ort":
         raise ConfigError(f"the {backend} backend has no INT8 graphs: use --backend ort or trt for --precision int8")
     first = _provider_name(providers[0]) if providers else "CPUExecutionProvider"
     if first == "TensorrtExecutionProvider":
         return Int8Choice(INT8, "ONNX Runtime's TensorRT provider builds weakly typed engines from the fp32-based "
-                                "Q/DQ graph")
+                                "Q/DQ graph", fallbacks=(INT8_FP16,))
     if first != "CPUExecutionProvider":
         return Int8Choice(INT8, "running the fp32-based Q/DQ graph (what TensorRT builds) to check its accuracy",
-                          slower=f"{first} has no integer convolutions")
+                          slower=f"{first} has no integer convolutions", fallbacks=(INT8_FP16,))
     if cpu is None:
         from .cpu_features import detect
 
@@ -133,13 +134,16 @@ def choose_int8_form(backend: str, cpu: Optional[CpuFeatures] = None, strongly_t
     if cpu.int8_dot_product:
         flag = "VNNI" if cpu.vnni else "the ARM dot-product extension"
         return Int8Choice(INT8_CPU, f"this CPU has {flag}: ONNX Runtime fuses the Conv-out Q/DQ graph into integer "
-                                    "convolutions (QLinearConv)")
-    if cpu.u8s8_overflow:
-        return Int8Choice(INT8_CPU_W7, "AVX2 without VNNI: the Conv-out Q/DQ graph with 7-bit weights runs on ONNX "
+                                    "convolutions (QLinearConv)", fallbacks=(INT8_CPU_W7, INT8, INT8_FP16))
+    if cpu.u8s8_overflow:  # int8-cpu as a fallback: every INT8 session here takes the exact kernels
+        return Int8Choice(INT8_CPU_W7, "x86 without VNNI: the Conv-out Q/DQ graph with 7-bit weights runs on ONNX "
                                        "Runtime's fast u8 x s8 integer kernels without overflowing their 16-bit "
-                                       "pair sums")
+                                       "pair sums", fallbacks=(INT8_CPU, INT8, INT8_FP16))
+    # x86 without AVX2 (the exact kernels are AVX2 / AVX-512 only: int8-cpu would saturate), ARM without dotprod
+    safe_cpu = (INT8_CPU_W7,) if cpu.x86 else (INT8_CPU_W7, INT8_CPU)
     return Int8Choice(INT8, "running the fp32-based Q/DQ graph (what TensorRT builds) to check its accuracy",
-                      slower=f"this CPU ({cpu.name}) has no integer dot-product instructions (VNNI / ARM dotprod)")
+                      slower=f"this CPU ({cpu.name}) has no integer dot-product instructions (VNNI / ARM dotprod)",
+                      fallbacks=(INT8_FP16, *safe_cpu))
 
 
 #: ONNX Runtime's session option for exact integer kernels on x86 without VNNI (its
@@ -151,11 +155,13 @@ X64_QUANT_PRECISION = "session.x64quantprecision"
 def ort_session_entries(cpu: Optional[CpuFeatures] = None) -> Dict[str, str]:
     """Session config entries every ONNX Runtime CPU session that runs INT8 (Q/DQ) graphs takes on this CPU.
 
-    On x86 with AVX2 but without VNNI (:attr:`CpuFeatures.u8s8_overflow`) the exact u8 x u8 kernels, so that
-    an 8-bit-weight graph (``int8-cpu``, ``int8``) computes there what a VNNI or ARM CPU computes, in the runtime,
-    the calibration probes and the benchmarks; ``int8-cpu-w7`` keeps its fast kernels with it (measured:
-    ``benchmarks/int8.md``). Elsewhere nothing: the option is set only where it is needed (whether ONNX
-    Runtime's own overflow test would also move a VNNI CPU to the slower kernels is not documented).
+    On x86 with AVX2 but without VNNI, or whose flags cannot be read (:attr:`CpuFeatures.u8s8_overflow`), the
+    exact u8 x u8 kernels, so that an 8-bit-weight graph (``int8-cpu``) computes there what a VNNI or ARM CPU
+    computes, in the runtime, the calibration probes and the benchmarks. ONNX Runtime converts a graph's int8
+    weights to uint8 for them only where a weight lies outside [-64, 64], so ``int8-cpu-w7`` keeps its fast
+    kernels (measured: ``benchmarks/int8.md``; releases whose test was [-64, 63] would convert it: exact, slower).
+    Elsewhere nothing: ONNX Runtime's own overflow test (``MlasPlatformU8S8Overflow``, read in its source) holds on
+    every AVX2 CPU, VNNI ones included, so set there the option would move ``int8-cpu`` onto the slower kernels.
     """
     if cpu is None:
         from .cpu_features import detect
@@ -182,19 +188,24 @@ def calibrate_hint(root: Any, form: Optional[str] = None) -> str:
 
 
 def resolve_int8_form(choice: Int8Choice, available: Collection[str], root: Any = "DIR") -> str:
-    """The form to load: ``choice.form`` if the folder has it, else another INT8 form it has (logged).
+    """The form to load: ``choice.form`` if the folder has it, else the first of ``choice.fallbacks`` it has
+    (logged with the command that writes the chosen form).
 
     Raises:
-        ModelError: the folder has no INT8 form at all.
+        ModelError: the folder has none of the forms this target can run.
     """
     if choice.form in available:
         return choice.form
-    for form in (*_NEAREST.get(choice.form, ()), *FORMS):
+    for form in choice.fallbacks:
         if form in available:
             log.warning("%s has no %s graphs (%s): running its %s graphs instead; write them with '%s'",
                         root, choice.form, DESCRIPTIONS[choice.form], form, calibrate_hint(root, choice.form))
             return form
-    raise ModelError(f"{root} has no int8 graphs: create them with '{calibrate_hint(root)}'")
+    if not available:
+        raise ModelError(f"{root} has no int8 graphs: create them with '{calibrate_hint(root)}'")
+    raise ModelError(f"{root} has INT8 graphs ({', '.join(available)}) but none this target runs correctly "
+                     f"({', '.join((choice.form, *choice.fallbacks))}): create them with "
+                     f"'{calibrate_hint(root, choice.form)}'")
 
 
 def log_choice(choice: Int8Choice, form: str) -> None:

@@ -102,6 +102,9 @@ def test_bench_prints_table_and_json(tiny_model_dir, tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "| ort | fp32 | 255 | off |" in out and "| ort | fp32 | 255 | on |" in out
+    from dasiamrt.cpu_features import detect
+
+    assert f"{detect().summary()}, " in out  # every CPU table names the CPU's flags (AVX2, AVX-512, VNNI)
     import json
 
     data = json.loads(report.read_text())

@@ -24,6 +24,7 @@ ALDER_LAKE = parse_cpuinfo("model name : 12th Gen Intel Core i7\nflags : fpu avx
 AVX2_ONLY = parse_cpuinfo("model name : AMD EPYC 7571\nflags : fpu sse avx avx2 fma\n", "x86_64")
 AVX512_NO_VNNI = parse_cpuinfo("model name : Intel Xeon Skylake\nflags : avx2 avx512f avx512bw\n", "x86_64")
 ORIN = parse_cpuinfo("model name : ARMv8 Processor rev 1 (v8l)\nFeatures : fp asimd atomics asimddp\n", "aarch64")
+SSE_ONLY = parse_cpuinfo("model name : Intel Core 2 Duo\nflags : fpu sse sse2 ssse3 sse4_1\n", "x86_64")
 CORTEX_A57 = parse_cpuinfo("model name : ARMv8 Processor rev 1 (v8l)\nFeatures : fp asimd crc32\n", "aarch64")
 
 
@@ -82,7 +83,31 @@ def test_missing_form_falls_back_with_the_command_that_writes_it(caplog):
     # the two CPU forms stand in for each other before the float-out graph (integer kernels, no overflow)
     assert resolve_int8_form(choice, (INT8, INT8_CPU_W7), "m") == INT8_CPU_W7
     avx2 = choose_int8_form("ort", AVX2_ONLY)
-    assert resolve_int8_form(avx2, (INT8, INT8_CPU, INT8_FP16), "m") == INT8_CPU
+    assert resolve_int8_form(avx2, (INT8, INT8_CPU, INT8_FP16), "m") == INT8_CPU  # on the exact kernels there
+
+
+@pytest.mark.parametrize("choice, never", [
+    (choose_int8_form("ort", EPYC_VNNI, providers=["TensorrtExecutionProvider"]), (INT8_CPU, INT8_CPU_W7)),
+    (choose_int8_form("ort", EPYC_VNNI, providers=["CUDAExecutionProvider"]), (INT8_CPU, INT8_CPU_W7)),
+    (choose_int8_form("trt", EPYC_VNNI), (INT8_CPU, INT8_CPU_W7)),
+    (choose_int8_form("ort", SSE_ONLY), (INT8_CPU,)),  # no exact kernels without AVX2: int8-cpu would saturate
+])
+def test_a_fallback_never_runs_a_form_the_target_gets_wrong(choice, never):
+    for form in never:
+        with pytest.raises(ModelError, match="none this target runs correctly") as err:
+            resolve_int8_form(choice, (form,), "m")
+        assert "dasiamrt calibrate --model m" in str(err.value)
+    assert not set(never) & set(choice.fallbacks)
+    assert resolve_int8_form(choice, tuple(f for f in FORMS if f not in never), "m") == choice.form
+
+
+def test_an_x86_cpu_whose_flags_cannot_be_read_takes_the_form_correct_on_every_x86():
+    windows = parse_cpuinfo("", "AMD64")  # no /proc/cpuinfo: VNNI or not is unknown
+    assert windows.x86 and windows.u8s8_overflow
+    assert choose_int8_form("ort", windows).form == INT8_CPU_W7
+    assert ort_session_entries(windows) == {"session.x64quantprecision": "1"}
+    apple = parse_cpuinfo("", "arm64")
+    assert not apple.x86 and not apple.u8s8_overflow and choose_int8_form("ort", apple).form == INT8
 
 
 def test_available_forms_and_targets():

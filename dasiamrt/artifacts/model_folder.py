@@ -5,7 +5,7 @@
 ``graphs``: ``{template|search|kernel_update: {file, sha256, inputs, outputs}}`` (written by
 ``dasiamrt export``, :func:`create_model_folder`). Other precisions of some graphs are ``variants``,
 all of one shape: ``{name: {"graphs": {role: {file, sha256}}, ...}}``: ``fp16`` (``dasiamrt export
---precision fp16``) and the INT8 forms ``int8``, ``int8-cpu``, ``int8-fp16`` (``dasiamrt calibrate``,
+--precision fp16``) and the INT8 forms ``int8``, ``int8-cpu``, ``int8-cpu-w7``, ``int8-fp16`` (``dasiamrt calibrate``,
 :mod:`dasiamrt.int8_forms`); roles a variant lacks run the fp32 graph. Folders written before fp16
 became a variant list its graphs under a top-level ``fp16_graphs``: read as the ``fp16`` variant, and
 still written beside it, so that an older dasiamrt (a board that was not updated) finds them too.

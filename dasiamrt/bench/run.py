@@ -84,7 +84,8 @@ class BenchReport:
                          f"contexts ({m['activation_unshared_mib']:.1f} MiB if each had its own), "
                          f"{m['io_buffers_mib']:.1f} MiB I/O buffers")
         machine = self.machine
-        lines.append(f"{machine['cpu']}, {machine['cores']} cores; onnxruntime {machine.get('onnxruntime', '-')}")
+        cpu = machine.get("cpu_flags") or machine["cpu"]  # the name and the flags that decide CPU speed
+        lines.append(f"{cpu}, {machine['cores']} cores; onnxruntime {machine.get('onnxruntime', '-')}")
         return lines
 
     def to_json(self) -> Dict[str, Any]:

@@ -69,19 +69,27 @@ def test_an_x86_without_vnni_falls_back_to_int8_cpu_on_the_exact_kernels(int8_mo
         backend = OrtBackend(read_model_dir(folder), precision="int8", cpu=AVX2_ONLY)
     assert backend.int8_form == "int8-cpu"
     assert "--target cpu" in caplog.text and "in place of int8-cpu-w7" in caplog.text
+    # every session of that backend takes the exact kernels (the CPU it was given, not this machine's)
+    for session in backend._sessions.values():
+        assert session.get_session_options().get_session_config_entry("session.x64quantprecision") == "1"
+    vnni = OrtBackend(read_model_dir(folder), precision="int8", cpu=EPYC_VNNI)
+    with pytest.raises(RuntimeError, match="does not have configuration"):
+        vnni._sessions["search"].get_session_options().get_session_config_entry("session.x64quantprecision")
 
 
-def _saturating_conv(tmp_path):
+def _saturating_conv(tmp_path, weight=127):
     """A Conv-out Q/DQ graph (uint8 activations, int8 per-channel weights, as ``int8-cpu``) whose exact
     result needs 32-bit sums: 16 input channels at 255 times weights of 127, 518,160 per output, where a
-    16-bit sum of a pair of products holds at most 32,767. Input: (1, 16, 6, 6) float, output (1, 4, 6, 6)."""
+    16-bit sum of a pair of products holds at most 32,767 (``weight`` 64, as ``int8-cpu-w7``: a pair sums to
+    32,640). The weight scale is 1 / weight, so the float result is 4080 either way. Input: (1, 16, 6, 6)
+    float, output (1, 4, 6, 6)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     inits = [numpy_helper.from_array(np.array(1.0, np.float32), "x_scale"),
              numpy_helper.from_array(np.array(0, np.uint8), "x_zero"),
-             numpy_helper.from_array(np.full((4, 16, 1, 1), 127, np.int8), "w_q"),
-             numpy_helper.from_array(np.full(4, 1.0 / 127, np.float32), "w_scale"),
+             numpy_helper.from_array(np.full((4, 16, 1, 1), weight, np.int8), "w_q"),
+             numpy_helper.from_array(np.full(4, 1.0 / weight, np.float32), "w_scale"),
              numpy_helper.from_array(np.zeros(4, np.int8), "w_zero"),
              numpy_helper.from_array(np.array(16.0, np.float32), "y_scale"),
              numpy_helper.from_array(np.array(0, np.uint8), "y_zero")]
@@ -94,7 +102,7 @@ def _saturating_conv(tmp_path):
     graph = helper.make_graph(nodes, "saturating_conv",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 6, 6])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])], inits)
-    path = tmp_path / "conv.onnx"
+    path = tmp_path / f"conv{weight}.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     return path
 
@@ -148,3 +156,26 @@ def test_track_cli_logs_the_form(int8_model, tmp_path, monkeypatch, caplog, cpu,
                      "--quiet"]) == 0
     assert f"INT8 form {form}:" in caplog.text
     assert ("INT8 will not be faster than fp32 here" in caplog.text) == slower
+
+
+def test_the_exact_kernels_take_8_bit_weights_and_leave_7_bit_ones_on_the_fast_path(tmp_path):
+    """What the session option does, on any AVX2 x86 host (VNNI ones included: ONNX Runtime's overflow test holds
+    on all of them): it converts int8 weights outside [-64, 64] to uint8 for the exact u8 x u8 kernels and leaves
+    7-bit weights on the fast u8 x s8 kernels, where their pair sums cannot overflow: 4080 either way."""
+    import onnx
+    import onnxruntime as ort
+
+    from dasiamrt.cpu_features import detect
+    from dasiamrt.runtime.backends.ort import session_options
+    from tests.test_int8_forms import AVX2_ONLY
+
+    if not detect().avx2:
+        pytest.skip("ONNX Runtime's exact integer kernels are an AVX2 / AVX-512 matter")
+    for weight, converted in ((127, True), (64, False)):
+        options = session_options(ort, int8=True, cpu=AVX2_ONLY)
+        options.optimized_model_filepath = str(tmp_path / f"optimised{weight}.onnx")
+        np.testing.assert_allclose(_run(_saturating_conv(tmp_path, weight), options), 4080.0)
+        weights = [i for i in onnx.load(options.optimized_model_filepath).graph.initializer if i.name.startswith("w_q")]
+        assert [w.name.endswith("_s8_2_u8") for w in weights] == [converted], weight
+    # 7-bit weights need no option: the fast kernels' sums are exact
+    np.testing.assert_allclose(_run(_saturating_conv(tmp_path, 64), ort.SessionOptions()), 4080.0)

@@ -27,6 +27,13 @@ def _cli(*args: str) -> List[str]:
     return [sys.executable, "-m", "dasiamrt.cli", *args]
 
 
+def _as_from_a_terminal() -> None:
+    """Child setup: SIGINT back to its default. A job a shell starts in the background (``.ci/run &``, some CI
+    runners) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler: the signal these
+    tests send would do nothing. (As it should for a real background job; the tests play Ctrl-C.)"""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory) -> Path:
     """The demo clip three times over (720 frames): a run lasts long enough to be interrupted."""
@@ -71,7 +78,7 @@ def test_signal_mid_track_keeps_a_complete_csv_and_a_playable_video(long_clip, t
     out, video = tmp_path / "boxes.csv", tmp_path / "tracked.mp4"
     proc = subprocess.Popen(_cli("track", str(long_clip), "--init", INIT, "--threads", "1", "--out", str(out),
                                  "--save", str(video)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env())
+                            env=env(), preexec_fn=_as_from_a_terminal)
     try:
         _wait_for_temp(tmp_path, ".mp4", 150_000, proc)  # some tens of frames tracked
         proc.send_signal(signum)
@@ -100,7 +107,8 @@ def test_signal_mid_track_keeps_a_complete_csv_and_a_playable_video(long_clip, t
 def test_kill_9_leaves_named_temp_files_that_the_next_run_removes(long_clip, tmp_path):
     out, video = tmp_path / "boxes.csv", tmp_path / "tracked.mp4"
     cmd = _cli("track", str(long_clip), "--init", INIT, "--threads", "1", "--out", str(out), "--save", str(video))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+                            preexec_fn=_as_from_a_terminal)
     try:
         _wait_for_temp(tmp_path, ".mp4", 50_000, proc)
         # while it runs, a second run aimed at the same files is refused, not raced
@@ -168,7 +176,7 @@ def test_live_json_file_grows_line_by_line_and_signals_exit_128_plus_n(tmp_path)
     jsonl = tmp_path / "out.jsonl"
     proc = subprocess.Popen(_cli("live", str(DEMO_CLIP), "--realtime", "--init", INIT, "--threads", "1",
                                  "--json", str(jsonl)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env())
+                            env=env(), preexec_fn=_as_from_a_terminal)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (not jsonl.exists() or jsonl.read_text().count("\n") < 5):
@@ -193,7 +201,8 @@ def test_live_json_file_grows_line_by_line_and_signals_exit_128_plus_n(tmp_path)
 def test_eval_interrupted_keeps_finished_sequences_and_resumes(tmp_path):
     out = tmp_path / "ev"
     cmd = _cli("eval", "--dataset", "synthetic:plain:40:0:40", "--out", str(out), "--no-plots", "--threads", "1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+                            preexec_fn=_as_from_a_terminal)
     results = out / "results" / "bundled"
     try:
         deadline = time.monotonic() + 300
@@ -220,7 +229,7 @@ def test_bench_interrupted_writes_no_report(tmp_path):
     report = tmp_path / "bench.json"
     proc = subprocess.Popen(_cli("bench", "--model", str(BUNDLED_MODEL), "--sizes", "255,767", "--frames", "200",
                                  "--threads", "1", "--json", str(report)), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env())
+                            stderr=subprocess.PIPE, text=True, env=env(), preexec_fn=_as_from_a_terminal)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not any(p.name.startswith(".bench.json.") for p in tmp_path.iterdir()):

@@ -97,7 +97,7 @@ class OrtBackend(HostFusion, Backend):
             ``model.json`` ("fp16"; "int8": the INT8 form for these providers and this CPU, chosen by
             :func:`dasiamrt.int8_forms.choose_int8_form` and logged).
         cpu: CPU features for the INT8 choice (default: this machine's; tests pass fakes).
-        int8_form: with "int8", run this form instead of the chosen one ("int8", "int8-cpu",
+        int8_form: with "int8", run this form instead of the chosen one ("int8", "int8-cpu", "int8-cpu-w7",
             "int8-fp16": accuracy studies and benchmarks).
 
     Attributes:
