@@ -45,8 +45,8 @@ library: the runtime, ``calib`` and ``engine`` all read it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Collection, Dict, Optional, Sequence, Set, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Collection, Dict, Mapping, Optional, Sequence, Set, Tuple
 
 from .cpu_features import CpuFeatures
 from .errors import ConfigError, ModelError
@@ -84,12 +84,15 @@ class Int8Choice:
         fallbacks: the forms this target can also run correctly, best first, where a folder lacks ``form``
             (a TensorRT target never takes a CPU form; a CPU whose integer kernels saturate never takes
             ``int8-cpu`` without the exact kernels).
+        slower_fallbacks: fallback -> why that form will not be faster than fp32 here (on a CPU: the float-out
+            graphs run their convolutions in float; ``int8-cpu`` on the exact kernels of x86 without VNNI).
     """
 
     form: str
     reason: str
     slower: str = ""
     fallbacks: Tuple[str, ...] = ()
+    slower_fallbacks: Mapping[str, str] = field(default_factory=dict)
 
 
 def _provider_name(provider: Any) -> str:
@@ -131,14 +134,19 @@ def choose_int8_form(backend: str, cpu: Optional[CpuFeatures] = None, strongly_t
         from .cpu_features import detect
 
         cpu = detect()
+    float_out = {form: "the float-out Q/DQ graph runs its convolutions in float on ONNX Runtime's CPU provider"
+                 for form in (INT8, INT8_FP16)}
     if cpu.int8_dot_product:
         flag = "VNNI" if cpu.vnni else "the ARM dot-product extension"
         return Int8Choice(INT8_CPU, f"this CPU has {flag}: ONNX Runtime fuses the Conv-out Q/DQ graph into integer "
-                                    "convolutions (QLinearConv)", fallbacks=(INT8_CPU_W7, INT8, INT8_FP16))
+                                    "convolutions (QLinearConv)", fallbacks=(INT8_CPU_W7, INT8, INT8_FP16),
+                          slower_fallbacks=float_out)
     if cpu.u8s8_overflow:  # int8-cpu as a fallback: every INT8 session here takes the exact kernels
+        exact = "int8-cpu's 8-bit weights run on ONNX Runtime's exact integer kernels here, about as fast as fp32"
         return Int8Choice(INT8_CPU_W7, "x86 without VNNI: the Conv-out Q/DQ graph with 7-bit weights runs on ONNX "
                                        "Runtime's fast u8 x s8 integer kernels without overflowing their 16-bit "
-                                       "pair sums", fallbacks=(INT8_CPU, INT8, INT8_FP16))
+                                       "pair sums", fallbacks=(INT8_CPU, INT8, INT8_FP16),
+                          slower_fallbacks={**float_out, INT8_CPU: exact})
     # x86 without AVX2 (the exact kernels are AVX2 / AVX-512 only: int8-cpu would saturate), ARM without dotprod
     safe_cpu = (INT8_CPU_W7,) if cpu.x86 else (INT8_CPU_W7, INT8_CPU)
     return Int8Choice(INT8, "running the fp32-based Q/DQ graph (what TensorRT builds) to check its accuracy",
@@ -214,8 +222,9 @@ def log_choice(choice: Int8Choice, form: str) -> None:
         log.info("INT8 form %s: %s", form, choice.reason)
     else:
         log.info("INT8 form %s (in place of %s, which the model folder lacks)", form, choice.form)
-    if choice.slower:
-        log.warning("INT8 will not be faster than fp32 here: %s; use --precision fp32 for speed", choice.slower)
+    slower = choice.slower or (choice.slower_fallbacks.get(form, "") if form != choice.form else "")
+    if slower:
+        log.warning("INT8 will not be faster than fp32 here: %s; use --precision fp32 for speed", slower)
 
 
 def forms_for_targets(targets: Sequence[str]) -> Tuple[str, ...]:

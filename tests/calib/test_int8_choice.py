@@ -55,6 +55,8 @@ def test_a_folder_without_the_cpu_form_runs_the_nearest_and_says_how_to_add_it(i
         backend = OrtBackend(read_model_dir(folder), precision="int8", cpu=EPYC_VNNI)
     assert backend.int8_form == runs
     assert "--target cpu" in caplog.text and "in place of int8-cpu" in caplog.text
+    # the float-out graph runs its convolutions in float on a CPU: the user is told, as for a CPU without VNNI
+    assert ("INT8 will not be faster than fp32 here: the float-out" in caplog.text) == (runs == "int8")
 
 
 def test_an_x86_without_vnni_falls_back_to_int8_cpu_on_the_exact_kernels(int8_model, tmp_path, caplog):
@@ -69,6 +71,7 @@ def test_an_x86_without_vnni_falls_back_to_int8_cpu_on_the_exact_kernels(int8_mo
         backend = OrtBackend(read_model_dir(folder), precision="int8", cpu=AVX2_ONLY)
     assert backend.int8_form == "int8-cpu"
     assert "--target cpu" in caplog.text and "in place of int8-cpu-w7" in caplog.text
+    assert "INT8 will not be faster than fp32 here: int8-cpu's 8-bit weights run on ONNX Runtime's exact" in caplog.text
     # every session of that backend takes the exact kernels (the CPU it was given, not this machine's)
     for session in backend._sessions.values():
         assert session.get_session_options().get_session_config_entry("session.x64quantprecision") == "1"
