@@ -41,16 +41,22 @@ def test_ort_int8_runs_the_form_of_the_cpu(int8_model, clip_frames, caplog, cpu,
                                               kernels)[0], _search_outputs(backend, crop, kernels)[0])
 
 
+def _folder_without(int8_model, tmp_path, *forms):
+    """A copy of the calibrated folder whose model.json lacks ``forms`` (as one calibrated before they existed)."""
+    folder = tmp_path / "old"
+    shutil.copytree(int8_model, folder)
+    manifest = json.loads((folder / "model.json").read_text())
+    for form in forms:
+        del manifest["variants"][form]
+    (folder / "model.json").write_text(json.dumps(manifest))
+    return folder
+
+
 @pytest.mark.parametrize("dropped, runs", [(("int8-cpu",), "int8-cpu-w7"), (("int8-cpu", "int8-cpu-w7"), "int8")])
 def test_a_folder_without_the_cpu_form_runs_the_nearest_and_says_how_to_add_it(int8_model, tmp_path, caplog,
                                                                                dropped, runs):
     """On a VNNI CPU: the other CPU form (integer kernels, no overflow on any CPU) before the float-out graph."""
-    folder = tmp_path / "old"
-    shutil.copytree(int8_model, folder)
-    manifest = json.loads((folder / "model.json").read_text())
-    for form in dropped:
-        del manifest["variants"][form]
-    (folder / "model.json").write_text(json.dumps(manifest))
+    folder = _folder_without(int8_model, tmp_path, *dropped)
     with caplog.at_level(logging.INFO):
         backend = OrtBackend(read_model_dir(folder), precision="int8", cpu=EPYC_VNNI)
     assert backend.int8_form == runs
@@ -62,11 +68,7 @@ def test_a_folder_without_the_cpu_form_runs_the_nearest_and_says_how_to_add_it(i
 def test_an_x86_without_vnni_falls_back_to_int8_cpu_on_the_exact_kernels(int8_model, tmp_path, caplog):
     """A folder calibrated before int8-cpu-w7 existed: such a CPU runs its int8-cpu (8-bit weights, exact kernels
     there), not the float-out int8 graph (2.1x fp32's time there), and is told how to write the w7 form."""
-    folder = tmp_path / "old"
-    shutil.copytree(int8_model, folder)
-    manifest = json.loads((folder / "model.json").read_text())
-    del manifest["variants"]["int8-cpu-w7"]
-    (folder / "model.json").write_text(json.dumps(manifest))
+    folder = _folder_without(int8_model, tmp_path, "int8-cpu-w7")
     with caplog.at_level(logging.INFO):
         backend = OrtBackend(read_model_dir(folder), precision="int8", cpu=AVX2_ONLY)
     assert backend.int8_form == "int8-cpu"
@@ -170,7 +172,6 @@ def test_the_exact_kernels_take_8_bit_weights_and_leave_7_bit_ones_on_the_fast_p
 
     from dasiamrt.cpu_features import detect
     from dasiamrt.runtime.backends.ort import session_options
-    from tests.test_int8_forms import AVX2_ONLY
 
     if not detect().avx2:
         pytest.skip("ONNX Runtime's exact integer kernels are an AVX2 / AVX-512 matter")

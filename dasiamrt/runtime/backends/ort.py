@@ -117,6 +117,10 @@ class OrtBackend(HostFusion, Backend):
         self.providers = list(providers) if providers else default_providers(ort)
         if int8_form is not None and precision != "int8":
             raise ConfigError(f"int8_form={int8_form!r} is for precision 'int8', not {precision!r}")
+        if precision == "int8" and cpu is None:  # read once: the form's choice and the session options need it
+            from ...cpu_features import detect
+
+            cpu = detect()
         self.int8_form = (int8_form or pick_int8_form(info, self.providers, cpu)) if precision == "int8" else None
         graphs = info.graphs_for(self.int8_form or precision)
         options = session_options(ort, threads, int8=self.int8_form is not None, cpu=cpu)
